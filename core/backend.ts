@@ -1,0 +1,152 @@
+/**
+ * The contract every backend (pure, tfjs, wasm-simd) fulfils. Plain data
+ * crosses it; calls that may touch a device are async. Pure index work and
+ * the random draws stay in the core, so every backend consumes the RNG
+ * identically.
+ *
+ * @module
+ */
+
+import type {
+  ImageBatch,
+  Matrix,
+  NamedTensors,
+  OptimizerConfig,
+  OptimizerState,
+  RngState,
+  SelectTripletsOptions,
+  TripletSelection,
+} from "./types.ts";
+import type { ModelSpec } from "./model_spec.ts";
+
+/** Names of the shipped backends. */
+export type BackendName = "pure" | "tfjs" | "wasm-simd";
+
+/**
+ * What a model is trained with.
+ * - `triplet`: the batch holds consecutive triplets `[a0, p0, n0, a1, p1, n1, ...]`;
+ *   loss = mean(max(d(a,p) - d(a,n) + alpha, 0)) (or softplus when `softMargin`).
+ * - `softmax`: a dense logits layer over `numClasses` identities on the
+ *   prelogits, cross-entropy, optional center loss, prelogits norm penalty and
+ *   additive angular margin (ArcFace).
+ */
+export type LossSpec =
+  | {
+    readonly kind: "triplet";
+    readonly alpha: number;
+    readonly softMargin?: boolean;
+  }
+  | {
+    readonly kind: "softmax";
+    readonly numClasses: number;
+    readonly centerLossFactor?: number;
+    readonly centerLossAlfa?: number;
+    readonly prelogitsNormLossFactor?: number;
+    readonly prelogitsNormP?: number;
+    /** ArcFace: cos(theta + margin) scaled by `scale` on normalized weights/features. */
+    readonly arcface?: { readonly margin: number; readonly scale: number };
+  };
+
+/** Everything that defines a model's training besides its spec. */
+export interface TrainingOptions {
+  readonly loss: LossSpec;
+  readonly optimizer: OptimizerConfig;
+  /** L2 weight decay on weights (not on biases or batch-norm parameters). */
+  readonly weightDecay: number;
+  /** Decay of the exponential moving average of the parameters; null disables it. */
+  readonly movingAverageDecay: number | null;
+}
+
+/**
+ * All state of a model, as plain named tensors: what a checkpoint stores and
+ * what moves a model from one backend to another.
+ */
+export interface ModelState {
+  /** Trainable parameters (weights, biases, beta, gamma, logits layer). */
+  readonly params: NamedTensors;
+  /** Non-trainable state: batch-norm moving mean/variance, center-loss centers. */
+  readonly stats: NamedTensors;
+  /** Optimizer slots. */
+  readonly optimizer: OptimizerState;
+  /** Exponential moving averages of `params`, or null when disabled. */
+  readonly ema: NamedTensors | null;
+  /** Number of training steps taken (TF's global step / num_updates). */
+  readonly step: number;
+}
+
+/** Options of one training step. */
+export interface StepOptions {
+  readonly learningRate: number;
+  /** Randomness for dropout; the advanced state is returned. */
+  readonly rng: RngState;
+  /** Class labels of the batch rows (softmax losses only). */
+  readonly labels?: Int32Array;
+}
+
+/** The outcome of one training step. */
+export interface StepResult {
+  /** Total loss (data loss + regularization). */
+  readonly loss: number;
+  /** Regularization part of the loss (weight decay, center loss, norm penalty). */
+  readonly regularization: number;
+  readonly rng: RngState;
+}
+
+/** Options of an embedding pass. */
+export interface EmbedOptions {
+  /**
+   * Training mode: batch norm uses batch statistics and updates its moving
+   * statistics (as the seed's embedding pass does); dropout is active and
+   * needs `rng`. Inference mode uses the moving statistics.
+   */
+  readonly training: boolean;
+  /** Use the moving-average parameters (evaluation); default false. */
+  readonly useMovingAverage?: boolean;
+  readonly rng?: RngState;
+}
+
+/** A model instantiated on a backend. */
+export interface Model {
+  readonly spec: ModelSpec;
+  /** L2-normalized embeddings, one row per image. */
+  embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix>;
+  /** One optimizer step on a batch. */
+  trainStep(images: ImageBatch, options: StepOptions): Promise<StepResult>;
+  /** A copy of the whole state, as plain data. */
+  getState(): Promise<ModelState>;
+  /** Frees device memory; the model is unusable afterwards. */
+  dispose(): void;
+}
+
+/** Loss value and gradient with respect to the inputs. */
+export interface LossWithGradient {
+  readonly loss: number;
+  readonly gradient: Matrix;
+}
+
+/** A compute backend. */
+export interface Backend {
+  readonly name: BackendName;
+  /** Human-readable device description, e.g. "cpu", "webgpu (llvmpipe)", "wasm-simd x2". */
+  readonly device: string;
+  /** Squared euclidean distances between all rows: an `n x n` matrix. */
+  pairwiseSquaredDistances(x: Matrix): Promise<Matrix>;
+  /** Triplet selection; the result equals the core specification's. */
+  selectTriplets(
+    embeddings: Matrix,
+    numPerClass: readonly number[],
+    options: SelectTripletsOptions,
+  ): Promise<TripletSelection>;
+  /**
+   * Triplet loss of consecutive triplet rows `[a0, p0, n0, ...]` and its
+   * gradient with respect to those rows.
+   */
+  tripletLoss(
+    embeddings: Matrix,
+    options: { readonly alpha: number; readonly softMargin?: boolean },
+  ): Promise<LossWithGradient>;
+  /** Instantiates a model from a spec and a full state. */
+  createModel(spec: ModelSpec, state: ModelState, options: TrainingOptions): Promise<Model>;
+  /** Frees everything the backend holds. */
+  dispose(): void;
+}

@@ -1,0 +1,50 @@
+/**
+ * Train face embeddings the way FaceNet does, in Deno: triplet loss with
+ * online triplet mining, classifier training with center loss, LFW-protocol
+ * validation, and the tools around them.
+ *
+ * The functional core (pure, typed specifications) is the reference; the
+ * backends (pure, TensorFlow.js, WebAssembly SIMD) run the same contract.
+ *
+ * @module
+ */
+
+// --- plain data and the backend contract ---
+export type {
+  Dataset,
+  ImageBatch,
+  ImageClass,
+  Matrix,
+  NamedTensors,
+  OptimizerConfig,
+  OptimizerName,
+  OptimizerState,
+  RngState,
+  SelectionStrategy,
+  SelectTripletsOptions,
+  Tensor,
+  TripletSelection,
+} from "./core/types.ts";
+export type {
+  Backend,
+  BackendName,
+  EmbedOptions,
+  LossSpec,
+  LossWithGradient,
+  Model,
+  ModelState,
+  StepOptions,
+  StepResult,
+  TrainingOptions,
+} from "./core/backend.ts";
+export type * from "./core/model_spec.ts";
+
+// --- specifications (core/pure) ---
+
+// --- model graph (core) ---
+
+// --- training (core) ---
+
+// --- backends ---
+
+// --- io ---
