@@ -1,0 +1,181 @@
+/**
+ * Device choice of the TensorFlow.js backend: a hardware WebGPU adapter when
+ * Deno offers one; with only a software (fallback) adapter or none, tfjs's
+ * `cpu` backend for training (tfjs's wasm backend has no
+ * Conv2DBackpropFilter, so it cannot train conv nets) and `wasm` for
+ * inference-only work. An explicit device overrides the choice.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+
+/** The tfjs devices this backend runs on. */
+export type TfjsDevice = "webgpu" | "wasm" | "cpu";
+
+/** The devices, for validating user input. */
+export const TFJS_DEVICES: readonly TfjsDevice[] = ["webgpu", "wasm", "cpu"];
+
+/** What Deno's WebGPU reports about an adapter. */
+export interface AdapterDescription {
+  /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  readonly description: string;
+  readonly vendor: string;
+  readonly architecture: string;
+  /** True for a software (fallback) adapter such as llvmpipe. */
+  readonly isFallbackAdapter: boolean;
+}
+
+/** The outcome of the device choice. */
+export interface DeviceChoice {
+  /** The tfjs backend name to run on. */
+  readonly device: TfjsDevice;
+  /** The WebGPU adapter found, or null when Deno offers none. */
+  readonly adapter: AdapterDescription | null;
+  /** Human-readable description, e.g. "webgpu (llvmpipe ..., software adapter)". */
+  readonly description: string;
+}
+
+/** Options of {@linkcode chooseDevice}. */
+export interface ChooseDeviceOptions {
+  /** Forces a device (the CLI's `--device`); default: automatic. */
+  readonly device?: TfjsDevice;
+  /** What the device is for; "inference" may pick `wasm`. Default "training". */
+  readonly purpose?: "training" | "inference";
+}
+
+/**
+ * Asks Deno's WebGPU for a high-performance adapter and describes it.
+ *
+ * @returns The adapter's description, or null when WebGPU offers no adapter.
+ * @example Probing never throws
+ * ```ts
+ * import { probeWebGpuAdapter } from "./device.ts";
+ * import assert from "node:assert/strict";
+ * const adapter = await probeWebGpuAdapter();
+ * assert.ok(adapter === null || typeof adapter.description === "string");
+ * ```
+ */
+export async function probeWebGpuAdapter(): Promise<AdapterDescription | null> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (gpu === undefined) return null;
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+  if (adapter === null) return null;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  return {
+    description: info.description || info.device || "unknown adapter",
+    vendor: info.vendor,
+    architecture: info.architecture,
+    isFallbackAdapter: info.isFallbackAdapter === true ||
+      (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+  };
+}
+
+/**
+ * Chooses the tfjs device: an explicit `device` wins; else a hardware WebGPU
+ * adapter; else `cpu` for training and `wasm` for inference.
+ *
+ * @param options The override and the purpose.
+ * @returns The device, the adapter and a description to print at start.
+ * @throws {RangeError} When `options.device` is not a known device.
+ * @example Forcing the cpu device
+ * ```ts
+ * import { chooseDevice } from "./device.ts";
+ * import assert from "node:assert/strict";
+ * const choice = await chooseDevice({ device: "cpu" });
+ * assert.equal(choice.device, "cpu");
+ * assert.match(choice.description, /^cpu/);
+ * ```
+ */
+export async function chooseDevice(options: ChooseDeviceOptions = {}): Promise<DeviceChoice> {
+  const forced = options.device;
+  if (forced !== undefined && !TFJS_DEVICES.includes(forced)) {
+    throw new RangeError(
+      `Device must be one of ${TFJS_DEVICES.join(", ")}, got ${JSON.stringify(forced)}`,
+    );
+  }
+  const adapter = await probeWebGpuAdapter();
+  const adapterText = adapter === null
+    ? "no WebGPU adapter"
+    : `${adapter.description}${adapter.isFallbackAdapter ? ", software adapter" : ""}`;
+  let device: TfjsDevice;
+  let reason: string;
+  if (forced !== undefined) {
+    device = forced;
+    reason = "requested";
+  } else if (adapter !== null && !adapter.isFallbackAdapter) {
+    device = "webgpu";
+    reason = "hardware adapter";
+  } else if (options.purpose === "inference") {
+    device = "wasm";
+    reason = "no hardware adapter; inference only";
+  } else {
+    device = "cpu";
+    reason = "no hardware adapter";
+  }
+  const description = device === "webgpu"
+    ? `webgpu (${adapterText}; ${reason})`
+    : `${device} (${reason}; ${adapterText})`;
+  return { device, adapter, description };
+}
+
+/**
+ * The folder holding tfjs-backend-wasm's `.wasm` binaries, resolved through
+ * Deno's npm resolution (a path into Deno's npm cache).
+ *
+ * @returns An absolute path ending with a path separator.
+ * @example
+ * ```ts
+ * import { wasmBinaryDirectory } from "./device.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(wasmBinaryDirectory().endsWith("/"));
+ * ```
+ */
+export function wasmBinaryDirectory(): string {
+  const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+  const url = new URL(".", entry);
+  if (url.protocol !== "file:") return url.href;
+  const path = decodeURIComponent(url.pathname);
+  // Windows: "/C:/..." to "C:/...".
+  return /^\/[A-Za-z]:\//.test(path) ? path.slice(1) : path;
+}
+
+let wasmPathsSet = false;
+
+/**
+ * Makes `device` the active tfjs backend (PROD mode, wasm binaries located in
+ * the npm cache).
+ *
+ * @param device The tfjs device.
+ * @returns Resolves when the backend is ready.
+ * @throws {Error} When tfjs cannot initialize the device (e.g. no adapter).
+ * @example
+ * ```ts
+ * import { activateDevice } from "./device.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await activateDevice("cpu");
+ * assert.equal(tf.getBackend(), "cpu");
+ * ```
+ */
+export async function activateDevice(device: TfjsDevice): Promise<void> {
+  if (!TFJS_DEVICES.includes(device)) {
+    throw new RangeError(`Device must be one of ${TFJS_DEVICES.join(", ")}, got ${device}`);
+  }
+  tf.env().set("PROD", true);
+  if (device === "wasm" && !wasmPathsSet) {
+    setWasmPaths(wasmBinaryDirectory());
+    wasmPathsSet = true;
+  }
+  if (tf.getBackend() === device) return;
+  const ok = await tf.setBackend(device);
+  if (!ok) throw new Error(`TensorFlow.js could not initialize the ${device} device`);
+  await tf.ready();
+}
