@@ -48,3 +48,13 @@ export type * from "./core/model_spec.ts";
 // --- backends ---
 
 // --- io ---
+export {
+  formatPairs,
+  type PairEntry,
+  pairImageStem,
+  type Pairs,
+  parsePairs,
+  resolvePairs,
+  type ResolvedPairs,
+  type ResolvePairsOptions,
+} from "./io/pairs.ts";
