@@ -40,6 +40,25 @@ export type {
 export type * from "./core/model_spec.ts";
 
 // --- specifications (core/pure) ---
+export {
+  createRng,
+  nextUint32,
+  normal,
+  philox4x32,
+  randomInt,
+  shuffle,
+  split,
+  uint32s,
+  uniform,
+  uniformAt,
+  uniforms,
+} from "./core/pure/rng.ts";
+export {
+  l2Normalize,
+  l2NormalizeVjp,
+  pairwiseSquaredDistances,
+  squaredDistanceRows,
+} from "./core/pure/distances.ts";
 
 // --- model graph (core) ---
 
