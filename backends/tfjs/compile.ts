@@ -1,0 +1,344 @@
+/**
+ * Compiles a {@link ModelSpec} to TensorFlow.js ops: one forward function over
+ * named parameter tensors that tfjs autodiff differentiates. Semantics follow
+ * the core's kernels (core/kernels.ts): TensorFlow padding, batch norm over
+ * every axis but the last (training mode: batch mean and population
+ * variance), dropout by multiplying with a mask the caller draws from the
+ * core RNG, row-wise L2 normalization `x / sqrt(max(sum(x^2), eps))`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
+
+/** Default batch-norm decay (the seed's). */
+export const DEFAULT_BN_DECAY = 0.995;
+/** Default batch-norm epsilon (the seed's). */
+export const DEFAULT_BN_EPSILON = 0.001;
+/** Default L2-normalization epsilon (the seed's). */
+export const DEFAULT_L2_EPSILON = 1e-10;
+
+/** Inputs of one forward pass. */
+export interface ForwardInputs {
+  /** Images `[n, h, w, c]` (or features `[n, d]` for a flat input). */
+  readonly x: tf.Tensor;
+  /** Trainable parameters by name. */
+  readonly params: Readonly<Record<string, tf.Tensor>>;
+  /** Batch-norm moving statistics by name. */
+  readonly stats: Readonly<Record<string, tf.Tensor>>;
+  /** Training mode: batch statistics and active dropout. */
+  readonly training: boolean;
+  /**
+   * Dropout masks in training mode: called once per dropout node, in node
+   * order, with the node and the full shape of its input (batch included);
+   * returns the multiplier (`0` or `1 / keepProbability` per unit).
+   */
+  readonly dropoutMask?: (node: NodeSpec & { op: "dropout" }, shape: number[]) => tf.Tensor;
+}
+
+/** Outputs of one forward pass. */
+export interface ForwardOutputs {
+  /** The L2-normalized embedding `[n, d]`. */
+  readonly output: tf.Tensor2D;
+  /** The bottleneck `[n, d]` before normalization. */
+  readonly prelogits: tf.Tensor2D;
+  /**
+   * Training mode only: the batch statistics of each batch-norm node, by the
+   * node's name (mean and population variance, `[c]` each).
+   */
+  readonly batchStats: Readonly<Record<string, { mean: tf.Tensor1D; variance: tf.Tensor1D }>>;
+}
+
+/** Names of the parameters a node owns, trainable and statistics. */
+export interface NodeParameterNames {
+  readonly params: readonly string[];
+  readonly stats: readonly string[];
+}
+
+/**
+ * The parameter names a node owns, exactly as the core names them.
+ *
+ * @param node A node of a spec.
+ * @returns Trainable parameter names and statistics names.
+ * @example
+ * ```ts
+ * import { nodeParameterNames } from "./compile.ts";
+ * import assert from "node:assert/strict";
+ * const names = nodeParameterNames({ op: "batchNorm", name: "bn", input: "x" });
+ * assert.deepEqual(names.params, ["bn/beta", "bn/gamma"]);
+ * assert.deepEqual(names.stats, ["bn/moving_mean", "bn/moving_variance"]);
+ * ```
+ */
+export function nodeParameterNames(node: NodeSpec): NodeParameterNames {
+  switch (node.op) {
+    case "conv2d":
+      return {
+        params: node.bias === true ? [`${node.name}/weights`, `${node.name}/biases`] : [
+          `${node.name}/weights`,
+        ],
+        stats: [],
+      };
+    case "dense":
+      return {
+        params: node.bias === false ? [`${node.name}/weights`] : [
+          `${node.name}/weights`,
+          `${node.name}/biases`,
+        ],
+        stats: [],
+      };
+    case "batchNorm":
+      return {
+        params: node.scale === false
+          ? [`${node.name}/beta`]
+          : [`${node.name}/beta`, `${node.name}/gamma`],
+        stats: [`${node.name}/moving_mean`, `${node.name}/moving_variance`],
+      };
+    default:
+      return { params: [], stats: [] };
+  }
+}
+
+function need(map: Readonly<Record<string, tf.Tensor>>, name: string, kind: string): tf.Tensor {
+  const t = map[name];
+  if (t === undefined) throw new RangeError(`Missing ${kind} "${name}"`);
+  return t;
+}
+
+function kernelSize(kernel: number | readonly [number, number]): [number, number] {
+  return typeof kernel === "number" ? [kernel, kernel] : [kernel[0], kernel[1]];
+}
+
+/**
+ * A compiled model: the forward pass of a spec as tf ops.
+ */
+export interface CompiledModel {
+  readonly spec: ModelSpec;
+  /** All trainable parameter names, in node order. */
+  readonly paramNames: readonly string[];
+  /** All batch-norm statistics names, in node order. */
+  readonly statNames: readonly string[];
+  /**
+   * Runs the graph. Call inside `tf.tidy` (or a gradient function): the
+   * intermediate tensors are not disposed here.
+   */
+  forward(inputs: ForwardInputs): ForwardOutputs;
+}
+
+/**
+ * Compiles a spec to a tfjs forward function.
+ *
+ * @param spec The model graph (nodes in topological order, one input node).
+ * @returns The compiled model.
+ * @throws {RangeError} When the spec has no or several input nodes, a node
+ *   refers to an unknown input, or the prelogits/output nodes are unknown.
+ * @example A dense layer and an L2 normalization
+ * ```ts
+ * import { compileModel } from "./compile.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const model = compileModel({
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [1, 1, 2] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2, bias: false },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * });
+ * const out = tf.tidy(() =>
+ *   model.forward({
+ *     x: tf.tensor4d([3, 4], [1, 1, 1, 2]),
+ *     params: { "fc/weights": tf.eye(2) },
+ *     stats: {},
+ *     training: false,
+ *   }).output.arraySync()
+ * );
+ * assert.ok(Math.abs(out[0]![0]! - 0.6) < 1e-6 && Math.abs(out[0]![1]! - 0.8) < 1e-6);
+ * ```
+ */
+export function compileModel(spec: ModelSpec): CompiledModel {
+  const inputs = spec.nodes.filter((n) => n.op === "input");
+  if (inputs.length !== 1) {
+    throw new RangeError(
+      `Spec "${spec.name}" must have exactly one input node, has ${inputs.length}`,
+    );
+  }
+  const known = new Set<string>();
+  for (const node of spec.nodes) {
+    const refs = "inputs" in node ? node.inputs : "input" in node ? [node.input] : [];
+    for (const r of refs) {
+      if (!known.has(r)) {
+        throw new RangeError(`Node "${node.name}" refers to unknown or later node "${r}"`);
+      }
+    }
+    if (known.has(node.name)) throw new RangeError(`Duplicate node name "${node.name}"`);
+    known.add(node.name);
+  }
+  for (const name of [spec.prelogits, spec.output]) {
+    if (!known.has(name)) throw new RangeError(`Spec "${spec.name}" has no node "${name}"`);
+  }
+  const paramNames: string[] = [];
+  const statNames: string[] = [];
+  for (const node of spec.nodes) {
+    const names = nodeParameterNames(node);
+    paramNames.push(...names.params);
+    statNames.push(...names.stats);
+  }
+
+  function forward(fi: ForwardInputs): ForwardOutputs {
+    const values = new Map<string, tf.Tensor>();
+    const batchStats: Record<string, { mean: tf.Tensor1D; variance: tf.Tensor1D }> = {};
+    const get = (name: string): tf.Tensor => values.get(name)!;
+    for (const node of spec.nodes) {
+      let y: tf.Tensor;
+      switch (node.op) {
+        case "input":
+          y = fi.x;
+          break;
+        case "conv2d": {
+          const x = get(node.input) as tf.Tensor4D;
+          const w = need(fi.params, `${node.name}/weights`, "parameter") as tf.Tensor4D;
+          const [kh, kw] = kernelSize(node.kernel);
+          if (w.shape[0] !== kh || w.shape[1] !== kw || w.shape[3] !== node.filters) {
+            throw new RangeError(
+              `Node "${node.name}": weights of shape [${w.shape}] do not match kernel ${kh}x${kw} with ${node.filters} filters`,
+            );
+          }
+          y = tf.conv2d(x, w, node.stride ?? 1, node.padding ?? "same");
+          if (node.bias === true) {
+            y = tf.add(y, need(fi.params, `${node.name}/biases`, "parameter"));
+          }
+          break;
+        }
+        case "batchNorm": {
+          const x = get(node.input);
+          const eps = node.epsilon ?? DEFAULT_BN_EPSILON;
+          const beta = need(fi.params, `${node.name}/beta`, "parameter") as tf.Tensor1D;
+          const gamma = node.scale === false
+            ? undefined
+            : need(fi.params, `${node.name}/gamma`, "parameter") as tf.Tensor1D;
+          if (fi.training) {
+            const axes = x.shape.slice(0, -1).map((_, i) => i);
+            const { mean, variance } = tf.moments(x, axes);
+            batchStats[node.name] = {
+              mean: mean as tf.Tensor1D,
+              variance: variance as tf.Tensor1D,
+            };
+            y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+          } else {
+            const mean = need(fi.stats, `${node.name}/moving_mean`, "statistic") as tf.Tensor1D;
+            const variance = need(
+              fi.stats,
+              `${node.name}/moving_variance`,
+              "statistic",
+            ) as tf.Tensor1D;
+            y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+          }
+          break;
+        }
+        case "relu":
+          y = tf.relu(get(node.input));
+          break;
+        case "maxPool":
+          y = tf.maxPool(
+            get(node.input) as tf.Tensor4D,
+            node.size,
+            node.stride,
+            node.padding ?? "valid",
+          );
+          break;
+        case "avgPool":
+          y = tf.avgPool(
+            get(node.input) as tf.Tensor4D,
+            node.size,
+            node.stride,
+            node.padding ?? "valid",
+          );
+          break;
+        case "globalAvgPool":
+          y = tf.mean(get(node.input), [1, 2]);
+          break;
+        case "concat":
+          y = node.inputs.length === 1 ? get(node.inputs[0]!) : tf.concat(node.inputs.map(get), -1);
+          break;
+        case "add": {
+          const a = get(node.inputs[0]);
+          const b = get(node.inputs[1]);
+          const scale = node.scale ?? 1;
+          y = scale === 1 ? tf.add(a, b) : tf.add(a, tf.mul(b, tf.scalar(scale)));
+          break;
+        }
+        case "dense": {
+          const x = get(node.input) as tf.Tensor2D;
+          if (x.rank !== 2) {
+            throw new RangeError(
+              `Node "${node.name}": dense needs [n, d] features, got [${x.shape}]`,
+            );
+          }
+          y = tf.matMul(x, need(fi.params, `${node.name}/weights`, "parameter") as tf.Tensor2D);
+          if (node.bias !== false) {
+            y = tf.add(y, need(fi.params, `${node.name}/biases`, "parameter"));
+          }
+          break;
+        }
+        case "dropout": {
+          const x = get(node.input);
+          if (fi.training && node.keepProbability < 1) {
+            if (fi.dropoutMask === undefined) {
+              throw new TypeError(`Node "${node.name}": dropout in training mode needs masks`);
+            }
+            y = tf.mul(x, fi.dropoutMask(node, x.shape));
+          } else {
+            y = x;
+          }
+          break;
+        }
+        case "flatten": {
+          const x = get(node.input);
+          y = tf.reshape(x, [x.shape[0]!, -1]);
+          break;
+        }
+        case "l2Normalize":
+          y = l2NormalizeRows(get(node.input), node.epsilon ?? DEFAULT_L2_EPSILON);
+          break;
+        default: {
+          const unknown: never = node;
+          throw new RangeError(`Unknown op "${(unknown as { op: string }).op}"`);
+        }
+      }
+      values.set(node.name, y);
+    }
+    return {
+      output: get(spec.output) as tf.Tensor2D,
+      prelogits: get(spec.prelogits) as tf.Tensor2D,
+      batchStats,
+    };
+  }
+
+  return { spec, paramNames, statNames, forward };
+}
+
+/**
+ * Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))` of `[n, d]`.
+ *
+ * @param x Rows to normalize.
+ * @param epsilon Lower bound of the squared norm.
+ * @returns The normalized rows.
+ * @example
+ * ```ts
+ * import { l2NormalizeRows } from "./compile.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * const y = tf.tidy(() => l2NormalizeRows(tf.tensor2d([[0, 2]]), 1e-10));
+ * assert.deepEqual(Array.from(y.dataSync()), [0, 1]);
+ * ```
+ */
+export function l2NormalizeRows(x: tf.Tensor, epsilon: number): tf.Tensor {
+  // Call inside tf.tidy: the intermediate tensors are not disposed here.
+  const sq = tf.sum(tf.square(x), -1, true);
+  return tf.mul(x, tf.rsqrt(tf.maximum(sq, tf.scalar(epsilon))));
+}
