@@ -77,3 +77,18 @@ export {
   type ResolvedPairs,
   type ResolvePairsOptions,
 } from "./io/pairs.ts";
+export {
+  CHECKPOINT_FILES,
+  CHECKPOINT_FORMAT,
+  type Checkpoint,
+  type CheckpointMeta,
+  checkCompatible,
+  type ExpectedCheckpoint,
+  type JsonValue,
+  latestCheckpoint,
+  loadCheckpoint,
+  type NewCheckpointMeta,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+} from "./io/checkpoint.ts";
+export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./io/safetensors.ts";

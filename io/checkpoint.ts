@@ -1,0 +1,523 @@
+/**
+ * Training checkpoints: one directory per checkpoint, `<runDir>/ckpt-<step>`,
+ * holding
+ *
+ * - `model.safetensors`: every tensor of a {@link ModelState} (`params/<name>`,
+ *   `stats/<name>`, `optimizer/<slot>/<name>`, `ema/<name>`), float32, in the
+ *   safetensors format (see `io/safetensors.ts`); its `__metadata__` repeats
+ *   the step, the optimizer name, iterations and slot names, and whether
+ *   moving averages are present, so the file is self-describing;
+ * - `checkpoint.json`: `{format: 1, model, embeddingSize, step, epoch,
+ *   optimizer: {name, iterations}, rng, config, created}`.
+ *
+ * A checkpoint is written into a temporary directory (`.tmp-ckpt-<step>-<id>`),
+ * every file is fsynced, then the directory is renamed to `ckpt-<step>`: a
+ * crash leaves either the previous checkpoints or the new one, never a half
+ * written `ckpt-*` (leftover temporary directories are ignored).
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import type { ModelState } from "../core/backend.ts";
+import type { NamedTensors, OptimizerName, RngState, Tensor } from "../core/types.ts";
+import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+
+/** The checkpoint format version this module writes and reads. */
+export const CHECKPOINT_FORMAT = 1;
+
+/** File names inside a checkpoint directory. */
+export const CHECKPOINT_FILES = {
+  tensors: "model.safetensors",
+  meta: "checkpoint.json",
+} as const;
+
+/** A JSON-serializable value (the training config is one). */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/** What the caller provides when saving; step and optimizer come from the state. */
+export interface NewCheckpointMeta {
+  /** The model spec's name (e.g. "nano"). */
+  readonly model: string;
+  /** The embedding size the model produces. */
+  readonly embeddingSize: number;
+  /** The number of completed epochs. */
+  readonly epoch: number;
+  /** The RNG state to resume from. */
+  readonly rng: RngState;
+  /** The full training configuration (any JSON-serializable object). */
+  readonly config: JsonValue;
+  /** ISO-8601 creation time; default now. */
+  readonly created?: string;
+}
+
+/** Everything `checkpoint.json` holds. */
+export interface CheckpointMeta {
+  /** Format version, {@link CHECKPOINT_FORMAT}. */
+  readonly format: number;
+  /** The model spec's name. */
+  readonly model: string;
+  /** The embedding size the model produces. */
+  readonly embeddingSize: number;
+  /** The training step (equals the state's `step`). */
+  readonly step: number;
+  /** The number of completed epochs. */
+  readonly epoch: number;
+  /** The optimizer's name and update count (equal the state's). */
+  readonly optimizer: { readonly name: OptimizerName; readonly iterations: number };
+  /** The RNG state to resume from. */
+  readonly rng: RngState;
+  /** The full training configuration. */
+  readonly config: JsonValue;
+  /** ISO-8601 creation time. */
+  readonly created: string;
+}
+
+/** A checkpoint in memory. */
+export interface Checkpoint {
+  /** All tensors and counters of the model. */
+  readonly state: ModelState;
+  /** The content of `checkpoint.json`. */
+  readonly meta: CheckpointMeta;
+}
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /** How many `ckpt-*` directories to keep (the newest by step); default 3. */
+  readonly keepLast?: number;
+}
+
+/** What {@link checkCompatible} compares; unset fields are not compared. */
+export interface ExpectedCheckpoint {
+  /** The model spec's name. */
+  readonly model?: string;
+  /** The embedding size. */
+  readonly embeddingSize?: number;
+  /** The optimizer (its slots differ between optimizers). */
+  readonly optimizer?: OptimizerName;
+}
+
+const CKPT_PATTERN = /^ckpt-(\d+)$/;
+const OPTIMIZER_NAMES: readonly OptimizerName[] = [
+  "SGD",
+  "ADAGRAD",
+  "ADADELTA",
+  "ADAM",
+  "RMSPROP",
+  "MOM",
+];
+
+function validateNewMeta(state: ModelState, meta: NewCheckpointMeta): void {
+  if (typeof meta.model !== "string" || meta.model.length === 0) {
+    throw new TypeError(`Checkpoint model name must be a non-empty string, got ${meta.model}`);
+  }
+  if (!Number.isSafeInteger(meta.embeddingSize) || meta.embeddingSize <= 0) {
+    throw new RangeError(`Embedding size must be a positive integer, got ${meta.embeddingSize}`);
+  }
+  if (!Number.isSafeInteger(meta.epoch) || meta.epoch < 0) {
+    throw new RangeError(`Epoch must be a non-negative integer, got ${meta.epoch}`);
+  }
+  if (!Number.isSafeInteger(state.step) || state.step < 0) {
+    throw new RangeError(`State step must be a non-negative integer, got ${state.step}`);
+  }
+  if (!Number.isSafeInteger(state.optimizer.iterations) || state.optimizer.iterations < 0) {
+    throw new RangeError(
+      `Optimizer iterations must be a non-negative integer, got ${state.optimizer.iterations}`,
+    );
+  }
+  for (const slot of Object.keys(state.optimizer.slots)) {
+    if (slot.length === 0 || slot.includes("/")) {
+      throw new TypeError(`Optimizer slot name "${slot}" must be non-empty and contain no "/"`);
+    }
+  }
+}
+
+/** Flattens a model state into the prefixed tensor names of `model.safetensors`. */
+function flattenState(state: ModelState): NamedTensors {
+  const out: Record<string, Tensor> = {};
+  const add = (prefix: string, tensors: NamedTensors) => {
+    for (const [name, t] of Object.entries(tensors)) out[`${prefix}${name}`] = t;
+  };
+  add("params/", state.params);
+  add("stats/", state.stats);
+  for (const [slot, tensors] of Object.entries(state.optimizer.slots)) {
+    add(`optimizer/${slot}/`, tensors);
+  }
+  if (state.ema !== null) add("ema/", state.ema);
+  return out;
+}
+
+async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    let written = 0;
+    while (written < data.length) written += await file.write(data.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+/** fsyncs a directory so a rename inside it is durable; a no-op where unsupported. */
+async function syncDirectory(path: string): Promise<void> {
+  try {
+    const dir = await Deno.open(path, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+  } catch {
+    // Some platforms cannot open or fsync a directory; the rename is still atomic.
+  }
+}
+
+async function listCheckpoints(runDir: string): Promise<Array<{ step: number; path: string }>> {
+  const found: Array<{ step: number; path: string }> = [];
+  try {
+    for await (const entry of Deno.readDir(runDir)) {
+      const match = CKPT_PATTERN.exec(entry.name);
+      if (match && entry.isDirectory) {
+        found.push({ step: Number(match[1]), path: join(runDir, entry.name) });
+      }
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+function randomId(): string {
+  return crypto.getRandomValues(new Uint32Array(2)).reduce(
+    (s, w) => s + w.toString(16).padStart(8, "0"),
+    "",
+  );
+}
+
+/**
+ * Writes a checkpoint as `<dir>/ckpt-<step>` atomically (temporary directory,
+ * fsync, rename) and prunes older `ckpt-*` directories beyond `keepLast`. An
+ * existing checkpoint of the same step is replaced.
+ *
+ * @param dir The run directory (created if missing).
+ * @param checkpoint The model state and the metadata; the step and the
+ *   optimizer's name and iterations are taken from the state.
+ * @param options `keepLast` (default 3).
+ * @returns The path of the written checkpoint directory.
+ * @throws {RangeError} When `keepLast` is not a positive integer, or a step, epoch or size is invalid.
+ * @throws {TypeError} When the model name or an optimizer slot name is invalid, or the config is not JSON.
+ *
+ * @example Save, then load the latest checkpoint of a run
+ * ```ts
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const state = {
+ *   params: { "dense/weights": { shape: [2], data: new Float32Array([0.5, -1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD" as const, slots: {}, iterations: 7 },
+ *   ema: null,
+ *   step: 7,
+ * };
+ * const meta = { model: "dummy", embeddingSize: 2, epoch: 1, rng: { key: [1, 2] as [number, number], counter: 0 }, config: {} };
+ * const path = await saveCheckpoint(dir, { state, meta });
+ * assert.match(path, /ckpt-7$/);
+ * const loaded = await loadCheckpoint(dir);
+ * assert.equal(loaded.meta.step, 7);
+ * assert.deepEqual(Array.from(loaded.state.params["dense/weights"]?.data ?? []), [0.5, -1]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function saveCheckpoint(
+  dir: string,
+  checkpoint: { readonly state: ModelState; readonly meta: NewCheckpointMeta },
+  options: SaveCheckpointOptions = {},
+): Promise<string> {
+  const keepLast = options.keepLast ?? 3;
+  if (!Number.isSafeInteger(keepLast) || keepLast < 1) {
+    throw new RangeError(`keepLast must be a positive integer, got ${keepLast}`);
+  }
+  const { state, meta } = checkpoint;
+  validateNewMeta(state, meta);
+  const fullMeta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    model: meta.model,
+    embeddingSize: meta.embeddingSize,
+    step: state.step,
+    epoch: meta.epoch,
+    optimizer: { name: state.optimizer.name, iterations: state.optimizer.iterations },
+    rng: { key: [meta.rng.key[0], meta.rng.key[1]], counter: meta.rng.counter },
+    config: meta.config,
+    created: meta.created ?? new Date().toISOString(),
+  };
+  let metaJson: string;
+  try {
+    metaJson = JSON.stringify(fullMeta, null, 2) + "\n";
+  } catch (e) {
+    throw new TypeError(`Checkpoint config is not JSON-serializable: ${(e as Error).message}`);
+  }
+  const tensorBytes = encodeSafetensors(flattenState(state), {
+    format: String(CHECKPOINT_FORMAT),
+    step: String(state.step),
+    optimizer: state.optimizer.name,
+    iterations: String(state.optimizer.iterations),
+    optimizer_slots: JSON.stringify(Object.keys(state.optimizer.slots).sort()),
+    ema: state.ema === null ? "false" : "true",
+  });
+
+  await Deno.mkdir(dir, { recursive: true });
+  const name = `ckpt-${state.step}`;
+  const finalPath = join(dir, name);
+  const tmpPath = join(dir, `.tmp-${name}-${randomId()}`);
+  await Deno.mkdir(tmpPath);
+  try {
+    await writeFileSynced(join(tmpPath, CHECKPOINT_FILES.tensors), tensorBytes);
+    await writeFileSynced(join(tmpPath, CHECKPOINT_FILES.meta), new TextEncoder().encode(metaJson));
+    await syncDirectory(tmpPath);
+    let replaced: string | null = null;
+    try {
+      await Deno.rename(tmpPath, finalPath);
+    } catch (e) {
+      // Renaming onto a non-empty directory fails: move the old one aside first.
+      if (!(await isDirectory(finalPath))) throw e;
+      replaced = join(dir, `.old-${name}-${randomId()}`);
+      await Deno.rename(finalPath, replaced);
+      await Deno.rename(tmpPath, finalPath);
+    }
+    await syncDirectory(dir);
+    if (replaced !== null) await Deno.remove(replaced, { recursive: true });
+  } catch (e) {
+    await Deno.remove(tmpPath, { recursive: true }).catch(() => {});
+    throw e;
+  }
+
+  const all = await listCheckpoints(dir);
+  for (const old of all.slice(0, Math.max(0, all.length - keepLast))) {
+    await Deno.remove(old.path, { recursive: true });
+  }
+  return finalPath;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the newest complete checkpoint (`ckpt-<step>` with the highest step) of a run directory.
+ *
+ * @param runDir The run directory.
+ * @returns The checkpoint directory's path, or null when there is none (or the directory does not exist).
+ * @throws {Error} When the directory cannot be read for another reason than not existing.
+ *
+ * @example A directory without checkpoints
+ * ```ts
+ * import { latestCheckpoint } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await latestCheckpoint(dir), null);
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function latestCheckpoint(runDir: string): Promise<string | null> {
+  const all = await listCheckpoints(runDir);
+  return all.length === 0 ? null : (all[all.length - 1] as { path: string }).path;
+}
+
+function parseMeta(text: string, file: string): CheckpointMeta {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`Corrupt checkpoint file ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const bad = (what: string): never => {
+    throw new Error(`Corrupt checkpoint file ${file}: ${what}`);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) bad("not a JSON object");
+  const m = raw as Record<string, unknown>;
+  if (m.format !== CHECKPOINT_FORMAT) {
+    bad(`format ${JSON.stringify(m.format)} is not the supported format ${CHECKPOINT_FORMAT}`);
+  }
+  if (typeof m.model !== "string") bad(`"model" is not a string`);
+  const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!isCount(m.embeddingSize)) bad(`"embeddingSize" is not a non-negative integer`);
+  if (!isCount(m.step)) bad(`"step" is not a non-negative integer`);
+  if (!isCount(m.epoch)) bad(`"epoch" is not a non-negative integer`);
+  const opt = m.optimizer as Record<string, unknown> | null | undefined;
+  if (
+    typeof opt !== "object" || opt === null ||
+    !OPTIMIZER_NAMES.includes(opt.name as OptimizerName) || !isCount(opt.iterations)
+  ) {
+    bad(`"optimizer" is not {name, iterations} with a known optimizer name`);
+  }
+  const rng = m.rng as Record<string, unknown> | null | undefined;
+  if (
+    typeof rng !== "object" || rng === null || !Array.isArray(rng.key) || rng.key.length !== 2 ||
+    !rng.key.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) ||
+    !isCount(rng.counter)
+  ) {
+    bad(`"rng" is not {key: [uint32, uint32], counter}`);
+  }
+  if (!("config" in m)) bad(`"config" is missing`);
+  if (typeof m.created !== "string") bad(`"created" is not a string`);
+  return raw as CheckpointMeta;
+}
+
+async function readFileNamed(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`Checkpoint file ${path} is missing`);
+    throw e;
+  }
+}
+
+/**
+ * Loads a checkpoint: from a checkpoint directory, or from a run directory
+ * (its latest checkpoint).
+ *
+ * @param path A `ckpt-<step>` directory or a run directory.
+ * @returns The model state and the metadata.
+ * @throws {Error} When no checkpoint is found, a file is missing, truncated or
+ *   malformed, or the tensors disagree with `checkpoint.json`; the message names the file.
+ *
+ * @example A run directory without checkpoints is refused
+ * ```ts
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(loadCheckpoint(dir), /No checkpoint/);
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  let ckptDir = path;
+  const metaPath0 = join(path, CHECKPOINT_FILES.meta);
+  let hasMeta = false;
+  try {
+    hasMeta = (await Deno.stat(metaPath0)).isFile;
+  } catch {
+    hasMeta = false;
+  }
+  if (!hasMeta && !CKPT_PATTERN.test(basename(path.replace(/[\\/]+$/, "")))) {
+    if (!(await isDirectory(path))) throw new Error(`No checkpoint found: ${path} does not exist`);
+    const latest = await latestCheckpoint(path);
+    if (latest === null) {
+      throw new Error(
+        `No checkpoint found in ${path} (neither ${CHECKPOINT_FILES.meta} nor ckpt-*)`,
+      );
+    }
+    ckptDir = latest;
+  }
+  const metaPath = join(ckptDir, CHECKPOINT_FILES.meta);
+  const tensorPath = join(ckptDir, CHECKPOINT_FILES.tensors);
+  const meta = parseMeta(new TextDecoder().decode(await readFileNamed(metaPath)), metaPath);
+  const { tensors, metadata } = decodeSafetensors(await readFileNamed(tensorPath), tensorPath);
+
+  const bad = (what: string): never => {
+    throw new Error(`Checkpoint ${tensorPath} disagrees with ${metaPath}: ${what}`);
+  };
+  if (metadata.step !== undefined && metadata.step !== String(meta.step)) {
+    bad(`step ${metadata.step} vs ${meta.step}`);
+  }
+  if (metadata.optimizer !== undefined && metadata.optimizer !== meta.optimizer.name) {
+    bad(`optimizer ${metadata.optimizer} vs ${meta.optimizer.name}`);
+  }
+  let slotNames: string[] = [];
+  if (metadata.optimizer_slots !== undefined) {
+    try {
+      slotNames = JSON.parse(metadata.optimizer_slots);
+    } catch {
+      throw new Error(`Corrupt safetensors file ${tensorPath}: bad optimizer_slots metadata`);
+    }
+  }
+  const params: Record<string, Tensor> = {};
+  const stats: Record<string, Tensor> = {};
+  const slots: Record<string, Record<string, Tensor>> = {};
+  for (const slot of slotNames) slots[slot] = {};
+  let ema: Record<string, Tensor> | null = metadata.ema === "true" ? {} : null;
+  for (const [name, t] of Object.entries(tensors)) {
+    const slash = name.indexOf("/");
+    const group = name.slice(0, slash);
+    const rest = name.slice(slash + 1);
+    if (slash <= 0 || rest.length === 0) {
+      throw new Error(`Corrupt safetensors file ${tensorPath}: unexpected tensor name "${name}"`);
+    }
+    if (group === "params") params[rest] = t;
+    else if (group === "stats") stats[rest] = t;
+    else if (group === "ema") (ema ??= {})[rest] = t;
+    else if (group === "optimizer") {
+      const s = rest.indexOf("/");
+      if (s <= 0 || s === rest.length - 1) {
+        throw new Error(`Corrupt safetensors file ${tensorPath}: unexpected tensor name "${name}"`);
+      }
+      (slots[rest.slice(0, s)] ??= {})[rest.slice(s + 1)] = t;
+    } else {
+      throw new Error(`Corrupt safetensors file ${tensorPath}: unexpected tensor name "${name}"`);
+    }
+  }
+  const state: ModelState = {
+    params,
+    stats,
+    optimizer: { name: meta.optimizer.name, slots, iterations: meta.optimizer.iterations },
+    ema,
+    step: meta.step,
+  };
+  return { state, meta };
+}
+
+/**
+ * Checks that a checkpoint fits what the caller is about to run (the seed's
+ * users hit silent 128-vs-512 shape mismatches when fine-tuning).
+ *
+ * @param meta The checkpoint's metadata.
+ * @param expected The values to compare; unset ones are not compared.
+ * @throws {Error} When anything differs; the message lists every difference.
+ *
+ * @example
+ * ```ts
+ * import { checkCompatible } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const meta = {
+ *   format: 1, model: "nano", embeddingSize: 128, step: 0, epoch: 0,
+ *   optimizer: { name: "ADAGRAD" as const, iterations: 0 },
+ *   rng: { key: [0, 0] as [number, number], counter: 0 }, config: null, created: "",
+ * };
+ * checkCompatible(meta, { model: "nano", embeddingSize: 128 });
+ * assert.throws(() => checkCompatible(meta, { embeddingSize: 512 }), /embedding size 128.*512/);
+ * ```
+ */
+export function checkCompatible(meta: CheckpointMeta, expected: ExpectedCheckpoint): void {
+  const diffs: string[] = [];
+  if (expected.model !== undefined && meta.model !== expected.model) {
+    diffs.push(`model "${meta.model}" (checkpoint) vs "${expected.model}" (requested)`);
+  }
+  if (expected.embeddingSize !== undefined && meta.embeddingSize !== expected.embeddingSize) {
+    diffs.push(
+      `embedding size ${meta.embeddingSize} (checkpoint) vs ${expected.embeddingSize} (requested)`,
+    );
+  }
+  if (expected.optimizer !== undefined && meta.optimizer.name !== expected.optimizer) {
+    diffs.push(
+      `optimizer ${meta.optimizer.name} (checkpoint) vs ${expected.optimizer} (requested)`,
+    );
+  }
+  if (diffs.length > 0) {
+    throw new Error(`Checkpoint is incompatible: ${diffs.join("; ")}`);
+  }
+}
