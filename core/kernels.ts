@@ -88,10 +88,10 @@ export interface BatchNormGradients<T> {
  * @example
  * ```ts
  * import type { Kernels } from "./kernels.ts";
- * import { createPureKernels } from "./pure/kernels.ts";
+ * import { createPureKernels, type PureTensor } from "./pure/kernels.ts";
  * import assert from "node:assert/strict";
  *
- * const k: Kernels<unknown> = createPureKernels();
+ * const k: Kernels<PureTensor> = createPureKernels();
  * const x = k.upload({ shape: [1, 2], data: new Float32Array([-1, 2]) });
  * const y = k.relu(x);
  * assert.deepEqual(Array.from(k.download(y).data), [0, 2]);
