@@ -1,0 +1,468 @@
+/**
+ * Export of a trained model for the browser, in TensorFlow.js's graph-model
+ * format: a `model.json` whose `modelTopology` is a TensorFlow GraphDef (in
+ * protobuf JSON form) plus binary weight shards (`group1-shard1ofN.bin`, 4 MB
+ * each, the layout tfjs's own file handlers write). Stock tfjs loads it with
+ * `tf.loadGraphModel(url)` and `model.predict(images)` returns the
+ * L2-normalized embeddings; no code of this project is needed to run it.
+ *
+ * The graph is the inference-mode graph of the spec: batch norm with the
+ * moving statistics, dropout removed, and (by default) the moving-average
+ * parameters when the state has them, as the seed saves them.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
+import type { ModelState } from "../../core/backend.ts";
+import type { Tensor } from "../../core/types.ts";
+import { DEFAULT_BN_EPSILON, DEFAULT_L2_EPSILON } from "./compile.ts";
+
+/** Size of one weight shard, as tfjs's converter writes them. */
+export const SHARD_BYTES = 4 * 1024 * 1024;
+
+/** Name of the graph's input placeholder and of its signature key. */
+export const EXPORT_INPUT_NAME = "images";
+/** Signature key of the embedding output. */
+export const EXPORT_OUTPUT_NAME = "embeddings";
+
+/** Options of {@linkcode buildGraphModelArtifacts}. */
+export interface ExportOptions {
+  /**
+   * Export the moving averages of the parameters (state.ema) instead of the
+   * raw parameters; default: true when the state has them.
+   */
+  readonly useMovingAverage?: boolean;
+}
+
+/** An exported model in memory: the JSON and the binary shards. */
+export interface ExportedModel {
+  /** The content of `model.json`. */
+  readonly modelJson: Record<string, unknown>;
+  /** The weight shards, named as model.json's manifest lists them. */
+  readonly shards: readonly { readonly name: string; readonly data: Uint8Array }[];
+}
+
+interface GraphNode {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, unknown>;
+}
+
+function base64(text: string): string {
+  return btoa(text);
+}
+
+function ints(values: readonly number[]): { list: { i: string[] } } {
+  return { list: { i: values.map((v) => String(v)) } };
+}
+
+const FLOAT = { type: "DT_FLOAT" };
+
+/**
+ * Builds the graph-model artifacts of a spec and a state.
+ *
+ * @param spec The model graph.
+ * @param state The trained state (parameters, statistics, optional EMA).
+ * @param options Which parameters to export.
+ * @returns model.json's content and the weight shards.
+ * @throws {RangeError} When a parameter or statistic of the spec is missing
+ *   from the state, or a generated node name collides with a spec name.
+ * @example A one-layer model
+ * ```ts
+ * import { buildGraphModelArtifacts } from "./export.ts";
+ * import assert from "node:assert/strict";
+ * const spec = {
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [1, 1, 2] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2, bias: false },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * } as const;
+ * const state = {
+ *   params: { "fc/weights": { shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD", slots: {}, iterations: 0 },
+ *   ema: null,
+ *   step: 0,
+ * } as const;
+ * const exported = buildGraphModelArtifacts(spec, state);
+ * assert.equal(exported.modelJson.format, "graph-model");
+ * assert.equal(exported.shards.length, 1);
+ * ```
+ */
+export function buildGraphModelArtifacts(
+  spec: ModelSpec,
+  state: ModelState,
+  options: ExportOptions = {},
+): ExportedModel {
+  const useEma = options.useMovingAverage ?? state.ema !== null;
+  if (useEma && state.ema === null) {
+    throw new RangeError("Export with useMovingAverage needs a state with moving averages");
+  }
+  const params = useEma && state.ema !== null ? state.ema : state.params;
+  const nodes: GraphNode[] = [];
+  const weights: { name: string; tensor: Tensor | { shape: number[]; data: Int32Array } }[] = [];
+  const used = new Set<string>();
+  const claim = (name: string): string => {
+    if (used.has(name)) throw new RangeError(`Exported node name "${name}" is used twice`);
+    used.add(name);
+    return name;
+  };
+  const constant = (name: string, tensor: Tensor): string => {
+    claim(name);
+    nodes.push({
+      name,
+      op: "Const",
+      attr: {
+        dtype: FLOAT,
+        value: {
+          tensor: {
+            dtype: "DT_FLOAT",
+            tensorShape: { dim: tensor.shape.map((s) => ({ size: String(s) })) },
+          },
+        },
+      },
+    });
+    weights.push({ name, tensor });
+    return name;
+  };
+  const intConstant = (name: string, values: readonly number[]): string => {
+    claim(name);
+    nodes.push({
+      name,
+      op: "Const",
+      attr: {
+        dtype: { type: "DT_INT32" },
+        value: {
+          tensor: { dtype: "DT_INT32", tensorShape: { dim: [{ size: String(values.length) }] } },
+        },
+      },
+    });
+    weights.push({ name, tensor: { shape: [values.length], data: Int32Array.from(values) } });
+    return name;
+  };
+  const scalar = (name: string, value: number): string =>
+    constant(name, { shape: [], data: new Float32Array([value]) });
+  const param = (name: string): string => {
+    const t = params[name];
+    if (t === undefined) throw new RangeError(`The state has no parameter "${name}"`);
+    return constant(name, t);
+  };
+  const stat = (name: string): string => {
+    const t = state.stats[name];
+    if (t === undefined) throw new RangeError(`The state has no statistic "${name}"`);
+    return constant(name, t);
+  };
+  const op = (
+    name: string,
+    opName: string,
+    input: string[],
+    attr: Record<string, unknown> = {},
+  ) => {
+    nodes.push({ name: claim(name), op: opName, input, attr: { T: FLOAT, ...attr } });
+    return name;
+  };
+  const out = new Map<string, string>();
+  const src = (name: string): string => out.get(name)!;
+  const ranks = new Map<string, number>();
+  for (const node of spec.nodes) {
+    out.set(node.name, emit(node));
+  }
+
+  function emit(node: NodeSpec): string {
+    const n = node.name;
+    switch (node.op) {
+      case "input": {
+        ranks.set(n, 4);
+        nodes.push({
+          name: claim(EXPORT_INPUT_NAME),
+          op: "Placeholder",
+          attr: {
+            dtype: FLOAT,
+            shape: { shape: { dim: [-1, ...node.shape].map((s) => ({ size: String(s) })) } },
+          },
+        });
+        return EXPORT_INPUT_NAME;
+      }
+      case "conv2d": {
+        ranks.set(n, 4);
+        const s = node.stride ?? 1;
+        const attr = {
+          strides: ints([1, s, s, 1]),
+          padding: { s: base64((node.padding ?? "same").toUpperCase()) },
+          data_format: { s: base64("NHWC") },
+          dilations: ints([1, 1, 1, 1]),
+        };
+        if (node.bias !== true) {
+          return op(n, "Conv2D", [src(node.input), param(`${n}/weights`)], attr);
+        }
+        const conv = op(`${n}/_conv`, "Conv2D", [src(node.input), param(`${n}/weights`)], attr);
+        return op(n, "BiasAdd", [conv, param(`${n}/biases`)], {
+          data_format: { s: base64("NHWC") },
+        });
+      }
+      case "batchNorm": {
+        ranks.set(n, ranks.get(node.input) ?? 4);
+        const beta = param(`${n}/beta`);
+        const mean = stat(`${n}/moving_mean`);
+        const variance = stat(`${n}/moving_variance`);
+        const channels = params[`${n}/beta`]!.shape[0] ?? 1;
+        const gamma = node.scale === false
+          ? constant(`${n}/_ones`, { shape: [channels], data: new Float32Array(channels).fill(1) })
+          : param(`${n}/gamma`);
+        return op(n, "FusedBatchNormV3", [src(node.input), gamma, beta, mean, variance], {
+          epsilon: { f: node.epsilon ?? DEFAULT_BN_EPSILON },
+          data_format: { s: base64("NHWC") },
+          is_training: { b: false },
+        });
+      }
+      case "relu":
+        ranks.set(n, ranks.get(node.input) ?? 4);
+        return op(n, "Relu", [src(node.input)]);
+      case "maxPool":
+      case "avgPool":
+        ranks.set(n, 4);
+        return op(n, node.op === "maxPool" ? "MaxPool" : "AvgPool", [src(node.input)], {
+          ksize: ints([1, node.size, node.size, 1]),
+          strides: ints([1, node.stride, node.stride, 1]),
+          padding: { s: base64((node.padding ?? "valid").toUpperCase()) },
+          data_format: { s: base64("NHWC") },
+        });
+      case "globalAvgPool":
+        ranks.set(n, 2);
+        return op(n, "Mean", [src(node.input), intConstant(`${n}/_axes`, [1, 2])], {
+          keep_dims: { b: false },
+          Tidx: { type: "DT_INT32" },
+        });
+      case "concat": {
+        ranks.set(n, ranks.get(node.inputs[0]!) ?? 4);
+        if (node.inputs.length === 1) return op(n, "Identity", [src(node.inputs[0]!)]);
+        return op(n, "ConcatV2", [
+          ...node.inputs.map(src),
+          intConstant(`${n}/_axis`, [(ranks.get(node.inputs[0]!) ?? 4) - 1]),
+        ], { N: { i: String(node.inputs.length) }, Tidx: { type: "DT_INT32" } });
+      }
+      case "add": {
+        ranks.set(n, ranks.get(node.inputs[0]) ?? 4);
+        const scale = node.scale ?? 1;
+        const b = scale === 1
+          ? src(node.inputs[1])
+          : op(`${n}/_scaled`, "Mul", [src(node.inputs[1]), scalar(`${n}/_scale`, scale)]);
+        return op(n, "AddV2", [src(node.inputs[0]), b]);
+      }
+      case "dense": {
+        ranks.set(n, 2);
+        const attr = { transpose_a: { b: false }, transpose_b: { b: false } };
+        if (node.bias === false) {
+          return op(n, "MatMul", [src(node.input), param(`${n}/weights`)], attr);
+        }
+        const mm = op(`${n}/_matmul`, "MatMul", [src(node.input), param(`${n}/weights`)], attr);
+        return op(n, "BiasAdd", [mm, param(`${n}/biases`)], { data_format: { s: base64("NHWC") } });
+      }
+      case "dropout":
+        ranks.set(n, ranks.get(node.input) ?? 4);
+        return op(n, "Identity", [src(node.input)]);
+      case "flatten": {
+        ranks.set(n, 2);
+        const shape = inputShapeOf(spec, node.input);
+        const size = shape.reduce((a, b) => a * b, 1);
+        return op(n, "Reshape", [src(node.input), intConstant(`${n}/_shape`, [-1, size])], {
+          Tshape: { type: "DT_INT32" },
+        });
+      }
+      case "l2Normalize": {
+        ranks.set(n, 2);
+        const x = src(node.input);
+        const sq = op(`${n}/_square`, "Square", [x]);
+        const sum = op(`${n}/_sum`, "Sum", [sq, intConstant(`${n}/_axes`, [-1])], {
+          keep_dims: { b: true },
+          Tidx: { type: "DT_INT32" },
+        });
+        const clamped = op(`${n}/_max`, "Maximum", [
+          sum,
+          scalar(`${n}/_epsilon`, node.epsilon ?? DEFAULT_L2_EPSILON),
+        ]);
+        const inv = op(`${n}/_rsqrt`, "Rsqrt", [clamped]);
+        return op(n, "Mul", [x, inv]);
+      }
+      default: {
+        const unknown: never = node;
+        throw new RangeError(`Unknown op "${(unknown as { op: string }).op}"`);
+      }
+    }
+  }
+
+  // Weight data, concatenated in manifest order, then cut into shards.
+  let total = 0;
+  const blobs = weights.map((w) => {
+    const bytes = new Uint8Array(
+      w.tensor.data.buffer,
+      w.tensor.data.byteOffset,
+      w.tensor.data.byteLength,
+    );
+    total += bytes.byteLength;
+    return bytes;
+  });
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const b of blobs) {
+    all.set(b, offset);
+    offset += b.byteLength;
+  }
+  const shardCount = Math.max(1, Math.ceil(total / SHARD_BYTES));
+  const shards = Array.from({ length: shardCount }, (_, i) => ({
+    name: `group1-shard${i + 1}of${shardCount}.bin`,
+    data: all.slice(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)),
+  }));
+  const shape = (t: { shape: readonly number[] }) => ({
+    dim: t.shape.map((s) => ({ size: String(s) })),
+  });
+  const inputNode = spec.nodes.find((node) => node.op === "input")!;
+  const modelJson = {
+    format: "graph-model",
+    generatedBy: "facenet-deno",
+    convertedBy: "facenet-deno export (backends/tfjs/export.ts)",
+    modelTopology: { node: nodes, library: {}, versions: { producer: 1 } },
+    weightsManifest: [{
+      paths: shards.map((s) => s.name),
+      weights: weights.map((w) => ({
+        name: w.name,
+        shape: [...w.tensor.shape],
+        dtype: w.tensor.data instanceof Int32Array ? "int32" : "float32",
+      })),
+    }],
+    signature: {
+      inputs: {
+        [EXPORT_INPUT_NAME]: {
+          name: `${EXPORT_INPUT_NAME}:0`,
+          dtype: "DT_FLOAT",
+          tensorShape: shape({ shape: [-1, ...(inputNode.op === "input" ? inputNode.shape : [])] }),
+        },
+      },
+      outputs: {
+        [EXPORT_OUTPUT_NAME]: { name: `${src(spec.output)}:0`, dtype: "DT_FLOAT" },
+      },
+    },
+    userDefinedMetadata: {
+      facenet: {
+        spec: spec.name,
+        embeddingOutput: src(spec.output),
+        prelogitsOutput: src(spec.prelogits),
+        movingAverage: useEma,
+        step: state.step,
+      },
+    },
+  };
+  return { modelJson, shards };
+}
+
+/** The per-example shape of a node's output, inferred from the spec. */
+function inputShapeOf(spec: ModelSpec, name: string): number[] {
+  const shapes = new Map<string, number[]>();
+  const same = (x: string) => shapes.get(x)!;
+  const pad = (size: number, k: number, s: number, p: string) =>
+    p === "same" ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
+  for (const node of spec.nodes) {
+    let s: number[];
+    switch (node.op) {
+      case "input":
+        s = [...node.shape];
+        break;
+      case "conv2d": {
+        const [h, w] = same(node.input) as [number, number, number];
+        const [kh, kw] = typeof node.kernel === "number" ? [node.kernel, node.kernel] : node.kernel;
+        const st = node.stride ?? 1;
+        const p = node.padding ?? "same";
+        s = [pad(h, kh, st, p), pad(w, kw, st, p), node.filters];
+        break;
+      }
+      case "maxPool":
+      case "avgPool": {
+        const [h, w, c] = same(node.input) as [number, number, number];
+        const p = node.padding ?? "valid";
+        s = [pad(h, node.size, node.stride, p), pad(w, node.size, node.stride, p), c];
+        break;
+      }
+      case "globalAvgPool":
+        s = [same(node.input).at(-1)!];
+        break;
+      case "concat": {
+        const first = same(node.inputs[0]!);
+        const c = node.inputs.reduce((acc, x) => acc + same(x).at(-1)!, 0);
+        s = [...first.slice(0, -1), c];
+        break;
+      }
+      case "add":
+        s = same(node.inputs[0]);
+        break;
+      case "dense":
+        s = [node.units];
+        break;
+      case "flatten":
+        s = [same(node.input).reduce((a, b) => a * b, 1)];
+        break;
+      default:
+        s = same(node.input);
+    }
+    shapes.set(node.name, s);
+    if (node.name === name) return s;
+  }
+  throw new RangeError(`Spec "${spec.name}" has no node "${name}"`);
+}
+
+/**
+ * Writes exported artifacts to a folder: `model.json` and the shards.
+ *
+ * @param directory The target folder (created when missing).
+ * @param exported What {@linkcode buildGraphModelArtifacts} returned.
+ * @returns The path of the written model.json.
+ * @example
+ * ```ts
+ * import { writeExportedModel } from "./export.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const path = await writeExportedModel(dir, { modelJson: { format: "graph-model" }, shards: [] });
+ * assert.equal(JSON.parse(await Deno.readTextFile(path)).format, "graph-model");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeExportedModel(
+  directory: string,
+  exported: ExportedModel,
+): Promise<string> {
+  await Deno.mkdir(directory, { recursive: true });
+  const sep = directory.endsWith("/") ? "" : "/";
+  for (const shard of exported.shards) {
+    await Deno.writeFile(`${directory}${sep}${shard.name}`, shard.data);
+  }
+  const path = `${directory}${sep}model.json`;
+  await Deno.writeTextFile(path, JSON.stringify(exported.modelJson));
+  return path;
+}
+
+/**
+ * Loads an exported model with stock tfjs (`tf.loadGraphModel`). In a
+ * browser pass the model.json URL; under Deno a `file://` URL works too (the
+ * files are read with `fetch`). `model.predict(images)` on NHWC float32
+ * images returns the L2-normalized embeddings.
+ *
+ * @param url The URL of model.json.
+ * @returns The tfjs graph model.
+ * @example
+ * ```ts ignore
+ * import { loadExportedModel } from "./export.ts";
+ * const model = await loadExportedModel("https://example.com/facenet/model.json");
+ * ```
+ */
+export function loadExportedModel(url: string | URL): Promise<tf.GraphModel> {
+  return tf.loadGraphModel(String(url), {
+    fetchFunc: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
+  });
+}
