@@ -59,6 +59,25 @@ export {
   pairwiseSquaredDistances,
   squaredDistanceRows,
 } from "./core/pure/distances.ts";
+export {
+  AUGMENT_DRAWS,
+  augmentImage,
+  type AugmentOptions,
+  centerCrop,
+  createRgbImage,
+  crop,
+  type CropBox,
+  cropOrPad,
+  flipLeftRight,
+  type ImageSize,
+  randomCrop,
+  randomFlip,
+  randomRotate,
+  resize,
+  type RgbImage,
+  rotate,
+  stackImages,
+} from "./core/pure/image_ops.ts";
 
 // --- model graph (core) ---
 
