@@ -1,0 +1,90 @@
+/**
+ * Seeded, deterministic parameter initialization of a {@link ModelSpec}, as
+ * the seed does it: Xavier/Glorot uniform weights (TF's
+ * `xavier_initializer()`, uniform in `±sqrt(6 / (fanIn + fanOut))` with
+ * `fanIn = kh * kw * cin`, `fanOut = kh * kw * cout` for convolutions and
+ * `d`, `units` for dense layers), zero biases and beta, gamma one; batch-norm
+ * moving mean zero and moving variance one.
+ *
+ * Draw order: parameters in node order; each weight tensor takes
+ * `size` consecutive uniforms from the RNG in row-major order. Biases, beta and
+ * gamma draw nothing.
+ *
+ * @module
+ */
+
+import type { ModelSpec } from "./model_spec.ts";
+import type { NamedTensors, RngState } from "./types.ts";
+import { inferShapes } from "./shapes.ts";
+import { uniforms } from "./pure/rng.ts";
+
+/** Initialized parameters and statistics. */
+export interface InitializedParameters {
+  /** Trainable parameters by name. */
+  readonly params: NamedTensors;
+  /** Batch-norm moving statistics by name. */
+  readonly stats: NamedTensors;
+  /** The advanced RNG. */
+  readonly rng: RngState;
+}
+
+/**
+ * Initializes every parameter and statistic of a spec from an RNG.
+ *
+ * @param spec The model spec (validated by shape inference).
+ * @param rng The RNG; the same state gives the same values.
+ * @returns Parameters, statistics and the advanced RNG.
+ * @throws {RangeError} When the spec is invalid (see `inferShapes`).
+ * @example
+ * ```ts
+ * import { initParameters } from "./init.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const { params, stats } = initParameters({
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "x", shape: [4, 4, 1] },
+ *     { op: "conv2d", name: "conv", input: "x", filters: 2, kernel: 3 },
+ *     { op: "batchNorm", name: "bn", input: "conv" },
+ *     { op: "globalAvgPool", name: "pool", input: "bn" },
+ *     { op: "l2Normalize", name: "emb", input: "pool" },
+ *   ],
+ *   prelogits: "pool",
+ *   output: "emb",
+ * }, createRng(1));
+ * const limit = Math.sqrt(6 / (9 * 1 + 9 * 2));
+ * assert.ok(params["conv/weights"]!.data.every((v) => Math.abs(v) <= limit));
+ * assert.deepEqual(Array.from(params["bn/gamma"]!.data), [1, 1]);
+ * assert.deepEqual(Array.from(stats["bn/moving_variance"]!.data), [1, 1]);
+ * ```
+ */
+export function initParameters(spec: ModelSpec, rng: RngState): InitializedParameters {
+  const shapes = inferShapes(spec);
+  const params: NamedTensors = {};
+  const stats: NamedTensors = {};
+  let state = rng;
+  for (const [name, shape] of Object.entries(shapes.params)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (name.endsWith("/weights")) {
+      // Conv [kh, kw, cin, cout] or dense [d, units]: receptive field times channels.
+      const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+      const fanIn = receptive * shape[shape.length - 2]!;
+      const fanOut = receptive * shape[shape.length - 1]!;
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      const [u, next] = uniforms(state, size);
+      state = next;
+      for (let i = 0; i < size; i++) data[i] = (2 * u[i]! - 1) * limit;
+    } else if (name.endsWith("/gamma")) {
+      data.fill(1);
+    }
+    params[name] = { shape: [...shape], data };
+  }
+  for (const [name, shape] of Object.entries(shapes.stats)) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (name.endsWith("/moving_variance")) data.fill(1);
+    stats[name] = { shape: [...shape], data };
+  }
+  return { params, stats, rng: state };
+}
