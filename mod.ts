@@ -59,6 +59,9 @@ export {
   pairwiseSquaredDistances,
   squaredDistanceRows,
 } from "./core/pure/distances.ts";
+export { samplePeople } from "./core/pure/sample_people.ts";
+export type { SampledPeople, SamplePeopleOptions } from "./core/pure/sample_people.ts";
+export { selectTriplets, selectTripletsFromDistances } from "./core/pure/select_triplets.ts";
 export {
   AUGMENT_DRAWS,
   augmentImage,
