@@ -90,6 +90,17 @@ export {
 
 // --- io ---
 export {
+  checkImageHeader,
+  decodeImage,
+  detectImageFormat,
+  encodePng,
+  IMAGE_TAIL_BYTES,
+  ImageDecodeError,
+  type ImageFormat,
+  probeImageFile,
+  readImage,
+} from "./io/images.ts";
+export {
   formatPairs,
   type PairEntry,
   pairImageStem,

@@ -1,0 +1,367 @@
+/**
+ * Image files: decoding JPEG (jpeg-js) and PNG (fast-png) to RGB float32
+ * images, encoding PNG, and a cheap header check for dataset scans. Both
+ * decoders are pure JavaScript from npm: nothing to build, nothing downloaded
+ * at install time.
+ *
+ * The format is detected by magic bytes, never by the file name. Every
+ * decoded image is RGB, HWC, float32 in 0..255:
+ * - grayscale is replicated to the three channels;
+ * - an alpha channel (RGBA, gray+alpha, a palette with transparency, a tRNS
+ *   colour key) is dropped, keeping the stored colour, as PIL's
+ *   `convert("RGB")` and the seed's image reading do (no compositing);
+ * - 16-bit samples are scaled to 0..255 (`v / 257`, not rounded), 1/2/4-bit
+ *   grayscale samples to 0..255 (`v * 255 / (2^depth - 1)`);
+ * - palette images are expanded through their palette.
+ *
+ * @module
+ */
+
+import jpeg from "jpeg-js";
+import { decode as decodePngBytes, encode as encodePngBytes } from "fast-png";
+import type { RgbImage } from "../core/pure/image_ops.ts";
+
+/** The image formats this module reads. */
+export type ImageFormat = "jpeg" | "png";
+
+/** An image file that could not be read or decoded; `file` names it. */
+export class ImageDecodeError extends Error {
+  /** The file (or the name given for in-memory bytes). */
+  readonly file: string;
+  /**
+   * @param file The file that failed.
+   * @param reason Why, in a few words.
+   * @param options The underlying error, if any.
+   */
+  constructor(file: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot read image ${file}: ${reason}`, options);
+    this.name = "ImageDecodeError";
+    this.file = file;
+  }
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const PNG_SIGNATURE_BYTES = new Uint8Array(PNG_SIGNATURE);
+const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+
+/** How many bytes at the end of a file {@linkcode checkImageHeader} looks at. */
+export const IMAGE_TAIL_BYTES = 1024;
+
+function startsWith(bytes: Uint8Array, prefix: readonly number[], at = 0): boolean {
+  if (bytes.length < at + prefix.length) return false;
+  return prefix.every((b, i) => bytes[at + i] === b);
+}
+
+/**
+ * Detects the format of image bytes by their magic number.
+ *
+ * @param bytes The first bytes of a file (8 are enough).
+ * @returns `"jpeg"`, `"png"`, or null for anything else.
+ * @example
+ * ```ts
+ * import { detectImageFormat } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(detectImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])), "jpeg");
+ * assert.equal(detectImageFormat(new TextEncoder().encode("hello")), null);
+ * ```
+ */
+export function detectImageFormat(bytes: Uint8Array): ImageFormat | null {
+  if (startsWith(bytes, PNG_SIGNATURE)) return "png";
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "jpeg";
+  return null;
+}
+
+function describeOtherFormat(head: Uint8Array): string {
+  const ascii = (from: number, to: number) =>
+    String.fromCharCode(...head.subarray(from, Math.min(to, head.length)));
+  if (head.length === 0) return "the file is empty";
+  if (head.length < PNG_SIGNATURE.length && startsWith(PNG_SIGNATURE_BYTES, [...head])) {
+    return "truncated PNG (incomplete signature)";
+  }
+  if (head.length < 3 && startsWith(new Uint8Array([0xff, 0xd8, 0xff]), [...head])) {
+    return "truncated JPEG (incomplete signature)";
+  }
+  if (ascii(0, 4) === "GIF8") return "a GIF file; only JPEG and PNG are supported";
+  if (ascii(0, 2) === "BM") return "a BMP file; only JPEG and PNG are supported";
+  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") {
+    return "a WebP file; only JPEG and PNG are supported";
+  }
+  if (ascii(0, 4) === "II*\0" || ascii(0, 4) === "MM\0*") {
+    return "a TIFF file; only JPEG and PNG are supported";
+  }
+  return "not a JPEG or PNG file (unknown signature)";
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>>
+    0;
+}
+
+/**
+ * Checks the header and the end of an image file without decoding it: a PNG
+ * needs its signature, a well-formed IHDR chunk and the IEND chunk at the end;
+ * a JPEG needs its SOI marker and an EOI marker (`FF D9`) among its last
+ * {@linkcode IMAGE_TAIL_BYTES} bytes (entropy-coded data never contains `FF D9`,
+ * so a cut-off JPEG has none there unless an embedded thumbnail ends in that window). This catches non-image files and nearly every truncated file; a file
+ * corrupted in the middle is only caught by decoding.
+ *
+ * @param head The first bytes of the file (at least 33 for a PNG).
+ * @param tail The last bytes of the file ({@linkcode IMAGE_TAIL_BYTES} of them, or the whole file).
+ * @returns Null when the file looks like a complete JPEG or PNG, else the reason it does not.
+ * @example
+ * ```ts
+ * import { checkImageHeader } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const fake = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]);
+ * assert.match(checkImageHeader(fake, fake) ?? "", /truncated/);
+ * ```
+ */
+export function checkImageHeader(head: Uint8Array, tail: Uint8Array): string | null {
+  const format = detectImageFormat(head);
+  if (format === null) return describeOtherFormat(head);
+  if (format === "png") {
+    if (head.length < 33) return "truncated PNG (no complete IHDR chunk)";
+    const ihdr = String.fromCharCode(...head.subarray(12, 16));
+    if (readU32(head, 8) !== 13 || ihdr !== "IHDR") return "malformed PNG (no IHDR chunk first)";
+    if (readU32(head, 16) === 0 || readU32(head, 20) === 0) return "malformed PNG (zero size)";
+    if (!startsWith(tail, PNG_IEND, tail.length - PNG_IEND.length)) {
+      return "truncated PNG (no IEND chunk at the end)";
+    }
+    return null;
+  }
+  const from = Math.max(0, tail.length - IMAGE_TAIL_BYTES);
+  for (let i = tail.length - 2; i >= from; i--) {
+    if (tail[i] === 0xff && tail[i + 1] === 0xd9) return null;
+  }
+  return "truncated JPEG (no end-of-image marker)";
+}
+
+function decodeJpeg(bytes: Uint8Array): RgbImage {
+  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+  const { width, height } = decoded;
+  const rgba = decoded.data;
+  if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
+    throw new Error(`the decoder returned ${rgba.length} bytes for ${width}x${height}`);
+  }
+  const out = new Float32Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    out[p * 3] = rgba[p * 4]!;
+    out[p * 3 + 1] = rgba[p * 4 + 1]!;
+    out[p * 3 + 2] = rgba[p * 4 + 2]!;
+  }
+  return { width, height, data: out };
+}
+
+function decodePng(bytes: Uint8Array): RgbImage {
+  const png = decodePngBytes(bytes);
+  const { width, height, channels, depth, data } = png;
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  if (depth < 8) {
+    // One channel, packed rows: grayscale or palette indices.
+    if (channels !== 1) throw new Error(`unsupported ${channels}-channel ${depth}-bit PNG`);
+    const rowBytes = Math.ceil((width * depth) / 8);
+    if (data.length < rowBytes * height) throw new Error("PNG pixel data is too short");
+    const mask = (1 << depth) - 1;
+    const palette = png.palette;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const bit = x * depth;
+        const byte = data[y * rowBytes + (bit >> 3)]!;
+        const v = (byte >> (8 - depth - (bit & 7))) & mask;
+        const o = (y * width + x) * 3;
+        if (palette !== undefined) {
+          const color = palette[v];
+          if (color === undefined) throw new Error(`palette index ${v} out of range`);
+          out[o] = color[0]!;
+          out[o + 1] = color[1]!;
+          out[o + 2] = color[2]!;
+        } else {
+          out.fill((v * 255) / mask, o, o + 3);
+        }
+      }
+    }
+    return { width, height, data: out };
+  }
+  if (data.length < n * channels) throw new Error("PNG pixel data is too short");
+  const scale = depth === 16 ? 1 / 257 : 1;
+  if (png.palette !== undefined && channels === 1) {
+    for (let p = 0; p < n; p++) {
+      const color = png.palette[data[p]!];
+      if (color === undefined) throw new Error(`palette index ${data[p]} out of range`);
+      out[p * 3] = color[0]!;
+      out[p * 3 + 1] = color[1]!;
+      out[p * 3 + 2] = color[2]!;
+    }
+    return { width, height, data: out };
+  }
+  for (let p = 0; p < n; p++) {
+    const s = p * channels;
+    if (channels < 3) {
+      out.fill(data[s]! * scale, p * 3, p * 3 + 3);
+    } else {
+      out[p * 3] = data[s]! * scale;
+      out[p * 3 + 1] = data[s + 1]! * scale;
+      out[p * 3 + 2] = data[s + 2]! * scale;
+    }
+  }
+  return { width, height, data: out };
+}
+
+/**
+ * Decodes JPEG or PNG bytes (detected by magic bytes) to an RGB image, HWC,
+ * float32 in 0..255 (see the module notes for grayscale, alpha, 16-bit and
+ * palette images).
+ *
+ * @param bytes The file's content.
+ * @param name The file name to use in error messages (default `"<bytes>"`).
+ * @returns The decoded image.
+ * @throws {ImageDecodeError} When the bytes are not a JPEG or PNG, or are
+ *   truncated or corrupt; the message names the file.
+ * @example
+ * ```ts
+ * import { decodeImage, encodePng } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
+ * assert.deepEqual([...decodeImage(png).data], [10, 20, 30]);
+ * assert.throws(() => decodeImage(new Uint8Array([1, 2, 3]), "x.jpg"), /Cannot read image x\.jpg/);
+ * ```
+ */
+export function decodeImage(bytes: Uint8Array, name = "<bytes>"): RgbImage {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`Image bytes must be a Uint8Array, got ${typeof bytes}`);
+  }
+  const format = detectImageFormat(bytes);
+  if (format === null) throw new ImageDecodeError(name, describeOtherFormat(bytes.subarray(0, 16)));
+  const tailCheck = checkImageHeader(bytes.subarray(0, 64), bytes.subarray(-IMAGE_TAIL_BYTES));
+  // A PNG must end with IEND (fast-png accepts a few missing bytes there); a
+  // JPEG is left to its decoder, which tolerates trailing bytes after EOI.
+  if (format === "png" && tailCheck !== null) throw new ImageDecodeError(name, tailCheck);
+  try {
+    return format === "png" ? decodePng(bytes) : decodeJpeg(bytes);
+  } catch (error) {
+    const why = tailCheck ?? `corrupt ${format === "png" ? "PNG" : "JPEG"}`;
+    throw new ImageDecodeError(name, `${why}: ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Reads and decodes a JPEG or PNG file.
+ *
+ * @param path The file.
+ * @returns The decoded image (see {@linkcode decodeImage}).
+ * @throws {ImageDecodeError} When the file cannot be read, or is not a complete JPEG or PNG; the message names the file.
+ * @example
+ * ```ts
+ * import { encodePng, readImage } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".png" });
+ * await Deno.writeFile(path, encodePng({ width: 2, height: 1, data: new Float32Array(6).fill(255) }));
+ * const image = await readImage(path);
+ * assert.equal(image.width, 2);
+ * await Deno.remove(path);
+ * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
+ * ```
+ */
+export async function readImage(path: string): Promise<RgbImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "not found"
+      : error instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : (error as Error)?.message ?? String(error);
+    throw new ImageDecodeError(path, why, { cause: error });
+  }
+  return decodeImage(bytes, path);
+}
+
+/**
+ * Checks a file cheaply (its first 64 and last {@linkcode IMAGE_TAIL_BYTES} bytes, see
+ * {@linkcode checkImageHeader}) without decoding it.
+ *
+ * @param path The file.
+ * @returns Null when it looks like a complete JPEG or PNG, else the reason it does not.
+ * @example
+ * ```ts
+ * import { probeImageFile } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "not an image");
+ * assert.match((await probeImageFile(path)) ?? "", /not a JPEG or PNG/);
+ * await Deno.remove(path);
+ * ```
+ */
+export async function probeImageFile(path: string): Promise<string | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? "not found"
+      : (error as Error)?.message ?? String(error);
+  }
+  try {
+    const { size, isFile } = await file.stat();
+    if (!isFile) return "not a regular file";
+    const readAt = async (offset: number, length: number): Promise<Uint8Array> => {
+      const buffer = new Uint8Array(length);
+      await file.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < length) {
+        const n = await file.read(buffer.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return buffer.subarray(0, got);
+    };
+    const head = await readAt(0, Math.min(size, 64));
+    const tail = size <= 64
+      ? head
+      : await readAt(Math.max(0, size - IMAGE_TAIL_BYTES), Math.min(size, IMAGE_TAIL_BYTES));
+    return checkImageHeader(head, tail);
+  } catch (error) {
+    return (error as Error)?.message ?? String(error);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Encodes an RGB image as an 8-bit RGB PNG; values are rounded and clamped to 0..255.
+ *
+ * @param image The image (HWC RGB float32).
+ * @returns The PNG file's bytes.
+ * @throws {RangeError} When the image's size and data do not match.
+ * @example
+ * ```ts
+ * import { decodeImage, encodePng } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = encodePng({ width: 1, height: 1, data: new Float32Array([-5, 127.6, 300]) });
+ * assert.deepEqual([...decodeImage(png).data], [0, 128, 255]);
+ * ```
+ */
+export function encodePng(image: RgbImage): Uint8Array {
+  const { width, height, data } = image;
+  if (!Number.isSafeInteger(width) || width < 1 || !Number.isSafeInteger(height) || height < 1) {
+    throw new RangeError(`Image size must be positive integers, got ${width}x${height}`);
+  }
+  if (!(data instanceof Float32Array) || data.length !== width * height * 3) {
+    throw new RangeError(
+      `Image data length ${data?.length} does not match ${height}x${width}x3`,
+    );
+  }
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(data[i]!)));
+  return encodePngBytes({ width, height, data: bytes, channels: 3, depth: 8 });
+}
