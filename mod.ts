@@ -63,6 +63,20 @@ export { samplePeople } from "./core/pure/sample_people.ts";
 export type { SampledPeople, SamplePeopleOptions } from "./core/pure/sample_people.ts";
 export { selectTriplets, selectTripletsFromDistances } from "./core/pure/select_triplets.ts";
 export {
+  arcfaceLogits,
+  centerLoss,
+  prelogitsNormLoss,
+  softmaxCrossEntropy,
+  tripletLoss,
+} from "./core/pure/losses.ts";
+export type {
+  ArcfaceOptions,
+  ArcfaceResult,
+  CenterLossResult,
+  LossAndGradient,
+  TripletLossOptions,
+} from "./core/pure/losses.ts";
+export {
   AUGMENT_DRAWS,
   augmentImage,
   type AugmentOptions,
