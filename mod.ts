@@ -115,6 +115,15 @@ export {
   readImage,
 } from "./io/images.ts";
 export {
+  describeSkipped,
+  type DroppedClass,
+  type ImageVerification,
+  type LoadDatasetOptions,
+  loadDatasetFolder,
+  type LoadedDataset,
+  type SkippedFile,
+} from "./io/dataset.ts";
+export {
   formatPairs,
   type PairEntry,
   pairImageStem,
