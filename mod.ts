@@ -80,6 +80,7 @@ export {
   AUGMENT_DRAWS,
   augmentImage,
   type AugmentOptions,
+  augmentRngAt,
   centerCrop,
   createRgbImage,
   crop,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   augmentImage,
+  augmentRngAt,
   centerCrop,
   createRgbImage,
   crop,
@@ -289,4 +290,22 @@ Deno.test("image ops reject invalid sizes and images", () => {
   );
   assert.throws(() => rotate(createRgbImage(2, 2), NaN), /must be finite/);
   assert.throws(() => randomRotate(createRgbImage(2, 2), -1, createRng(0)), /got -1/);
+});
+
+Deno.test("augmentRngAt() gives the state each image of a list sees when augmented in order", () => {
+  fc.assert(
+    fc.property(rngArb, fc.integer({ min: 1, max: 6 }), (rng, n) => {
+      const image = createRgbImage(6, 6, new Float32Array(108).map((_, i) => i));
+      const options = { size: 4, randomCrop: true, randomFlip: true, randomRotate: 5 };
+      let state = rng;
+      for (let i = 0; i < n; i++) {
+        assert.deepEqual(augmentRngAt(rng, i), state);
+        const [inOrder, next] = augmentImage(image, options, state);
+        assert.deepEqual(augmentImage(image, options, augmentRngAt(rng, i))[0], inOrder);
+        state = next;
+      }
+      assert.deepEqual(augmentRngAt(rng, n), state);
+    }),
+    { numRuns: 20 },
+  );
 });

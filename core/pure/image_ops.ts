@@ -552,6 +552,39 @@ export function augmentImage(
 }
 
 /**
+ * The random state image `i` of a list uses with {@linkcode augmentImage}:
+ * the stream of `rng` advanced by `i * AUGMENT_DRAWS` uniforms. With `i` equal
+ * to the list's length it is the state after the whole list, so a list can be
+ * augmented in any order (or in parallel) and still consume the RNG exactly
+ * as one `augmentImage` call per image, in order, would.
+ *
+ * @param rng The state before the first image.
+ * @param i The image's position (a non-negative integer).
+ * @returns The state for image `i`.
+ * @throws {RangeError} When `i` is not a non-negative integer or the counter would overflow.
+ * @example
+ * ```ts
+ * import { augmentImage, augmentRngAt, createRgbImage } from "./image_ops.ts";
+ * import { createRng } from "./rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rng = createRng(2);
+ * const [, afterFirst] = augmentImage(createRgbImage(4, 4), { size: 2, randomCrop: true }, rng);
+ * assert.deepEqual(augmentRngAt(rng, 1), afterFirst);
+ * ```
+ */
+export function augmentRngAt(rng: RngState, i: number): RngState {
+  if (!Number.isSafeInteger(i) || i < 0) {
+    throw new RangeError(`Image position must be a non-negative integer, got ${i}`);
+  }
+  const counter = rng.counter + 2 * AUGMENT_DRAWS * i;
+  if (!Number.isSafeInteger(counter)) {
+    throw new RangeError(`Image position ${i} is past the end of the stream at ${rng.counter}`);
+  }
+  return { key: [rng.key[0], rng.key[1]], counter };
+}
+
+/**
  * Stacks images of one size into an NHWC batch.
  *
  * @param images The images (at least one), all of the same size.
