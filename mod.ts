@@ -97,6 +97,8 @@ export {
   stackImages,
 } from "./core/pure/image_ops.ts";
 
+export { fixedImageStandardization, prewhiten, prewhitenBatch } from "./core/pure/preprocess.ts";
+
 // --- model graph (core) ---
 
 // --- training (core) ---
