@@ -101,8 +101,12 @@ export async function chooseDevice(options: ChooseDeviceOptions = {}): Promise<D
       `Device must be one of ${TFJS_DEVICES.join(", ")}, got ${JSON.stringify(forced)}`,
     );
   }
-  const adapter = await probeWebGpuAdapter();
-  const adapterText = adapter === null
+  // A forced cpu/wasm device needs no adapter: skip the (slow, noisy) probe.
+  const probe = forced === undefined || forced === "webgpu";
+  const adapter = probe ? await probeWebGpuAdapter() : null;
+  const adapterText = !probe
+    ? "WebGPU not probed"
+    : adapter === null
     ? "no WebGPU adapter"
     : `${adapter.description}${adapter.isFallbackAdapter ? ", software adapter" : ""}`;
   let device: TfjsDevice;

@@ -1,0 +1,185 @@
+/**
+ * The TensorFlow.js backend: the whole {@link Backend} contract on tfjs's
+ * webgpu, wasm or cpu device (see ./device.ts for the choice).
+ *
+ * tfjs has one global engine per JavaScript realm; every call of this backend
+ * first makes its device the active tfjs backend, so two instances on
+ * different devices in one realm work (tensors then move between devices).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type {
+  Backend,
+  LossWithGradient,
+  Model,
+  ModelState,
+  TrainingOptions,
+} from "../../core/backend.ts";
+import type { ModelSpec } from "../../core/model_spec.ts";
+import type { Matrix, SelectTripletsOptions, TripletSelection } from "../../core/types.ts";
+import { activateDevice, chooseDevice, type DeviceChoice, type TfjsDevice } from "./device.ts";
+import { squaredDistanceMatrix } from "./distances.ts";
+import { selectTripletsOnDevice } from "./select_triplets.ts";
+import { tripletLossTensor } from "./triplet_loss.ts";
+import { createTfjsModel } from "./model.ts";
+
+/** Options of {@linkcode createTfjsBackend}. */
+export interface TfjsBackendOptions {
+  /** Forces a device; default: a hardware WebGPU adapter, else cpu (training) or wasm (inference). */
+  readonly device?: TfjsDevice;
+  /** What the backend is for (the automatic choice may pick wasm for inference); default "training". */
+  readonly purpose?: "training" | "inference";
+}
+
+/** A tfjs backend, with the device choice it was made with. */
+export interface TfjsBackend extends Backend {
+  readonly name: "tfjs";
+  /** The chosen device and adapter. */
+  readonly choice: DeviceChoice;
+}
+
+function checkMatrix(x: Matrix, name: string): void {
+  if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {
+    throw new TypeError(`${name} must be a Matrix with Float32Array data`);
+  }
+  if (!Number.isInteger(x.rows) || x.rows < 0 || !Number.isInteger(x.cols) || x.cols < 0) {
+    throw new RangeError(
+      `${name} must have non-negative integer rows and cols, got ${x.rows}x${x.cols}`,
+    );
+  }
+  if (x.data.length !== x.rows * x.cols) {
+    throw new RangeError(`${name} data length ${x.data.length} does not match ${x.rows}x${x.cols}`);
+  }
+  for (let i = 0; i < x.data.length; i++) {
+    if (!Number.isFinite(x.data[i]!)) {
+      throw new RangeError(
+        `${name} contain ${x.data[i]} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}`,
+      );
+    }
+  }
+}
+
+/**
+ * Creates the tfjs backend on the chosen device.
+ *
+ * @param options The device override and purpose.
+ * @returns The backend; its `device` describes the device and adapter.
+ * @throws {Error} When the requested device cannot be initialized.
+ * @example
+ * ```ts
+ * import { createTfjsBackend } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ * const backend = await createTfjsBackend({ device: "cpu" });
+ * const d = await backend.pairwiseSquaredDistances({
+ *   rows: 2,
+ *   cols: 2,
+ *   data: new Float32Array([0, 0, 3, 4]),
+ * });
+ * assert.deepEqual(Array.from(d.data), [0, 25, 25, 0]);
+ * backend.dispose();
+ * ```
+ */
+export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promise<TfjsBackend> {
+  const choice = await chooseDevice(options);
+  await activateDevice(choice.device);
+  const models = new Set<Model>();
+  const active = () => activateDevice(choice.device);
+
+  return {
+    name: "tfjs",
+    device: `tfjs ${choice.description}`,
+    choice,
+
+    async pairwiseSquaredDistances(x: Matrix): Promise<Matrix> {
+      checkMatrix(x, "Embeddings");
+      await active();
+      if (x.rows === 0) return { rows: 0, cols: 0, data: new Float32Array(0) };
+      const d = tf.tidy(() => squaredDistanceMatrix(tf.tensor2d(x.data, [x.rows, x.cols])));
+      const data = await d.data();
+      d.dispose();
+      return { rows: x.rows, cols: x.rows, data: Float32Array.from(data) };
+    },
+
+    async selectTriplets(
+      embeddings: Matrix,
+      numPerClass: readonly number[],
+      options: SelectTripletsOptions,
+    ): Promise<TripletSelection> {
+      await active();
+      return await selectTripletsOnDevice(embeddings, numPerClass, options);
+    },
+
+    async tripletLoss(
+      embeddings: Matrix,
+      options: { readonly alpha: number; readonly softMargin?: boolean },
+    ): Promise<LossWithGradient> {
+      checkMatrix(embeddings, "Embeddings");
+      const soft = options.softMargin === true;
+      if (!soft && (!(options.alpha > 0) || !Number.isFinite(options.alpha))) {
+        throw new RangeError(`Alpha must be a positive finite number, got ${options.alpha}`);
+      }
+      if (embeddings.rows === 0 || embeddings.rows % 3 !== 0) {
+        throw new RangeError(
+          `Triplet loss needs a positive multiple of 3 rows (consecutive a, p, n), got ${embeddings.rows}`,
+        );
+      }
+      await active();
+      const [loss, grad] = tf.tidy(() => {
+        const x = tf.tensor2d(embeddings.data, [embeddings.rows, embeddings.cols]);
+        const { value, grad } = tf.valueAndGrad((e: tf.Tensor) =>
+          tripletLossTensor(e as tf.Tensor2D, options.alpha, soft)
+        )(x);
+        return [value, grad];
+      });
+      const [lossData, gradData] = await Promise.all([loss.data(), grad.data()]);
+      loss.dispose();
+      grad.dispose();
+      return {
+        loss: lossData[0]!,
+        gradient: {
+          rows: embeddings.rows,
+          cols: embeddings.cols,
+          data: Float32Array.from(gradData),
+        },
+      };
+    },
+
+    async createModel(
+      spec: ModelSpec,
+      state: ModelState,
+      options: TrainingOptions,
+    ): Promise<Model> {
+      await active();
+      const model = createTfjsModel(spec, state, options);
+      models.add(model);
+      // Every call re-activates this backend's device before touching tensors.
+      const wrapped: Model = {
+        spec: model.spec,
+        embed: async (images, o) => {
+          await active();
+          return await model.embed(images, o);
+        },
+        trainStep: async (images, o) => {
+          await active();
+          return await model.trainStep(images, o);
+        },
+        getState: async () => {
+          await active();
+          return await model.getState();
+        },
+        dispose: () => {
+          models.delete(model);
+          model.dispose();
+        },
+      };
+      return wrapped;
+    },
+
+    dispose(): void {
+      for (const m of models) m.dispose();
+      models.clear();
+    },
+  };
+}

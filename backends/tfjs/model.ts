@@ -1,0 +1,409 @@
+/**
+ * A {@link Model} on the tfjs device: the compiled spec, all state held in
+ * tf variables (parameters, batch-norm statistics, optimizer slots, moving
+ * averages), gradients by tfjs autodiff and the core's update rules written
+ * with tf ops. A training step stays on the device from the image upload to
+ * the one final read of the loss; every intermediate tensor is disposed.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type {
+  EmbedOptions,
+  Model,
+  ModelState,
+  StepOptions,
+  StepResult,
+  TrainingOptions,
+} from "../../core/backend.ts";
+import type { DropoutNode, ModelSpec } from "../../core/model_spec.ts";
+import type { ImageBatch, Matrix, NamedTensors, RngState, Tensor } from "../../core/types.ts";
+import { uniforms } from "../../core/pure/rng.ts";
+import { compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
+import { applyOptimizerUpdate } from "./optimizers.ts";
+import { resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
+import { effectiveDecay } from "../../core/pure/moving_average.ts";
+import { tripletLossTensor } from "./triplet_loss.ts";
+
+function toTensor(t: Tensor): tf.Tensor {
+  return tf.tensor(t.data, [...t.shape], "float32");
+}
+
+function variables(named: NamedTensors, trainable = false): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>();
+  for (const [name, t] of Object.entries(named)) {
+    out.set(name, tf.tidy(() => tf.variable(toTensor(t), trainable)));
+  }
+  return out;
+}
+
+async function download(vars: ReadonlyMap<string, tf.Variable>): Promise<NamedTensors> {
+  const out: NamedTensors = {};
+  for (const [name, v] of vars) {
+    const data = await v.data();
+    out[name] = { shape: [...v.shape], data: Float32Array.from(data) };
+  }
+  return out;
+}
+
+function checkImages(spec: ModelSpec, images: ImageBatch): void {
+  const input = spec.nodes.find((n) => n.op === "input");
+  if (input === undefined || input.op !== "input") {
+    throw new RangeError(`Spec "${spec.name}" has no input node`);
+  }
+  const [h, w, c] = input.shape;
+  if (images.height !== h || images.width !== w || images.channels !== c) {
+    throw new RangeError(
+      `Images are ${images.height}x${images.width}x${images.channels} but spec "${spec.name}" takes ${h}x${w}x${c}`,
+    );
+  }
+  if (!Number.isInteger(images.n) || images.n < 1) {
+    throw new RangeError(`Image count must be a positive integer, got ${images.n}`);
+  }
+  if (images.data.length !== images.n * h * w * c) {
+    throw new RangeError(
+      `Image data length ${images.data.length} does not match ${images.n}x${h}x${w}x${c}`,
+    );
+  }
+}
+
+/** Draws the dropout masks of a training pass: see {@linkcode dropoutMaskValues}. */
+interface MaskPlan {
+  readonly masks: Map<string, Float32Array>;
+  readonly rng: RngState;
+}
+
+/**
+ * The dropout multipliers of one training pass, drawn from the core RNG as
+ * the core's executor draws them: for each dropout node with keep < 1, in
+ * node order, one uniform per unit of its `[n, ...]` input (row-major); a
+ * unit is kept when `u < keep` and then scaled by `1 / keep`.
+ *
+ * @param spec The model graph.
+ * @param shapes The full input shape (batch included) of each dropout node.
+ * @param rng The RNG state before the pass.
+ * @returns The multipliers by node name and the advanced RNG.
+ * @example
+ * ```ts
+ * import { dropoutMaskValues } from "./model.ts";
+ * import { createRng } from "../../core/pure/rng.ts";
+ * import assert from "node:assert/strict";
+ * const spec = {
+ *   name: "d",
+ *   nodes: [
+ *     { op: "input", name: "x", shape: [1, 1, 4] },
+ *     { op: "flatten", name: "f", input: "x" },
+ *     { op: "dropout", name: "drop", input: "f", keepProbability: 0.5 },
+ *     { op: "l2Normalize", name: "e", input: "drop" },
+ *   ],
+ *   prelogits: "drop",
+ *   output: "e",
+ * } as const;
+ * const plan = dropoutMaskValues(spec, new Map([["drop", [2, 4]]]), createRng(1));
+ * assert.ok(plan.masks.get("drop")!.every((v) => v === 0 || v === 2));
+ * assert.equal(plan.rng.counter, 16);
+ * ```
+ */
+export function dropoutMaskValues(
+  spec: ModelSpec,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  rng: RngState,
+): MaskPlan {
+  const masks = new Map<string, Float32Array>();
+  let state = rng;
+  for (const node of spec.nodes) {
+    if (node.op !== "dropout" || node.keepProbability >= 1) continue;
+    const shape = shapes.get(node.name);
+    if (shape === undefined) throw new RangeError(`No shape for dropout node "${node.name}"`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const [us, next] = uniforms(state, size);
+    state = next;
+    const keep = node.keepProbability;
+    const mask = new Float32Array(size);
+    for (let i = 0; i < size; i++) mask[i] = us[i]! < keep ? 1 / keep : 0;
+    masks.set(node.name, mask);
+  }
+  return { masks, rng: state };
+}
+
+/**
+ * Creates a model on the active tfjs device.
+ *
+ * @param spec The model graph.
+ * @param state The full initial state.
+ * @param options Loss, optimizer, weight decay, moving-average decay.
+ * @returns The model.
+ * @throws {RangeError} When the state lacks a parameter, statistic or
+ *   optimizer slot of the spec, or the loss is not supported.
+ * @example
+ * ```ts ignore
+ * const model = createTfjsModel(spec, state, options);
+ * ```
+ */
+export function createTfjsModel(
+  spec: ModelSpec,
+  state: ModelState,
+  options: TrainingOptions,
+): Model {
+  return new TfjsModel(spec, state, options);
+}
+
+class TfjsModel implements Model {
+  readonly spec: ModelSpec;
+  readonly #compiled;
+  readonly #options: TrainingOptions;
+  readonly #opt;
+  readonly #params: Map<string, tf.Variable>;
+  readonly #stats: Map<string, tf.Variable>;
+  readonly #slots: Map<string, Map<string, tf.Variable>>;
+  readonly #ema: Map<string, tf.Variable> | null;
+  readonly #extra: NamedTensors;
+  #step: number;
+  #iterations: number;
+  #dropoutShapes: Map<string, number[]> | null = null;
+  #disposed = false;
+
+  constructor(spec: ModelSpec, state: ModelState, options: TrainingOptions) {
+    this.spec = spec;
+    this.#compiled = compileModel(spec);
+    this.#options = options;
+    this.#opt = resolveOptimizerConfig(options.optimizer);
+    if (state.optimizer.name !== options.optimizer.name) {
+      throw new RangeError(
+        `The state's optimizer is ${state.optimizer.name} but the options ask for ${options.optimizer.name}`,
+      );
+    }
+    for (const name of this.#compiled.paramNames) {
+      if (state.params[name] === undefined) {
+        throw new RangeError(`The state has no parameter "${name}"`);
+      }
+    }
+    for (const name of this.#compiled.statNames) {
+      if (state.stats[name] === undefined) {
+        throw new RangeError(`The state has no statistic "${name}"`);
+      }
+    }
+    if (options.loss.kind !== "triplet") {
+      throw new RangeError(`The tfjs backend does not support the "${options.loss.kind}" loss yet`);
+    }
+    this.#params = variables(state.params, true);
+    this.#stats = variables(state.stats);
+    this.#slots = new Map();
+    for (const [slot, named] of Object.entries(state.optimizer.slots)) {
+      this.#slots.set(slot, variables(named));
+    }
+    this.#ema = state.ema === null ? null : variables(state.ema);
+    this.#extra = {};
+    this.#step = state.step;
+    this.#iterations = state.optimizer.iterations;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error("The model was disposed");
+  }
+
+  #tensors(map: ReadonlyMap<string, tf.Variable>): Record<string, tf.Tensor> {
+    return Object.fromEntries(map);
+  }
+
+  /** Shapes of the dropout inputs for a batch of `n`, found by one cheap trace. */
+  #dropoutShapesFor(n: number): Map<string, number[]> {
+    if (this.#dropoutShapes === null) {
+      const shapes = new Map<string, number[]>();
+      if (this.spec.nodes.some((node) => node.op === "dropout" && node.keepProbability < 1)) {
+        const input = this.spec.nodes.find((node) => node.op === "input")!;
+        const [h, w, c] = input.op === "input" ? input.shape : [1, 1, 1];
+        tf.tidy(() => {
+          this.#compiled.forward({
+            x: tf.zeros([1, h, w, c]),
+            params: this.#tensors(this.#params),
+            stats: this.#tensors(this.#stats),
+            training: true,
+            dropoutMask: (node, shape) => {
+              shapes.set(node.name, shape.slice(1));
+              return tf.ones(shape);
+            },
+          });
+        });
+      }
+      this.#dropoutShapes = shapes;
+    }
+    const out = new Map<string, number[]>();
+    for (const [name, s] of this.#dropoutShapes) out.set(name, [n, ...s]);
+    return out;
+  }
+
+  #maskFn(masks: Map<string, Float32Array>) {
+    return (node: DropoutNode, shape: number[]): tf.Tensor => {
+      const m = masks.get(node.name);
+      if (m === undefined) throw new RangeError(`No dropout mask for "${node.name}"`);
+      return tf.tensor(m, shape);
+    };
+  }
+
+  /** Assigns `moving -= (1 - decay) * (moving - batch)` for every batch-norm node. */
+  #updateStats(batchStats: Readonly<Record<string, { mean: tf.Tensor; variance: tf.Tensor }>>) {
+    for (const node of this.spec.nodes) {
+      if (node.op !== "batchNorm") continue;
+      const stats = batchStats[node.name];
+      if (stats === undefined) continue;
+      const decay = node.decay ?? DEFAULT_BN_DECAY;
+      const oneMinus = tf.scalar(1 - decay);
+      const mm = this.#stats.get(`${node.name}/moving_mean`)!;
+      const mv = this.#stats.get(`${node.name}/moving_variance`)!;
+      mm.assign(tf.sub(mm, tf.mul(oneMinus, tf.sub(mm, stats.mean))));
+      mv.assign(tf.sub(mv, tf.mul(oneMinus, tf.sub(mv, stats.variance))));
+    }
+  }
+
+  embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix> {
+    this.#check();
+    checkImages(this.spec, images);
+    if (options.useMovingAverage === true && this.#ema === null) {
+      throw new RangeError("useMovingAverage needs a model trained with a moving average");
+    }
+    let masks = new Map<string, Float32Array>();
+    if (options.training) {
+      const shapes = this.#dropoutShapesFor(images.n);
+      if (shapes.size > 0) {
+        if (options.rng === undefined) {
+          throw new TypeError("Embedding in training mode with dropout needs an rng");
+        }
+        masks = dropoutMaskValues(this.spec, shapes, options.rng).masks;
+      }
+    }
+    const params = options.useMovingAverage === true ? this.#ema! : this.#params;
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
+      const result = this.#compiled.forward({
+        x,
+        params: this.#tensors(params),
+        stats: this.#tensors(this.#stats),
+        training: options.training,
+        dropoutMask: this.#maskFn(masks),
+      });
+      if (options.training) this.#updateStats(result.batchStats);
+      return result.output;
+    });
+    return out.data().then((data) => {
+      const [rows, cols] = out.shape;
+      out.dispose();
+      return { rows, cols, data: Float32Array.from(data) };
+    });
+  }
+
+  async trainStep(images: ImageBatch, options: StepOptions): Promise<StepResult> {
+    this.#check();
+    checkImages(this.spec, images);
+    const lr = options.learningRate;
+    if (!Number.isFinite(lr) || lr < 0) {
+      throw new RangeError(`Learning rate must be a non-negative finite number, got ${lr}`);
+    }
+    const loss = this.#options.loss;
+    if (loss.kind !== "triplet") throw new RangeError(`Unsupported loss "${loss.kind}"`);
+    if (images.n % 3 !== 0) {
+      throw new RangeError(`A triplet batch needs a multiple of 3 images, got ${images.n}`);
+    }
+    const { masks, rng } = dropoutMaskValues(
+      this.spec,
+      this.#dropoutShapesFor(images.n),
+      options.rng,
+    );
+    const weightDecay = this.#options.weightDecay;
+    const paramNames = [...this.#params.keys()];
+    const paramVars = paramNames.map((n) => this.#params.get(n)!);
+    const step = this.#iterations + 1;
+    // Tensors kept out of the gradient function's scope; disposed below.
+    const kept: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      kept.push(t);
+      return tf.keep(t);
+    };
+    const result = tf.tidy(() => {
+      const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
+      let batchStats: Record<string, { mean: tf.Tensor; variance: tf.Tensor }> = {};
+      let regularization: tf.Scalar = tf.scalar(0);
+      const f = (): tf.Scalar => {
+        const out = this.#compiled.forward({
+          x,
+          params: this.#tensors(this.#params),
+          stats: this.#tensors(this.#stats),
+          training: true,
+          dropoutMask: this.#maskFn(masks),
+        });
+        batchStats = {};
+        for (const [name, s] of Object.entries(out.batchStats)) {
+          batchStats[name] = { mean: keep(s.mean), variance: keep(s.variance) };
+        }
+        const data = tripletLossTensor(out.output, loss.alpha, loss.softMargin === true);
+        let reg: tf.Scalar = tf.scalar(0);
+        if (weightDecay > 0) {
+          for (const name of paramNames) {
+            if (!name.endsWith("/weights")) continue;
+            reg = tf.add(reg, tf.sum(tf.square(this.#params.get(name)!)));
+          }
+          reg = tf.mul(reg, tf.scalar(weightDecay / 2));
+        }
+        regularization = keep(reg);
+        return tf.add(data, reg);
+      };
+      const { value, grads } = tf.variableGrads(f, paramVars);
+      this.#updateStats(batchStats);
+      for (let i = 0; i < paramNames.length; i++) {
+        const name = paramNames[i]!;
+        const v = paramVars[i]!;
+        const g = grads[v.name] ?? tf.zerosLike(v);
+        const slots: Record<string, tf.Variable> = {};
+        for (const [slot, vars] of this.#slots) {
+          const sv = vars.get(name);
+          if (sv !== undefined) slots[slot] = sv;
+        }
+        applyOptimizerUpdate(this.#opt, step, lr, v, g, slots);
+      }
+      if (this.#ema !== null && this.#options.movingAverageDecay !== null) {
+        const numUpdates = this.#step + 1;
+        const decay = effectiveDecay(this.#options.movingAverageDecay, numUpdates);
+        const d = tf.scalar(decay);
+        const oneMinus = tf.scalar(1 - decay);
+        for (const [name, avg] of this.#ema) {
+          const p = this.#params.get(name);
+          if (p === undefined) throw new RangeError(`Moving average of "${name}" has no parameter`);
+          avg.assign(tf.add(tf.mul(d, avg), tf.mul(oneMinus, p)));
+        }
+      }
+      return tf.stack([value, regularization]);
+    });
+    for (const t of kept) t.dispose();
+    this.#iterations = step;
+    this.#step += 1;
+    const values = await result.data();
+    result.dispose();
+    return { loss: values[0]!, regularization: values[1]!, rng };
+  }
+
+  async getState(): Promise<ModelState> {
+    this.#check();
+    const slots: Record<string, NamedTensors> = {};
+    for (const [slot, vars] of this.#slots) slots[slot] = await download(vars);
+    return {
+      params: await download(this.#params),
+      stats: { ...(await download(this.#stats)), ...this.#extra },
+      optimizer: { name: this.#options.optimizer.name, slots, iterations: this.#iterations },
+      ema: this.#ema === null ? null : await download(this.#ema),
+      step: this.#step,
+    };
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const all = [
+      this.#params,
+      this.#stats,
+      ...this.#slots.values(),
+      ...(this.#ema ? [this.#ema] : []),
+    ];
+    for (const map of all) for (const v of map.values()) v.dispose();
+  }
+}
