@@ -102,6 +102,23 @@ export { fixedImageStandardization, prewhiten, prewhitenBatch } from "./core/pur
 // --- model graph (core) ---
 
 // --- training (core) ---
+export {
+  type FaceIdentity,
+  type HairStyle,
+  parseSyntheticRef,
+  renderFace,
+  renderSyntheticRef,
+  type Rgb,
+  syntheticDataset,
+  type SyntheticDatasetOptions,
+  syntheticIdentity,
+  type SyntheticPair,
+  syntheticPairs,
+  type SyntheticPairs,
+  type SyntheticPairsOptions,
+  syntheticRef,
+  type SyntheticSplit,
+} from "./core/synthetic.ts";
 
 // --- backends ---
 
