@@ -1,0 +1,55 @@
+/**
+ * The shipped model specs by name.
+ *
+ * @module
+ */
+
+import type { ModelSpec } from "../model_spec.ts";
+import { nano } from "./nano.ts";
+import { inceptionResnetV1 } from "./inception_resnet_v1.ts";
+
+/** Names of the shipped model specs. */
+export type ModelName = "nano" | "inception-resnet-v1";
+
+/** The names accepted by {@link modelSpec}. */
+export const MODEL_NAMES: readonly ModelName[] = ["nano", "inception-resnet-v1"];
+
+/** Options shared by the shipped specs. */
+export interface ModelSpecOptions {
+  /** Bottleneck (embedding) size; default 128. */
+  readonly embeddingSize?: number;
+  /** Dropout keep probability before the bottleneck; default 1. */
+  readonly keepProbability?: number;
+  /** Square input size; default the model's own (nano 64, inception-resnet-v1 160). */
+  readonly imageSize?: number;
+}
+
+/**
+ * A shipped model spec by name.
+ *
+ * @param name "nano" (64x64x3, the CPU default) or "inception-resnet-v1" (160x160x3, the seed's).
+ * @param options Embedding size, keep probability, input size.
+ * @returns The spec.
+ * @throws {RangeError} When the name is unknown or an option is out of range.
+ * @example
+ * ```ts
+ * import { modelSpec } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = modelSpec("nano", { embeddingSize: 64 });
+ * assert.equal(spec.name, "nano");
+ * assert.throws(() => modelSpec("resnet" as "nano"), RangeError);
+ * ```
+ */
+export function modelSpec(name: ModelName, options: ModelSpecOptions = {}): ModelSpec {
+  switch (name) {
+    case "nano":
+      return nano(options);
+    case "inception-resnet-v1":
+      return inceptionResnetV1(options);
+    default:
+      throw new RangeError(
+        `Unknown model "${String(name)}"; use one of ${MODEL_NAMES.join(", ")}`,
+      );
+  }
+}
