@@ -144,6 +144,14 @@ export {
   type SkippedFile,
 } from "./io/dataset.ts";
 export {
+  ImageLoader,
+  type ImageLoaderOptions,
+  loadBatches,
+  type LoadBatchesOptions,
+  type PrepareOptions,
+  prepareImage,
+} from "./io/pipeline.ts";
+export {
   formatPairs,
   type PairEntry,
   pairImageStem,

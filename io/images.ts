@@ -29,6 +29,8 @@ export class ImageDecodeError extends Error {
   /** The file (or the name given for in-memory bytes). */
   readonly file: string;
   /**
+   * Creates the error; the message is `Cannot read image <file>: <reason>`.
+   *
    * @param file The file that failed.
    * @param reason Why, in a few words.
    * @param options The underlying error, if any.
