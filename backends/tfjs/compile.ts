@@ -47,7 +47,19 @@ export interface ForwardOutputs {
    * Training mode only: the batch statistics of each batch-norm node, by the
    * node's name (mean and population variance, `[c]` each).
    */
-  readonly batchStats: Readonly<Record<string, { mean: tf.Tensor1D; variance: tf.Tensor1D }>>;
+  readonly batchStats: Readonly<Record<string, BatchNormStatistics>>;
+}
+
+/** Batch statistics of one batch-norm node in a training pass. */
+export interface BatchNormStatistics {
+  /** Batch mean per channel. */
+  readonly mean: tf.Tensor1D;
+  /** Population (biased) batch variance per channel. */
+  readonly variance: tf.Tensor1D;
+  /** Values per channel the statistics cover (batch x spatial positions). */
+  readonly count: number;
+  /** Whether the input was an image map `[n, h, w, c]` (not flat features). */
+  readonly image: boolean;
 }
 
 /** Names of the parameters a node owns, trainable and statistics. */
@@ -191,7 +203,7 @@ export function compileModel(spec: ModelSpec): CompiledModel {
 
   function forward(fi: ForwardInputs): ForwardOutputs {
     const values = new Map<string, tf.Tensor>();
-    const batchStats: Record<string, { mean: tf.Tensor1D; variance: tf.Tensor1D }> = {};
+    const batchStats: Record<string, BatchNormStatistics> = {};
     const get = (name: string): tf.Tensor => values.get(name)!;
     for (const node of spec.nodes) {
       let y: tf.Tensor;
@@ -218,8 +230,10 @@ export function compileModel(spec: ModelSpec): CompiledModel {
           const x = get(node.input);
           const eps = node.epsilon ?? DEFAULT_BN_EPSILON;
           const beta = need(fi.params, `${node.name}/beta`, "parameter") as tf.Tensor1D;
+          // Without a learned scale, a constant 1 (tfjs's batchNorm gradient
+          // fails on an undefined scale).
           const gamma = node.scale === false
-            ? undefined
+            ? tf.onesLike(beta)
             : need(fi.params, `${node.name}/gamma`, "parameter") as tf.Tensor1D;
           if (fi.training) {
             const axes = x.shape.slice(0, -1).map((_, i) => i);
@@ -227,6 +241,8 @@ export function compileModel(spec: ModelSpec): CompiledModel {
             batchStats[node.name] = {
               mean: mean as tf.Tensor1D,
               variance: variance as tf.Tensor1D,
+              count: x.size / x.shape[x.rank - 1]!,
+              image: x.rank === 4,
             };
             y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
           } else {

@@ -20,7 +20,7 @@ import type {
 import type { DropoutNode, ModelSpec } from "../../core/model_spec.ts";
 import type { ImageBatch, Matrix, NamedTensors, RngState, Tensor } from "../../core/types.ts";
 import { uniforms } from "../../core/pure/rng.ts";
-import { compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
+import { type BatchNormStatistics, compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
 import { applyOptimizerUpdate } from "./optimizers.ts";
 import { resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
 import { effectiveDecay } from "../../core/pure/moving_average.ts";
@@ -242,18 +242,27 @@ class TfjsModel implements Model {
     };
   }
 
-  /** Assigns `moving -= (1 - decay) * (moving - batch)` for every batch-norm node. */
-  #updateStats(batchStats: Readonly<Record<string, { mean: tf.Tensor; variance: tf.Tensor }>>) {
+  /**
+   * The core's moving-statistics rule (core/moving_statistics.ts):
+   * `moving = decay * moving + (1 - decay) * batch`, the variance of an image
+   * input Bessel-corrected by `count / (count - 1)` as TF's fused batch norm.
+   */
+  #updateStats(batchStats: Readonly<Record<string, BatchNormStatistics>>) {
     for (const node of this.spec.nodes) {
       if (node.op !== "batchNorm") continue;
       const stats = batchStats[node.name];
       if (stats === undefined) continue;
       const decay = node.decay ?? DEFAULT_BN_DECAY;
+      const d = tf.scalar(decay);
       const oneMinus = tf.scalar(1 - decay);
+      const correction = stats.image && stats.count > 1 ? stats.count / (stats.count - 1) : 1;
       const mm = this.#stats.get(`${node.name}/moving_mean`)!;
       const mv = this.#stats.get(`${node.name}/moving_variance`)!;
-      mm.assign(tf.sub(mm, tf.mul(oneMinus, tf.sub(mm, stats.mean))));
-      mv.assign(tf.sub(mv, tf.mul(oneMinus, tf.sub(mv, stats.variance))));
+      mm.assign(tf.add(tf.mul(d, mm), tf.mul(oneMinus, stats.mean)));
+      const variance = correction === 1
+        ? stats.variance
+        : tf.mul(stats.variance, tf.scalar(correction));
+      mv.assign(tf.add(tf.mul(d, mv), tf.mul(oneMinus, variance)));
     }
   }
 
@@ -322,7 +331,7 @@ class TfjsModel implements Model {
     };
     const result = tf.tidy(() => {
       const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
-      let batchStats: Record<string, { mean: tf.Tensor; variance: tf.Tensor }> = {};
+      let batchStats: Record<string, BatchNormStatistics> = {};
       let regularization: tf.Scalar = tf.scalar(0);
       const f = (): tf.Scalar => {
         const out = this.#compiled.forward({
@@ -334,7 +343,7 @@ class TfjsModel implements Model {
         });
         batchStats = {};
         for (const [name, s] of Object.entries(out.batchStats)) {
-          batchStats[name] = { mean: keep(s.mean), variance: keep(s.variance) };
+          batchStats[name] = { ...s, mean: keep(s.mean), variance: keep(s.variance) };
         }
         const data = tripletLossTensor(out.output, loss.alpha, loss.softMargin === true);
         let reg: tf.Scalar = tf.scalar(0);
