@@ -77,6 +77,28 @@ export type {
   TripletLossOptions,
 } from "./core/pure/losses.ts";
 export {
+  areaUnderCurve,
+  calculateRoc,
+  calculateVal,
+  distance,
+  equalErrorRate,
+  evaluate,
+  formatReport,
+  interpolateFarThreshold,
+  kFoldSplits,
+  ROC_THRESHOLDS,
+  splitConsecutivePairs,
+  VAL_THRESHOLDS,
+} from "./core/pure/evaluation.ts";
+export type {
+  DistanceMetric,
+  EvaluateOptions,
+  EvaluationReport,
+  Fold,
+  RocResult,
+  ValResult,
+} from "./core/pure/evaluation.ts";
+export {
   AUGMENT_DRAWS,
   augmentImage,
   type AugmentOptions,
