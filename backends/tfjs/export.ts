@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
 import type { ModelState } from "../../core/backend.ts";
 import type { Tensor } from "../../core/types.ts";
+import { inferShapes } from "../../core/shapes.ts";
 import { DEFAULT_BN_EPSILON, DEFAULT_L2_EPSILON } from "./compile.ts";
 
 /** Size of one weight shard, as tfjs's converter writes them. */
@@ -68,8 +69,9 @@ const FLOAT = { type: "DT_FLOAT" };
  * @param state The trained state (parameters, statistics, optional EMA).
  * @param options Which parameters to export.
  * @returns model.json's content and the weight shards.
- * @throws {RangeError} When a parameter or statistic of the spec is missing
- *   from the state, or a generated node name collides with a spec name.
+ * @throws {RangeError} When the spec is invalid (core/shapes.ts), a parameter
+ *   or statistic of the spec is missing from the state, or a generated node
+ *   name collides with a spec name.
  * @example A one-layer model
  * ```ts
  * import { buildGraphModelArtifacts } from "./export.ts";
@@ -102,11 +104,13 @@ export function buildGraphModelArtifacts(
   state: ModelState,
   options: ExportOptions = {},
 ): ExportedModel {
+  const shapes = inferShapes(spec);
   const useEma = options.useMovingAverage ?? state.ema !== null;
   if (useEma && state.ema === null) {
     throw new RangeError("Export with useMovingAverage needs a state with moving averages");
   }
-  const params = useEma && state.ema !== null ? state.ema : state.params;
+  // The moving averages replace the parameters they cover.
+  const params = useEma && state.ema !== null ? { ...state.params, ...state.ema } : state.params;
   const nodes: GraphNode[] = [];
   const weights: { name: string; tensor: Tensor | { shape: number[]; data: Int32Array } }[] = [];
   const used = new Set<string>();
@@ -271,7 +275,7 @@ export function buildGraphModelArtifacts(
         return op(n, "Identity", [src(node.input)]);
       case "flatten": {
         ranks.set(n, 2);
-        const shape = inputShapeOf(spec, node.input);
+        const shape = shapes.nodes.get(node.input)!;
         const size = shape.reduce((a, b) => a * b, 1);
         return op(n, "Reshape", [src(node.input), intConstant(`${n}/_shape`, [-1, size])], {
           Tshape: { type: "DT_INT32" },
@@ -361,60 +365,6 @@ export function buildGraphModelArtifacts(
     },
   };
   return { modelJson, shards };
-}
-
-/** The per-example shape of a node's output, inferred from the spec. */
-function inputShapeOf(spec: ModelSpec, name: string): number[] {
-  const shapes = new Map<string, number[]>();
-  const same = (x: string) => shapes.get(x)!;
-  const pad = (size: number, k: number, s: number, p: string) =>
-    p === "same" ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
-  for (const node of spec.nodes) {
-    let s: number[];
-    switch (node.op) {
-      case "input":
-        s = [...node.shape];
-        break;
-      case "conv2d": {
-        const [h, w] = same(node.input) as [number, number, number];
-        const [kh, kw] = typeof node.kernel === "number" ? [node.kernel, node.kernel] : node.kernel;
-        const st = node.stride ?? 1;
-        const p = node.padding ?? "same";
-        s = [pad(h, kh, st, p), pad(w, kw, st, p), node.filters];
-        break;
-      }
-      case "maxPool":
-      case "avgPool": {
-        const [h, w, c] = same(node.input) as [number, number, number];
-        const p = node.padding ?? "valid";
-        s = [pad(h, node.size, node.stride, p), pad(w, node.size, node.stride, p), c];
-        break;
-      }
-      case "globalAvgPool":
-        s = [same(node.input).at(-1)!];
-        break;
-      case "concat": {
-        const first = same(node.inputs[0]!);
-        const c = node.inputs.reduce((acc, x) => acc + same(x).at(-1)!, 0);
-        s = [...first.slice(0, -1), c];
-        break;
-      }
-      case "add":
-        s = same(node.inputs[0]);
-        break;
-      case "dense":
-        s = [node.units];
-        break;
-      case "flatten":
-        s = [same(node.input).reduce((a, b) => a * b, 1)];
-        break;
-      default:
-        s = same(node.input);
-    }
-    shapes.set(node.name, s);
-    if (node.name === name) return s;
-  }
-  throw new RangeError(`Spec "${spec.name}" has no node "${name}"`);
 }
 
 /**

@@ -282,7 +282,10 @@ class TfjsModel implements Model {
         masks = dropoutMaskValues(this.spec, shapes, options.rng).masks;
       }
     }
-    const params = options.useMovingAverage === true ? this.#ema! : this.#params;
+    // The moving averages replace the parameters they cover.
+    const params = options.useMovingAverage === true
+      ? new Map([...this.#params, ...this.#ema!])
+      : this.#params;
     const out = tf.tidy(() => {
       const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
       const result = this.#compiled.forward({
