@@ -715,9 +715,10 @@ export function createPureKernels(options: PureKernelsOptions = {}): Kernels<Pur
           s += v * v;
           dot += v * dy.data[r * d + j]!;
         }
-        // Below epsilon the denominator is the constant sqrt(epsilon).
+        // Below epsilon the denominator is the constant sqrt(epsilon) (TF's maximum passes
+        // the gradient to the sum of squares on ties).
         const inv = 1 / Math.sqrt(Math.max(s, epsilon));
-        const proj = s > epsilon ? dot * inv * inv : 0;
+        const proj = s >= epsilon ? dot * inv * inv : 0;
         for (let j = 0; j < d; j++) {
           out[r * d + j] = inv * (dy.data[r * d + j]! - x.data[r * d + j]! * proj);
         }
