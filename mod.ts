@@ -122,6 +122,51 @@ export {
 export { fixedImageStandardization, prewhiten, prewhitenBatch } from "./core/pure/preprocess.ts";
 
 // --- model graph (core) ---
+export type {
+  BatchNormGradients,
+  BatchNormTrainOutput,
+  Conv2dOptions,
+  Kernels,
+  PoolOptions,
+} from "./core/kernels.ts";
+export { inferShapes, inputsOf } from "./core/shapes.ts";
+export type { GraphShapes } from "./core/shapes.ts";
+export { initParameters } from "./core/init.ts";
+export type { InitializedParameters } from "./core/init.ts";
+export { backward, forward, releaseTape } from "./core/executor.ts";
+export type {
+  BatchStatistics,
+  ForwardOptions,
+  ForwardResult,
+  Gradients,
+  Tape,
+} from "./core/executor.ts";
+export { updateMovingStatistics } from "./core/moving_statistics.ts";
+export { CENTERS, copyTensors, initModelState, LOGITS } from "./core/model_state.ts";
+export { softmaxHead } from "./core/softmax_head.ts";
+export type { SoftmaxHeadResult } from "./core/softmax_head.ts";
+export { createExecutorModel } from "./core/executor_model.ts";
+export { createPureBackend } from "./core/pure_backend.ts";
+export { MODEL_NAMES, modelSpec } from "./core/models/registry.ts";
+export type { ModelName, ModelSpecOptions } from "./core/models/registry.ts";
+export { nano } from "./core/models/nano.ts";
+export type { NanoOptions } from "./core/models/nano.ts";
+export { inceptionResnetV1 } from "./core/models/inception_resnet_v1.ts";
+export type { InceptionResnetV1Options } from "./core/models/inception_resnet_v1.ts";
+export { createPureKernels } from "./core/pure/kernels.ts";
+export type { PureArray, PureKernelsOptions, PureTensor } from "./core/pure/kernels.ts";
+export {
+  addWeightDecay,
+  applyOptimizer,
+  initOptimizerState,
+  isDecayed,
+  resolveOptimizerConfig,
+  weightDecayLoss,
+} from "./core/pure/optimizers.ts";
+export type { OptimizerUpdate, ResolvedOptimizerConfig } from "./core/pure/optimizers.ts";
+export { exponentialDecay, parseSchedule, scheduledRate } from "./core/pure/schedule.ts";
+export type { ExponentialDecayOptions, ScheduleEntry } from "./core/pure/schedule.ts";
+export { effectiveDecay, updateMovingAverage } from "./core/pure/moving_average.ts";
 
 // --- training (core) ---
 export {
@@ -135,14 +180,39 @@ export {
   type SyntheticDatasetOptions,
   syntheticIdentity,
   type SyntheticPair,
-  syntheticPairs,
   type SyntheticPairs,
+  syntheticPairs,
   type SyntheticPairsOptions,
   syntheticRef,
   type SyntheticSplit,
 } from "./core/synthetic.ts";
 
 // --- backends ---
+export {
+  createTfjsBackend,
+  type TfjsBackend,
+  type TfjsBackendOptions,
+} from "./backends/tfjs/backend.ts";
+export {
+  activateDevice,
+  type AdapterDescription,
+  chooseDevice,
+  type ChooseDeviceOptions,
+  type DeviceChoice,
+  probeWebGpuAdapter,
+  TFJS_DEVICES,
+  type TfjsDevice,
+} from "./backends/tfjs/device.ts";
+export {
+  buildGraphModelArtifacts,
+  EXPORT_INPUT_NAME,
+  EXPORT_OUTPUT_NAME,
+  type ExportedModel,
+  type ExportOptions,
+  type LoadedExportedModel,
+  loadExportedModel,
+  writeExportedModel,
+} from "./backends/tfjs/export.ts";
 
 // --- io ---
 export {
@@ -160,8 +230,8 @@ export {
   describeSkipped,
   type DroppedClass,
   type ImageVerification,
-  type LoadDatasetOptions,
   loadDatasetFolder,
+  type LoadDatasetOptions,
   type LoadedDataset,
   type SkippedFile,
 } from "./io/dataset.ts";
@@ -170,8 +240,8 @@ export {
   type ImageLoaderOptions,
   loadBatches,
   type LoadBatchesOptions,
-  type PrepareOptions,
   prepareImage,
+  type PrepareOptions,
 } from "./io/pipeline.ts";
 export {
   formatPairs,
@@ -179,16 +249,16 @@ export {
   pairImageStem,
   type Pairs,
   parsePairs,
-  resolvePairs,
   type ResolvedPairs,
+  resolvePairs,
   type ResolvePairsOptions,
 } from "./io/pairs.ts";
 export {
+  checkCompatible,
+  type Checkpoint,
   CHECKPOINT_FILES,
   CHECKPOINT_FORMAT,
-  type Checkpoint,
   type CheckpointMeta,
-  checkCompatible,
   type ExpectedCheckpoint,
   type JsonValue,
   latestCheckpoint,

@@ -47,7 +47,9 @@ export interface ForwardOptions {
 
 /** What {@link backward} needs; opaque to callers. */
 export interface Tape<T> {
+  /** The kernels the forward pass ran on. */
   readonly kernels: Kernels<T>;
+  /** The spec that ran. */
   readonly spec: ModelSpec;
   /** Handles of parameters, owned by the tape. */
   readonly params: Map<string, T>;
@@ -57,6 +59,7 @@ export interface Tape<T> {
   readonly extras: Map<string, T[]>;
   /** Per-example input shapes (with batch axis) of every node. */
   readonly inputShapes: Map<string, (readonly number[])[]>;
+  /** Whether the tape was used by backward or released. */
   released: boolean;
 }
 

@@ -40,14 +40,23 @@ const NAMES: readonly OptimizerName[] = ["SGD", "ADAGRAD", "ADADELTA", "ADAM", "
 
 /** An optimizer configuration with every default filled in. */
 export interface ResolvedOptimizerConfig {
+  /** The optimizer. */
   readonly name: OptimizerName;
+  /** Momentum of MOM and RMSPROP (default 0.9). */
   readonly momentum: number;
+  /** Nesterov momentum for MOM (default true, the seed's). */
   readonly nesterov: boolean;
+  /** Adadelta's decay (default 0.9). */
   readonly rho: number;
+  /** Epsilon (defaults: Adadelta 1e-6, Adam 0.1, RMSProp 1.0). */
   readonly epsilon: number;
+  /** Adam's first-moment decay (default 0.9). */
   readonly beta1: number;
+  /** Adam's second-moment decay (default 0.999). */
   readonly beta2: number;
+  /** RMSProp's mean-square decay (default 0.9). */
   readonly decay: number;
+  /** Adagrad's initial accumulator (default 0.1). */
   readonly initialAccumulator: number;
 }
 
