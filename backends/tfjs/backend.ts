@@ -35,6 +35,7 @@ export interface TfjsBackendOptions {
 
 /** A tfjs backend, with the device choice it was made with. */
 export interface TfjsBackend extends Backend {
+  /** Always "tfjs". */
   readonly name: "tfjs";
   /** The chosen device and adapter. */
   readonly choice: DeviceChoice;

@@ -22,7 +22,9 @@ export const TFJS_DEVICES: readonly TfjsDevice[] = ["webgpu", "wasm", "cpu"];
 export interface AdapterDescription {
   /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   readonly description: string;
+  /** Vendor id or name as the driver reports it. */
   readonly vendor: string;
+  /** Architecture name, often empty. */
   readonly architecture: string;
   /** True for a software (fallback) adapter such as llvmpipe. */
   readonly isFallbackAdapter: boolean;

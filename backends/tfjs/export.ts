@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
 import type { ModelState } from "../../core/backend.ts";
-import type { Tensor } from "../../core/types.ts";
+import type { ImageBatch, Matrix, Tensor } from "../../core/types.ts";
 import { inferShapes } from "../../core/shapes.ts";
 import { DEFAULT_BN_EPSILON, DEFAULT_L2_EPSILON } from "./compile.ts";
 
@@ -397,22 +397,70 @@ export async function writeExportedModel(
   return path;
 }
 
+/** An exported model loaded with stock tfjs, ready to embed images. */
+export interface LoadedExportedModel {
+  /** L2-normalized embeddings of NHWC float32 images, one row per image. */
+  embed(images: ImageBatch): Promise<Matrix>;
+  /** Frees the model's weights. */
+  dispose(): void;
+}
+
 /**
- * Loads an exported model with stock tfjs (`tf.loadGraphModel`). In a
- * browser pass the model.json URL; under Deno a `file://` URL works too (the
- * files are read with `fetch`). `model.predict(images)` on NHWC float32
- * images returns the L2-normalized embeddings.
+ * Loads an exported model with stock tfjs (`tf.loadGraphModel`) on the active
+ * tfjs backend. In a browser, stock tfjs alone does the same:
+ * `const m = await tf.loadGraphModel(url); const e = m.predict(images);`.
+ * Under Deno a `file://` URL works (the files are read with `fetch`).
  *
  * @param url The URL of model.json.
- * @returns The tfjs graph model.
- * @example
- * ```ts ignore
- * import { loadExportedModel } from "./export.ts";
- * const model = await loadExportedModel("https://example.com/facenet/model.json");
+ * @returns The loaded model.
+ * @throws {Error} When tfjs cannot fetch or parse the model.
+ * @example Export a one-layer model and load it back
+ * ```ts
+ * import { buildGraphModelArtifacts, loadExportedModel, writeExportedModel } from "./export.ts";
+ * import assert from "node:assert/strict";
+ * const spec = {
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [1, 1, 2] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2, bias: false },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * } as const;
+ * const state = {
+ *   params: { "fc/weights": { shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD", slots: {}, iterations: 0 },
+ *   ema: null,
+ *   step: 0,
+ * } as const;
+ * const dir = await Deno.makeTempDir();
+ * const path = await writeExportedModel(dir, buildGraphModelArtifacts(spec, state));
+ * const model = await loadExportedModel(new URL(`file://${path}`));
+ * const e = await model.embed({ n: 1, height: 1, width: 1, channels: 2, data: new Float32Array([3, 4]) });
+ * assert.ok(Math.abs(e.data[0]! - 0.6) < 1e-6 && Math.abs(e.data[1]! - 0.8) < 1e-6);
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function loadExportedModel(url: string | URL): Promise<tf.GraphModel> {
-  return tf.loadGraphModel(String(url), {
+export async function loadExportedModel(url: string | URL): Promise<LoadedExportedModel> {
+  const model = await tf.loadGraphModel(String(url), {
     fetchFunc: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
   });
+  return {
+    async embed(images: ImageBatch): Promise<Matrix> {
+      const y = tf.tidy(() =>
+        model.predict(
+          tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]),
+        ) as tf.Tensor2D
+      );
+      const data = Float32Array.from(await y.data());
+      const [rows, cols] = y.shape;
+      y.dispose();
+      return { rows, cols, data };
+    },
+    dispose: () => model.dispose(),
+  };
 }
