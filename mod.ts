@@ -174,6 +174,7 @@ export {
   type HairStyle,
   parseSyntheticRef,
   renderFace,
+  type RenderOptions,
   renderSyntheticRef,
   type Rgb,
   syntheticDataset,
@@ -242,6 +243,7 @@ export {
   type LoadBatchesOptions,
   prepareImage,
   type PrepareOptions,
+  type Standardization,
 } from "./io/pipeline.ts";
 export {
   formatPairs,

@@ -141,6 +141,19 @@ export interface SyntheticDatasetOptions {
   readonly split: SyntheticSplit;
 }
 
+/** Options of {@link renderFace} and {@link renderSyntheticRef}. */
+export interface RenderOptions {
+  /**
+   * Strength of the per-image nuisances, 0..2 (default 1): 0 renders the
+   * identity frontal, centred, evenly lit, with a neutral expression, on grey,
+   * without noise or occluder (so every image of an identity is the same);
+   * values between scale every nuisance toward that neutral image (a
+   * curriculum, or an easier task for a tiny model). The random draws are the
+   * same at every strength.
+   */
+  readonly nuisance?: number;
+}
+
 /** Options of {@link syntheticPairs}. */
 export interface SyntheticPairsOptions {
   /** The data set seed. */
@@ -422,36 +435,55 @@ interface Nuisance {
   } | null;
 }
 
-function drawNuisance(d: Draws): Nuisance {
-  const angle = Math.max(-0.35, Math.min(0.35, d.around(0.12)));
-  const scaleF = d.range(0.9, 1.1);
-  const shiftX = d.range(-0.08, 0.08);
-  const shiftY = d.range(-0.08, 0.08);
-  const yaw = d.range(-0.25, 0.25);
-  const smile = d.range(-0.6, 1.4);
-  const mouthOpen = d.chance(0.35) ? d.range(0.2, 1) : 0;
-  const eyeOpen = d.chance(0.1) ? d.range(0.1, 0.4) : d.range(0.75, 1.15);
-  const gazeX = d.range(-0.3, 0.3);
-  const gazeY = d.range(-0.15, 0.15);
-  const browRaise = d.range(-0.02, 0.035);
-  const background: Rgb = [d.range(20, 235), d.range(20, 235), d.range(20, 235)];
-  const background2: Rgb = mix(
-    background,
-    [d.range(20, 235), d.range(20, 235), d.range(20, 235)],
-    0.5,
-  );
-  const shirt: Rgb = [d.range(10, 245), d.range(10, 245), d.range(10, 245)];
+/**
+ * Draws the nuisances of one image. Every draw is unconditional (a fixed
+ * number of uniforms per image); `strength` scales each nuisance between its
+ * neutral value (0: a frontal, evenly lit, centred, neutral-expression face on
+ * grey, without noise or occluder) and its full range (1, the default).
+ */
+function drawNuisance(d: Draws, strength: number): Nuisance {
+  const s = strength;
+  const toward = (neutral: number, drawn: number) => neutral + s * (drawn - neutral);
+  const grey = (lo: number, hi: number): Rgb => [
+    toward(128, d.range(lo, hi)),
+    toward(128, d.range(lo, hi)),
+    toward(128, d.range(lo, hi)),
+  ];
+  const angle = toward(0, Math.max(-0.35, Math.min(0.35, d.around(0.12))));
+  const scaleF = toward(1, d.range(0.9, 1.1));
+  const shiftX = toward(0, d.range(-0.08, 0.08));
+  const shiftY = toward(0, d.range(-0.08, 0.08));
+  const yaw = toward(0, d.range(-0.25, 0.25));
+  const smile = toward(0.4, d.range(-0.6, 1.4));
+  const mouthOpenDraw = d.range(0, 1);
+  const mouthOpen = mouthOpenDraw < 0.35 * Math.min(1, s) ? d.range(0.2, 1) : (d.range(0, 1), 0);
+  const blinkDraw = d.range(0, 1);
+  const blink = d.range(0.1, 0.4);
+  const open = toward(0.95, d.range(0.75, 1.15));
+  const eyeOpen = blinkDraw < 0.1 * Math.min(1, s) ? blink : open;
+  const gazeX = toward(0, d.range(-0.3, 0.3));
+  const gazeY = toward(0, d.range(-0.15, 0.15));
+  const browRaise = toward(0, d.range(-0.02, 0.035));
+  const background = grey(20, 235);
+  const background2 = mix(background, grey(20, 235), 0.5);
+  const shirt = grey(10, 245);
   const azimuth = d.range(0, 2 * Math.PI);
   const elevation = d.range(0.25, 1.2);
-  const lx = Math.cos(azimuth);
-  const ly = Math.sin(azimuth);
-  const norm = Math.sqrt(1 + elevation * elevation);
-  const diffuse = d.range(0.15, 0.7);
-  const gain = d.range(0.7, 1.25);
-  const contrast = d.range(0.65, 1.25);
-  const cast: Rgb = [d.range(0.88, 1.12), d.range(0.92, 1.08), d.range(0.88, 1.12)];
-  const noise = d.range(2, 12);
-  const occluded = d.chance(0.3);
+  // Tilt the frontal light (0, 0, 1) toward the drawn direction.
+  const lx = Math.cos(azimuth) * s;
+  const ly = Math.sin(azimuth) * s;
+  const lz = toward(1, elevation);
+  const norm = Math.sqrt(lx * lx + ly * ly + lz * lz);
+  const diffuse = toward(0.4, d.range(0.15, 0.7));
+  const gain = toward(1, d.range(0.7, 1.25));
+  const contrast = toward(1, d.range(0.65, 1.25));
+  const cast: Rgb = [
+    toward(1, d.range(0.88, 1.12)),
+    toward(1, d.range(0.92, 1.08)),
+    toward(1, d.range(0.88, 1.12)),
+  ];
+  const noise = s * d.range(2, 12);
+  const occluded = d.range(0, 1) < 0.3 * Math.min(1, s);
   const occluder = {
     x: d.range(-0.5, 0.5),
     y: d.range(-0.3, 0.8),
@@ -475,7 +507,7 @@ function drawNuisance(d: Draws): Nuisance {
     background,
     background2,
     shirt,
-    light: [lx / norm, ly / norm, elevation / norm],
+    light: [lx / norm, ly / norm, lz / norm],
     diffuse,
     gain,
     contrast,
@@ -788,8 +820,9 @@ function faceShapes(id: FaceIdentity, n: Nuisance): Shape[] {
  * @param identity The identity (from {@link syntheticIdentity}).
  * @param size The image side in pixels (a positive integer).
  * @param rng The randomness of this image's nuisances and noise.
+ * @param options `nuisance`: the strength of the nuisances, 0..2 (default 1).
  * @returns The image (`size * size * 3` float32 values, HWC RGB, 0..255) and the advanced RNG.
- * @throws {RangeError} When `size` is not a positive integer.
+ * @throws {RangeError} When `size` is not a positive integer or the nuisance strength is outside 0..2.
  *
  * @example
  * ```ts
@@ -806,10 +839,15 @@ export function renderFace(
   identity: FaceIdentity,
   size: number,
   rng: RngState,
+  options: RenderOptions = {},
 ): { image: Float32Array; rng: RngState } {
   checkCount(size, "Image size", 1);
+  const strength = options.nuisance ?? 1;
+  if (!(strength >= 0 && strength <= 2)) {
+    throw new RangeError(`Nuisance strength must be in [0, 2], got ${strength}`);
+  }
   const [u, afterDraws] = uniforms(rng, IMAGE_DRAWS);
-  const n = drawNuisance(new Draws(u));
+  const n = drawNuisance(new Draws(u), strength);
   const image = new Float32Array(size * size * 3);
 
   // Background: a vertical gradient between two colours.
@@ -970,9 +1008,10 @@ function identityStream(split: SyntheticSplit, i: number): number {
  * @param ref `syn:<split>:<identity>:<image>`.
  * @param size The image side in pixels.
  * @param seed The data set seed.
+ * @param options `nuisance`: the strength of the nuisances, 0..2 (default 1), as in {@link renderFace}.
  * @returns The image, `size * size * 3` float32 values, HWC RGB, 0..255.
  * @throws {TypeError} When `ref` is not a synthetic reference.
- * @throws {RangeError} When the size or the seed is invalid.
+ * @throws {RangeError} When the size, the seed or the nuisance strength is invalid.
  *
  * @example The same reference gives the same pixels
  * ```ts
@@ -983,13 +1022,18 @@ function identityStream(split: SyntheticSplit, i: number): number {
  * assert.notDeepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:1", 16, 3));
  * ```
  */
-export function renderSyntheticRef(ref: string, size: number, seed: number): Float32Array {
+export function renderSyntheticRef(
+  ref: string,
+  size: number,
+  seed: number,
+  options: RenderOptions = {},
+): Float32Array {
   const { split, identity, image } = parseSyntheticRef(ref);
   checkSeed(seed);
   const k = identityStream(split, identity);
   const [, imageRoot] = roots(seed);
-  return renderFace(syntheticIdentity(seed, k), size, streamAt(streamAt(imageRoot, k), image))
-    .image;
+  const rng = streamAt(streamAt(imageRoot, k), image);
+  return renderFace(syntheticIdentity(seed, k), size, rng, options).image;
 }
 
 /**
