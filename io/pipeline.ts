@@ -33,12 +33,13 @@ import {
   type RgbImage,
   stackImages,
 } from "../core/pure/image_ops.ts";
+import { fixedImageStandardization, prewhiten } from "../core/pure/preprocess.ts";
 import { ImageDecodeError, readImage } from "./images.ts";
 
 /**
  * How each image is prepared after decoding; plain data, so it can run in a
  * worker. Order: resize, then random rotation, then a random or centre crop
- * (padding when smaller) to `size`, then a random flip.
+ * (padding when smaller) to `size`, then a random flip, then standardization.
  */
 export interface PrepareOptions {
   /** Resize every image to this size first (antialiased bilinear); default no resizing. */
@@ -53,6 +54,21 @@ export interface PrepareOptions {
   readonly randomRotate?: number;
   /** Randomness, required when a random option is on; image `i` uses `augmentRngAt(rng, i)`. */
   readonly rng?: RngState;
+  /**
+   * The seed's input standardization, applied last (after cropping, as its
+   * training and validation input pipelines do): `"fixed"` `(x - 127.5) / 128`,
+   * `"prewhiten"` per-image `(x - mean) / max(std, 1/sqrt(n))`, or `"none"` (the default).
+   */
+  readonly standardize?: Standardization;
+}
+
+/** The input standardizations of the seed (core/pure/preprocess.ts). */
+export type Standardization = "none" | "fixed" | "prewhiten";
+
+function standardizeImage(image: RgbImage, how: Standardization): RgbImage {
+  if (how === "none") return image;
+  const data = how === "fixed" ? fixedImageStandardization(image.data) : prewhiten(image.data);
+  return { width: image.width, height: image.height, data };
 }
 
 function isRandom(prepare: PrepareOptions): boolean {
@@ -61,8 +77,9 @@ function isRandom(prepare: PrepareOptions): boolean {
 }
 
 /**
- * Prepares one decoded image: resize, then the seed's augmentation (see
- * {@linkcode PrepareOptions}). With no options it returns the image unchanged.
+ * Prepares one decoded image: resize, then the seed's augmentation, then
+ * standardization (see {@linkcode PrepareOptions}). With no options it returns
+ * the image unchanged.
  *
  * @param image The decoded image.
  * @param prepare What to do.
@@ -81,9 +98,13 @@ function isRandom(prepare: PrepareOptions): boolean {
  * ```
  */
 export function prepareImage(image: RgbImage, prepare: PrepareOptions, index: number): RgbImage {
+  const how = prepare.standardize ?? "none";
+  if (how !== "none" && how !== "fixed" && how !== "prewhiten") {
+    throw new RangeError(`Standardization must be "none", "fixed" or "prewhiten", got ${how}`);
+  }
   let out = prepare.resize === undefined ? image : resize(image, prepare.resize);
   const random = isRandom(prepare);
-  if (prepare.size === undefined && !random) return out;
+  if (prepare.size === undefined && !random) return standardizeImage(out, how);
   if (random && prepare.rng === undefined) {
     throw new TypeError("Random crop, flip or rotation needs an rng");
   }
@@ -95,7 +116,7 @@ export function prepareImage(image: RgbImage, prepare: PrepareOptions, index: nu
   };
   const rng = prepare.rng ?? { key: [0, 0] as const, counter: 0 };
   [out] = augmentImage(out, options, augmentRngAt(rng, index));
-  return out;
+  return standardizeImage(out, how);
 }
 
 /** Options of {@linkcode ImageLoader}. */

@@ -158,3 +158,20 @@ Deno.test("loadBatches() rejects mixed sizes, bad options, and a custom source w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("prepareImage() standardizes last, after cropping, as the seed's input pipeline does", () => {
+  const data = new Float32Array(4 * 4 * 3).map((_, i) => (i * 37) % 256);
+  const image = createRgbImage(4, 4, data);
+  const cropped = prepareImage(image, { size: 2 }, 0);
+  const fixed = prepareImage(image, { size: 2, standardize: "fixed" }, 0);
+  assert.deepEqual([...fixed.data], [...cropped.data].map((v) => Math.fround((v - 127.5) / 128)));
+  const white = prepareImage(image, { size: 2, standardize: "prewhiten" }, 0).data;
+  const mean = white.reduce((a, b) => a + b, 0) / white.length;
+  const variance = white.reduce((a, b) => a + (b - mean) ** 2, 0) / white.length;
+  assert.ok(
+    Math.abs(mean) < 1e-5 && Math.abs(variance - 1) < 1e-4,
+    `mean ${mean}, variance ${variance}`,
+  );
+  assert.deepEqual(prepareImage(image, { standardize: "none" }, 0), image);
+  assert.throws(() => prepareImage(image, { standardize: "bogus" as "none" }, 0), /got bogus/);
+});
