@@ -1,0 +1,129 @@
+/**
+ * Retrieval metrics over labelled embeddings, as pytorch-metric-learning's
+ * `AccuracyCalculator` reports them when the queries are the references
+ * (each query is left out of its own ranking) with its defaults (`k` = all
+ * references, global average, not `avg_of_avgs`):
+ *
+ * - precision@1: the fraction of queries whose nearest neighbour has the
+ *   query's label;
+ * - R-precision: with `R` the number of other points of the query's label,
+ *   the fraction of the `R` nearest neighbours that share it;
+ * - MAP@R: `(1/R) sum_{i=1..R} P(i) * rel(i)` over the `R` nearest
+ *   neighbours, where `rel(i)` is 1 when the i-th neighbour shares the label
+ *   and `P(i)` is the precision among the first `i` (Musgrave et al., "A
+ *   Metric Learning Reality Check", 2020).
+ *
+ * Queries whose label has no other point (R = 0) are left out of all three
+ * averages, as the library does with its "lone query labels"; every average
+ * is 0 when no query remains. Neighbours are ranked by euclidean distance
+ * (the same ranking as cosine on L2-normalized rows); ties go to the lower
+ * index so results are deterministic.
+ *
+ * @module
+ */
+
+import type { Matrix } from "../types.ts";
+
+/** The metrics of {@link retrievalMetrics}. */
+export interface RetrievalMetrics {
+  /** Mean precision@1 over the counted queries. */
+  readonly precisionAt1: number;
+  /** Mean R-precision over the counted queries. */
+  readonly rPrecision: number;
+  /** Mean MAP@R over the counted queries. */
+  readonly mapAtR: number;
+  /** Queries counted (those whose label has at least one other point). */
+  readonly queries: number;
+  /** Queries left out because their label has no other point. */
+  readonly loneQueries: number;
+}
+
+/**
+ * Precision@1, R-precision and MAP@R of labelled embeddings, each point
+ * querying all the others.
+ *
+ * @param embeddings The `n x d` embeddings.
+ * @param labels The label of each row.
+ * @returns The three metrics averaged over the queries, and the query counts.
+ * @throws {TypeError} When `embeddings` is not a Matrix.
+ * @throws {RangeError} When the label count differs from the row count.
+ * @example
+ * ```ts
+ * import { retrievalMetrics } from "./retrieval.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Points on a line: 0 and 1 are "a", 2.5 is "b", 5 and 6 are "c".
+ * const x = { rows: 5, cols: 1, data: new Float32Array([0, 1, 2.5, 5, 6]) };
+ * const m = retrievalMetrics(x, ["a", "a", "b", "c", "c"]);
+ * assert.equal(m.precisionAt1, 1);
+ * assert.equal(m.mapAtR, 1);
+ * assert.equal(m.queries, 4);
+ * assert.equal(m.loneQueries, 1);
+ * ```
+ */
+export function retrievalMetrics(
+  embeddings: Matrix,
+  labels: ArrayLike<number | string>,
+): RetrievalMetrics {
+  if (
+    typeof embeddings !== "object" || embeddings === null ||
+    !(embeddings.data instanceof Float32Array)
+  ) {
+    throw new TypeError("Embeddings must be a Matrix with Float32Array data");
+  }
+  const n = embeddings.rows;
+  const d = embeddings.cols;
+  if (embeddings.data.length !== n * d) {
+    throw new RangeError(
+      `Embeddings data length ${embeddings.data.length} does not match ${n}x${d}`,
+    );
+  }
+  if (labels.length !== n) {
+    throw new RangeError(`Got ${labels.length} labels for ${n} embeddings`);
+  }
+  const counts = new Map<number | string, number>();
+  for (let i = 0; i < n; i++) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const x = embeddings.data;
+  const dist = new Float64Array(n);
+  const order: number[] = [];
+  let p1 = 0;
+  let rp = 0;
+  let map = 0;
+  let queries = 0;
+  for (let q = 0; q < n; q++) {
+    const label = labels[q]!;
+    const r = (counts.get(label) as number) - 1;
+    if (r === 0) continue;
+    queries++;
+    order.length = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === q) continue;
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const diff = (x[q * d + k] as number) - (x[j * d + k] as number);
+        s += diff * diff;
+      }
+      dist[j] = s;
+      order.push(j);
+    }
+    order.sort((a, b) => (dist[a] as number) - (dist[b] as number) || a - b);
+    let hits = 0;
+    let precisionSum = 0;
+    for (let i = 0; i < r; i++) {
+      if (labels[order[i] as number] === label) {
+        hits++;
+        precisionSum += hits / (i + 1);
+      }
+    }
+    if (labels[order[0] as number] === label) p1++;
+    rp += hits / r;
+    map += precisionSum / r;
+  }
+  return {
+    precisionAt1: queries > 0 ? p1 / queries : 0,
+    rPrecision: queries > 0 ? rp / queries : 0,
+    mapAtR: queries > 0 ? map / queries : 0,
+    queries,
+    loneQueries: n - queries,
+  };
+}
