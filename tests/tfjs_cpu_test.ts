@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { backendConformance } from "./conformance.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
+import { chooseDevice } from "../backends/tfjs/device.ts";
+import { buildGraphModelArtifacts, writeExportedModel } from "../backends/tfjs/export.ts";
+import { initParameters } from "../core/init.ts";
+import { initOptimizerState } from "../core/pure/optimizers.ts";
+import { createRng, uniforms } from "../core/pure/rng.ts";
+import type { ModelSpec } from "../core/model_spec.ts";
+import type { ModelState, TrainingOptions } from "../core/backend.ts";
+import type { ImageBatch, OptimizerConfig } from "../core/types.ts";
+
+tf.env().set("PROD", true);
+
+backendConformance("tfjs cpu", () => createTfjsBackend({ device: "cpu" }));
+
+/** A small graph with every op kind (conv, BN, relu, pools, concat, residual add, dropout, dense). */
+const MINI: ModelSpec = {
+  name: "mini",
+  nodes: [
+    { op: "input", name: "input", shape: [12, 12, 3] },
+    { op: "conv2d", name: "conv1", input: "input", filters: 6, kernel: 3, stride: 2 },
+    { op: "batchNorm", name: "bn1", input: "conv1" },
+    { op: "relu", name: "relu1", input: "bn1" },
+    { op: "conv2d", name: "up", input: "relu1", filters: 6, kernel: 1, bias: true },
+    { op: "add", name: "res", inputs: ["relu1", "up"], scale: 0.17 },
+    { op: "maxPool", name: "mp", input: "res", size: 3, stride: 2, padding: "same" },
+    { op: "avgPool", name: "ap", input: "res", size: 3, stride: 2, padding: "same" },
+    { op: "concat", name: "cat", inputs: ["mp", "ap"] },
+    { op: "globalAvgPool", name: "gap", input: "cat" },
+    { op: "dropout", name: "drop", input: "gap", keepProbability: 0.8 },
+    { op: "dense", name: "Bottleneck", input: "drop", units: 8, bias: false },
+    { op: "batchNorm", name: "Bottleneck/bn", input: "Bottleneck", scale: false },
+    { op: "l2Normalize", name: "embeddings", input: "Bottleneck/bn" },
+  ],
+  prelogits: "Bottleneck/bn",
+  output: "embeddings",
+};
+
+function miniState(optimizer: OptimizerConfig, ema: boolean): ModelState {
+  const { params, stats } = initParameters(MINI, createRng(11));
+  return {
+    params,
+    stats,
+    optimizer: initOptimizerState(optimizer, params),
+    ema: ema ? params : null,
+    step: 0,
+  };
+}
+
+function images(n: number, seed: number): ImageBatch {
+  const [u] = uniforms(createRng(seed), n * 12 * 12 * 3);
+  return { n, height: 12, width: 12, channels: 3, data: Float32Array.from(u) };
+}
+
+const TRAINING: TrainingOptions = {
+  loss: { kind: "triplet", alpha: 0.5 },
+  optimizer: { name: "ADAM" },
+  weightDecay: 1e-4,
+  movingAverageDecay: 0.999,
+};
+
+Deno.test({
+  name:
+    "tfjs model trainStep() leaks no tensors: tf.memory().numTensors is equal after step 1 and step 50",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const backend = await createTfjsBackend({ device: "cpu" });
+    const model = await backend.createModel(MINI, miniState({ name: "ADAM" }, true), TRAINING);
+    const batch = images(6, 1);
+    let rng = createRng(5);
+    let after1 = -1;
+    let losses = 0;
+    for (let step = 1; step <= 50; step++) {
+      const r = await model.trainStep(batch, { learningRate: 0.01, rng });
+      rng = r.rng;
+      losses += r.loss;
+      if (step === 1) after1 = tf.memory().numTensors;
+    }
+    assert.ok(Number.isFinite(losses));
+    assert.equal(tf.memory().numTensors, after1);
+    await model.embed(batch, { training: true, rng });
+    await model.embed(batch, { training: false, useMovingAverage: true });
+    assert.equal(tf.memory().numTensors, after1);
+    const state = await model.getState();
+    assert.equal(state.step, 50);
+    assert.equal(state.optimizer.iterations, 50);
+    model.dispose();
+    backend.dispose();
+    assert.ok(tf.memory().numTensors < after1);
+  },
+});
+
+Deno.test({
+  name: "chooseDevice() honours an explicit device and describes it",
+  fn: async () => {
+    const cpu = await chooseDevice({ device: "cpu" });
+    assert.equal(cpu.device, "cpu");
+    assert.match(cpu.description, /^cpu \(requested/);
+    const wasm = await chooseDevice({ device: "wasm" });
+    assert.equal(wasm.device, "wasm");
+    await assert.rejects(
+      () => chooseDevice({ device: "tpu" as unknown as "cpu" }),
+      RangeError,
+    );
+  },
+});
+
+Deno.test({
+  name: "the tfjs wasm device embeds like the cpu device (inference)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const state = miniState({ name: "SGD" }, false);
+    const batch = images(3, 2);
+    const cpu = await createTfjsBackend({ device: "cpu" });
+    const a = await (await cpu.createModel(MINI, state, TRAINING_SGD)).embed(batch, {
+      training: false,
+    });
+    cpu.dispose();
+    const wasm = await createTfjsBackend({ device: "wasm" });
+    assert.match(wasm.device, /wasm/);
+    const b = await (await wasm.createModel(MINI, state, TRAINING_SGD)).embed(batch, {
+      training: false,
+    });
+    wasm.dispose();
+    for (let i = 0; i < a.data.length; i++) assert.ok(Math.abs(a.data[i]! - b.data[i]!) < 1e-4);
+  },
+});
+
+const TRAINING_SGD: TrainingOptions = {
+  loss: { kind: "triplet", alpha: 0.5 },
+  optimizer: { name: "SGD" },
+  weightDecay: 0,
+  movingAverageDecay: null,
+};
+
+Deno.test({
+  name:
+    "an exported model loads with stock tf.loadGraphModel in a fresh engine and embeds within 1e-4",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const backend = await createTfjsBackend({ device: "cpu" });
+    const model = await backend.createModel(MINI, miniState({ name: "ADAM" }, true), TRAINING);
+    const batch = images(6, 3);
+    let rng = createRng(9);
+    for (let i = 0; i < 3; i++) {
+      rng = (await model.trainStep(batch, { learningRate: 0.05, rng })).rng;
+    }
+    const state = await model.getState();
+    const expected = await model.embed(batch, { training: false, useMovingAverage: true });
+    backend.dispose();
+
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = await writeExportedModel(dir, buildGraphModelArtifacts(MINI, state));
+      await Deno.writeFile(`${dir}/images.bin`, new Uint8Array(batch.data.buffer));
+      // A separate Deno process: a fresh tfjs engine that knows nothing of this project.
+      const code = `
+        import * as tf from "@tensorflow/tfjs";
+        tf.env().set("PROD", true);
+        await tf.setBackend("cpu");
+        const [modelUrl, imagesPath] = Deno.args;
+        const model = await tf.loadGraphModel(modelUrl, { fetchFunc: fetch });
+        const bytes = await Deno.readFile(imagesPath);
+        const x = tf.tensor4d(new Float32Array(bytes.buffer), [${batch.n}, 12, 12, 3]);
+        const y = model.predict(x);
+        console.log(JSON.stringify(Array.from(await y.data())));
+      `;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          "--quiet",
+          "--config",
+          new URL("../deno.json", import.meta.url).pathname,
+          code,
+          "--",
+          `file://${path}`,
+          `${dir}/images.bin`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+      const actual: number[] = JSON.parse(stdout);
+      assert.equal(actual.length, expected.data.length);
+      for (let i = 0; i < actual.length; i++) {
+        assert.ok(
+          Math.abs(actual[i]! - expected.data[i]!) <= 1e-4,
+          `embedding value ${i}: ${actual[i]} vs ${expected.data[i]}`,
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
