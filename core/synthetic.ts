@@ -873,8 +873,9 @@ export function renderFace(
   const hy = identity.faceHeight * 1.15;
   const [lx, ly, lz] = n.light;
   const ambient = 1 - n.diffuse * 0.55;
-  const [noiseWords, afterNoise] = uint32s(afterDraws, Math.ceil((size * size * 3) / 2));
-  const noiseScale = n.noise / 104.5;
+  // Sensor noise: one byte of a random word per value, uniform with std n.noise.
+  const [noiseWords, afterNoise] = uint32s(afterDraws, Math.ceil((size * size * 3) / 4));
+  const noiseScale = n.noise / 73.9;
   const c0 = n.cast[0] * n.gain;
   const c1 = n.cast[1] * n.gain;
   const c2 = n.cast[2] * n.gain;
@@ -897,10 +898,9 @@ export function renderFace(
       const shade = ambient + n.diffuse * (lambert > 0 ? lambert : 0);
       const o = (y * size + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const w = noiseWords[k >> 1] as number;
-        const bits = (k & 1) === 0 ? w & 0xffff : w >>> 16;
+        const byte = ((noiseWords[k >> 2] as number) >>> ((k & 3) << 3)) & 0xff;
         k++;
-        const noise = ((bits & 0xff) + (bits >>> 8) - 255) * noiseScale;
+        const noise = (byte - 127.5) * noiseScale;
         const gainC = c === 0 ? c0 : c === 1 ? c1 : c2;
         const v = ((image[o + c] as number) * shade - 128) * n.contrast + 128;
         image[o + c] = clamp255(v * gainC + noise);
