@@ -61,7 +61,12 @@ export {
 } from "./core/pure/distances.ts";
 export { samplePeople } from "./core/pure/sample_people.ts";
 export type { SampledPeople, SamplePeopleOptions } from "./core/pure/sample_people.ts";
-export { selectTriplets, selectTripletsFromDistances } from "./core/pure/select_triplets.ts";
+export {
+  MAX_TRIPLETS,
+  selectTriplets,
+  selectTripletsFromDistances,
+} from "./core/pure/select_triplets.ts";
+export type { SelectTripletsLimitOptions } from "./core/pure/select_triplets.ts";
 export {
   arcfaceLogits,
   centerLoss,

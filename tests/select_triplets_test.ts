@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { selectTriplets, selectTripletsFromDistances } from "../core/pure/select_triplets.ts";
+import {
+  MAX_TRIPLETS,
+  selectTriplets,
+  selectTripletsFromDistances,
+} from "../core/pure/select_triplets.ts";
 import { pairwiseSquaredDistances } from "../core/pure/distances.ts";
 import { createRng, shuffle, uniformAt, uniforms } from "../core/pure/rng.ts";
 import type { Matrix, SelectionStrategy } from "../core/types.ts";
@@ -362,4 +366,24 @@ Deno.test("selectTriplets() handles a batch without pairs: no triplets, zero dia
     noCandidateFraction: 0,
     rng,
   });
+});
+
+Deno.test("selectTriplets() lets a class with one image serve only as a negative", () => {
+  const x = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 0.3]) };
+  const result = selectTriplets(x, [1, 3], { alpha: 1, strategy: "all", shuffle: false });
+  assert.equal(result.pairs, 3);
+  assert.ok(result.triplets.every(([a]) => a !== 0));
+  assert.ok(result.triplets.some(([, , n]) => n === 0));
+});
+
+Deno.test("selectTriplets() refuses a batch-all selection above maxTriplets instead of exhausting memory", () => {
+  // All rows coincide: every other-class row is a candidate of every pair (3 pairs x 3 rows).
+  const x = { rows: 6, cols: 1, data: new Float32Array(6) };
+  const options = { alpha: 0.2, strategy: "all" as const, shuffle: false };
+  assert.equal(selectTriplets(x, [3, 3], { ...options, maxTriplets: 18 }).triplets.length, 18);
+  assert.throws(
+    () => selectTriplets(x, [3, 3], { ...options, maxTriplets: 17 }),
+    /Batch-all selection exceeds 17 triplets/,
+  );
+  assert.equal(MAX_TRIPLETS, 4_000_000);
 });

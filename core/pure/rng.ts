@@ -421,13 +421,20 @@ export function split(rng: RngState): [RngState, RngState] {
 export function shuffle<T>(items: readonly T[], rng: RngState): [T[], RngState] {
   checkState(rng);
   const out = items.slice();
-  let state = rng;
+  let counter = rng.counter;
   for (let i = out.length - 1; i > 0; i--) {
-    const [j, next] = randomInt(state, i + 1);
-    state = next;
+    // randomInt(i + 1) inlined: rejection on single words, then the remainder.
+    const n = i + 1;
+    const limit = TWO_32 - (TWO_32 % n);
+    let w: number;
+    do {
+      w = wordOf(rng.key, counter);
+      counter++;
+    } while (w >= limit);
+    const j = w % n;
     const tmp = out[i] as T;
     out[i] = out[j] as T;
     out[j] = tmp;
   }
-  return [out, state];
+  return [out, advanced(rng, counter - rng.counter)];
 }

@@ -38,6 +38,20 @@ import { shuffle, uniforms } from "./rng.ts";
 const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
 
 /**
+ * The most triplets one selection may return (4,000,000, a few hundred MB of
+ * row-index tuples). Only "all" can approach it: batch-all on the seed's
+ * 45 x 40 batches of collapsed embeddings would list ~60 million triplets.
+ * Hermans et al. use batch-all on small batches (18 people x 4 images).
+ */
+export const MAX_TRIPLETS = 4_000_000;
+
+/** {@link SelectTripletsOptions} plus the cap on the number of triplets. */
+export interface SelectTripletsLimitOptions extends SelectTripletsOptions {
+  /** The most triplets to return before throwing (default {@link MAX_TRIPLETS}). */
+  readonly maxTriplets?: number;
+}
+
+/**
  * Selects training triplets from a batch of embeddings (see the module
  * documentation for the exact rules and the RNG use).
  *
@@ -45,12 +59,13 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  * @param numPerClass The number of consecutive rows of each class; must sum to `n`.
  * @param options `alpha` (> 0), `strategy` (default "vggface"), `anchorClasses`
  *   (default all), `rng` (needed by "vggface", "facenet" and by the shuffle),
- *   `shuffle` (default true).
+ *   `shuffle` (default true), `maxTriplets` (default {@link MAX_TRIPLETS}).
  * @returns The triplets as row indices, the number of pairs, diagnostics, and
  *   the advanced RNG.
  * @throws {RangeError} On NaN or infinite embeddings, `alpha <= 0`, class
  *   counts that are not non-negative integers or do not sum to the row count,
- *   an `anchorClasses` out of range, or an unknown strategy.
+ *   an `anchorClasses` out of range, an unknown strategy, or a batch-all
+ *   selection of more than `maxTriplets` triplets.
  * @throws {TypeError} When an RNG is needed but missing.
  * @example
  * ```ts
@@ -71,7 +86,7 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
 export function selectTriplets(
   embeddings: Matrix,
   numPerClass: readonly number[],
-  options: SelectTripletsOptions,
+  options: SelectTripletsLimitOptions,
 ): TripletSelection {
   if (
     typeof embeddings !== "object" || embeddings === null ||
@@ -174,7 +189,7 @@ function checkOptions(
 export function selectTripletsFromDistances(
   distances: Matrix,
   numPerClass: readonly number[],
-  options: SelectTripletsOptions,
+  options: SelectTripletsLimitOptions,
 ): TripletSelection {
   if (
     typeof distances !== "object" || distances === null ||
@@ -202,6 +217,10 @@ export function selectTripletsFromDistances(
   const strategy = options.strategy ?? "vggface";
   const anchorClasses = options.anchorClasses ?? numPerClass.length;
   const draws = strategy === "vggface" || strategy === "facenet";
+  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
+  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
+    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
+  }
 
   let pairs = 0;
   for (let c = 0; c < anchorClasses; c++) {
@@ -258,6 +277,13 @@ export function selectTripletsFromDistances(
           }
           triplets.push([a, p, best]);
         } else {
+          if (triplets.length + count > maxTriplets) {
+            throw new RangeError(
+              `Batch-all selection exceeds ${maxTriplets} triplets at pair ${pairIndex} of ` +
+                `${pairs}; use smaller batches (fewer people or images per person) or another ` +
+                `strategy`,
+            );
+          }
           for (let k = 0; k < count; k++) triplets.push([a, p, candidates[k] as number]);
         }
         pairIndex++;
