@@ -12,7 +12,11 @@
  *   `convert("RGB")` and the seed's image reading do (no compositing);
  * - 16-bit samples are scaled to 0..255 (`v / 257`, not rounded), 1/2/4-bit
  *   grayscale samples to 0..255 (`v * 255 / (2^depth - 1)`);
- * - palette images are expanded through their palette.
+ * - palette images are expanded through their palette;
+ * - PNG chunk checksums are verified, so a PNG corrupted in the middle is an
+ *   error rather than wrong pixels (JPEG has no checksums: jpeg-js decodes
+ *   what it can and fails only on broken structure);
+ * - EXIF orientation is not applied (neither does the seed's image reading).
  *
  * @module
  */
@@ -157,7 +161,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
 }
 
 function decodePng(bytes: Uint8Array): RgbImage {
-  const png = decodePngBytes(bytes);
+  const png = decodePngBytes(bytes, { checkCrc: true });
   const { width, height, channels, depth, data } = png;
   const n = width * height;
   const out = new Float32Array(n * 3);

@@ -297,3 +297,13 @@ Deno.test("probeImageFile() accepts complete images and explains everything else
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("decodeImage() rejects a PNG whose pixel data was corrupted (chunk checksum)", () => {
+  const bytes = png({ width: 8, height: 8, data: gradientRgba(8, 8), channels: 4, depth: 8 })
+    .slice();
+  bytes[60]! ^= 0x55;
+  assert.throws(
+    () => decodeImage(bytes, "flipped.png"),
+    /Cannot read image flipped\.png: corrupt PNG: CRC mismatch/,
+  );
+});
