@@ -3,6 +3,8 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
 import { encodePng } from "../io/images.ts";
+import { formatPairs, pairImageStem, type Pairs, parsePairs, resolvePairs } from "../io/pairs.ts";
+import { loadBatches } from "../io/pipeline.ts";
 
 function pngBytes(value: number): Uint8Array {
   return encodePng({ width: 4, height: 4, data: new Float32Array(48).fill(value) });
@@ -157,6 +159,54 @@ Deno.test("loadDatasetFolder() names a missing or non-folder root and rejects ba
     await assert.rejects(loadDatasetFolder(root, { concurrency: 0 }), RangeError);
     const empty = await loadDatasetFolder(root);
     assert.deepEqual(empty, { dataset: [], skipped: [], droppedClasses: [] });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a dataset written as PNGs with a pairs file reads back end to end: folder, pairs, batches", async () => {
+  const root = await Deno.makeTempDir({ prefix: "io_dataset_test_" });
+  try {
+    // Three identities, three images each, every pixel holding (identity * 10 + image).
+    const names = ["Ann", "Bob", "Cid"];
+    for (const [c, name] of names.entries()) {
+      await Deno.mkdir(join(root, name));
+      for (let i = 1; i <= 3; i++) {
+        const data = new Float32Array(6 * 5 * 3).fill(c * 10 + i);
+        await Deno.writeFile(
+          join(root, name, `${pairImageStem(name, i)}.png`),
+          encodePng({ width: 6, height: 5, data }),
+        );
+      }
+    }
+    const pairs: Pairs = {
+      folds: 2,
+      pairsPerFold: 1,
+      pairs: [
+        { name1: "Ann", index1: 1, name2: "Ann", index2: 2, same: true },
+        { name1: "Ann", index1: 3, name2: "Cid", index2: 1, same: false },
+        { name1: "Bob", index1: 2, name2: "Bob", index2: 3, same: true },
+        { name1: "Cid", index1: 2, name2: "Bob", index2: 1, same: false },
+      ],
+    };
+    const pairsFile = join(root, "pairs.txt");
+    await Deno.writeTextFile(pairsFile, formatPairs(pairs));
+
+    const { dataset, skipped } = await loadDatasetFolder(root, { minNrofImagesPerClass: 3 });
+    assert.deepEqual(dataset.map((c) => c.name), names);
+    assert.deepEqual(skipped, []); // pairs.txt at the root is not part of any identity
+    const resolved = await resolvePairs(
+      parsePairs(await Deno.readTextFile(pairsFile), pairsFile),
+      root,
+    );
+    assert.deepEqual(resolved.same, [true, false, true, false]);
+    const values: number[] = [];
+    for await (
+      const batch of loadBatches(resolved.paths.flat(), { batchSize: 3, prepare: { size: 4 } })
+    ) {
+      for (let i = 0; i < batch.n; i++) values.push(batch.data[i * 4 * 4 * 3 + 5 * 3]!); // pixel (1, 1)
+    }
+    assert.deepEqual(values, [1, 2, 3, 21, 12, 13, 22, 11]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
