@@ -1,19 +1,64 @@
 /**
  * The command-line shell: `deno run -A cli.ts <command> [flags]`.
  *
+ * Exit codes: 0 success, 1 failure, 2 usage error (unknown flag, bad value),
+ * 130 interrupted.
+ *
  * @module
  */
 
-function main(args: string[]): number {
-  const [command] = args;
-  if (command === "train") {
-    console.error("train: not built yet (see the open issues); nothing was trained.");
+import { UsageError } from "./cli/flags.ts";
+
+const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
+  train: {
+    help: "train an embedding network with triplet loss (the seed's train_tripletloss)",
+    run: async (args) => (await import("./cli/train.ts")).trainCommand(args),
+  },
+};
+
+function usage(): string {
+  const lines = [
+    "usage: deno run -A cli.ts <command> [flags]   (--help after a command for its flags)",
+    "",
+    "commands:",
+  ];
+  for (const [name, command] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(14)}${command.help}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param args The arguments (command first).
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(
+      `error: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})`,
+    );
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message} (see: ${name} --help)`);
+      return 2;
+    }
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
-  console.error(`usage: deno run -A cli.ts train [flags]`);
-  return 2;
 }
 
 if (import.meta.main) {
-  Deno.exit(main(Deno.args));
+  Deno.exit(await main(Deno.args));
 }

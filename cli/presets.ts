@@ -1,0 +1,115 @@
+/**
+ * Training presets: the seed's full settings, the small default that trains
+ * nano on the synthetic identities in minutes on two cores, and a tiny one
+ * for tests. An explicit flag always overrides the preset.
+ *
+ * @module
+ */
+
+/** The settings of a triplet training run, in the seed's names (camelCase). */
+export interface TrainSettings {
+  readonly model: "nano" | "inception-resnet-v1";
+  readonly imageSize: number;
+  readonly embeddingSize: number;
+  readonly peoplePerBatch: number;
+  readonly imagesPerPerson: number;
+  readonly alpha: number;
+  readonly batchSize: number;
+  readonly epochSize: number;
+  readonly maxNrofEpochs: number;
+  readonly optimizer: "ADAGRAD" | "ADADELTA" | "ADAM" | "RMSPROP" | "MOM" | "SGD";
+  readonly learningRate: number;
+  readonly learningRateDecayEpochs: number;
+  readonly learningRateDecayFactor: number;
+  readonly movingAverageDecay: number;
+  readonly weightDecay: number;
+  readonly keepProbability: number;
+  readonly selection: "vggface" | "facenet" | "hard" | "all";
+  readonly seed: number;
+  /** Synthetic data: training identities and images per identity. */
+  readonly trainIdentities: number;
+  readonly imagesPerIdentity: number;
+  /** Synthetic validation: identities, images per identity, pairs per fold. */
+  readonly valIdentities: number;
+  readonly valImagesPerIdentity: number;
+  readonly valPairsPerFold: number;
+  readonly lfwNrofFolds: number;
+}
+
+/** The preset names. */
+export type PresetName = "small" | "seed" | "tiny";
+
+/** The seed's train_tripletloss defaults (SEED_NOTES "Triplet training"). */
+export const SEED_PRESET: TrainSettings = {
+  model: "inception-resnet-v1",
+  imageSize: 160,
+  embeddingSize: 128,
+  peoplePerBatch: 45,
+  imagesPerPerson: 40,
+  alpha: 0.2,
+  batchSize: 90,
+  epochSize: 1000,
+  maxNrofEpochs: 500,
+  optimizer: "ADAGRAD",
+  learningRate: 0.1,
+  learningRateDecayEpochs: 100,
+  learningRateDecayFactor: 1.0,
+  movingAverageDecay: 0.9999,
+  weightDecay: 0.0,
+  keepProbability: 1.0,
+  selection: "vggface",
+  seed: 666,
+  trainIdentities: 2000,
+  imagesPerIdentity: 40,
+  valIdentities: 600,
+  valImagesPerIdentity: 10,
+  valPairsPerFold: 300,
+  lfwNrofFolds: 10,
+};
+
+/** The default: nano on the synthetic identities, minutes on two cores. */
+export const SMALL_PRESET: TrainSettings = {
+  ...SEED_PRESET,
+  model: "nano",
+  imageSize: 48,
+  embeddingSize: 64,
+  peoplePerBatch: 15,
+  imagesPerPerson: 6,
+  batchSize: 90,
+  epochSize: 40,
+  maxNrofEpochs: 8,
+  optimizer: "ADAM",
+  learningRate: 0.01,
+  learningRateDecayEpochs: 4,
+  learningRateDecayFactor: 0.5,
+  movingAverageDecay: 0.999,
+  trainIdentities: 400,
+  imagesPerIdentity: 12,
+  valIdentities: 100,
+  valImagesPerIdentity: 6,
+  valPairsPerFold: 30,
+};
+
+/** A few seconds of training, for tests. */
+export const TINY_PRESET: TrainSettings = {
+  ...SMALL_PRESET,
+  imageSize: 32,
+  embeddingSize: 16,
+  peoplePerBatch: 6,
+  imagesPerPerson: 4,
+  batchSize: 24,
+  epochSize: 6,
+  maxNrofEpochs: 3,
+  trainIdentities: 30,
+  imagesPerIdentity: 6,
+  valIdentities: 20,
+  valImagesPerIdentity: 4,
+  valPairsPerFold: 6,
+};
+
+/** All presets by name. */
+export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
+  small: SMALL_PRESET,
+  seed: SEED_PRESET,
+  tiny: TINY_PRESET,
+};

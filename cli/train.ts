@@ -1,0 +1,427 @@
+/**
+ * `train`: the seed's train_tripletloss as a command. Progress on stderr,
+ * a summary line per epoch, `metrics.jsonl` and checkpoints under `--out`,
+ * `--resume` to continue a run.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { Progress } from "./progress.ts";
+import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
+import { openBackend } from "./backends.ts";
+import { syntheticSource } from "./sources.ts";
+import type { TrainingOptions } from "../core/backend.ts";
+import { NonFiniteLossError, runTripletEpoch, type TrainEvent } from "../core/train.ts";
+import { validateOnPairs } from "../core/validate.ts";
+import { syntheticDataset, syntheticPairs } from "../core/synthetic.ts";
+import { createRng, split } from "../core/pure/rng.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { initModelState } from "../core/model_state.ts";
+import { parseSchedule, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
+import { formatReport } from "../core/pure/evaluation.ts";
+import { checkCompatible, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import type { RngState } from "../core/types.ts";
+
+const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as const;
+
+/** The train command's flags. Numeric defaults come from the preset. */
+export const TRAIN_FLAGS: FlagTable = {
+  "preset": {
+    kind: "string",
+    help: "settings preset: small (nano on synthetic faces), seed (the seed's defaults), tiny",
+    default: "small",
+    choices: ["small", "seed", "tiny"],
+  },
+  "backend": {
+    kind: "string",
+    help: "compute backend; auto picks tfjs on a hardware GPU, else wasm-simd",
+    default: "auto",
+    choices: ["auto", "pure", "tfjs", "wasm-simd"],
+  },
+  "device": {
+    kind: "string",
+    help: "tfjs device override",
+    choices: ["webgpu", "wasm", "cpu"],
+  },
+  "threads": {
+    kind: "number",
+    help: "wasm-simd worker threads (default: all cores)",
+    integer: true,
+    min: 1,
+  },
+  "model": { kind: "string", help: "network spec", choices: ["nano", "inception-resnet-v1"] },
+  "image-size": { kind: "number", help: "input image size in pixels", integer: true, min: 8 },
+  "embedding-size": { kind: "number", help: "embedding dimension", integer: true, min: 1 },
+  "people-per-batch": {
+    kind: "number",
+    help: "identities sampled per round",
+    integer: true,
+    min: 1,
+  },
+  "images-per-person": {
+    kind: "number",
+    help: "images per sampled identity",
+    integer: true,
+    min: 2,
+  },
+  "alpha": { kind: "number", help: "triplet margin", min: 0, exclusiveMin: true },
+  "batch-size": {
+    kind: "number",
+    help: "images per training step (multiple of 3)",
+    integer: true,
+    min: 3,
+  },
+  "epoch-size": { kind: "number", help: "training steps per epoch", integer: true, min: 1 },
+  "max-nrof-epochs": { kind: "number", help: "epochs to train", integer: true, min: 1 },
+  "optimizer": { kind: "string", help: "optimizer", choices: OPTIMIZERS },
+  "learning-rate": { kind: "number", help: "initial learning rate (-1: use the schedule file)" },
+  "learning-rate-decay-epochs": {
+    kind: "number",
+    help: "epochs between decays",
+    integer: true,
+    min: 1,
+  },
+  "learning-rate-decay-factor": { kind: "number", help: "staircase decay factor", min: 0 },
+  "learning-rate-schedule-file": { kind: "string", help: "file of `epoch: lr` lines" },
+  "moving-average-decay": {
+    kind: "number",
+    help: "decay of the parameters' moving average",
+    min: 0,
+    max: 1,
+  },
+  "weight-decay": { kind: "number", help: "L2 weight decay", min: 0 },
+  "keep-probability": {
+    kind: "number",
+    help: "dropout keep probability",
+    min: 0,
+    exclusiveMin: true,
+    max: 1,
+  },
+  "random-crop": { kind: "boolean", help: "random crop (not supported on synthetic data yet)" },
+  "random-flip": {
+    kind: "boolean",
+    help: "random horizontal flip (not supported on synthetic data yet)",
+  },
+  "selection": {
+    kind: "string",
+    help: "triplet selection",
+    choices: ["vggface", "facenet", "hard", "all"],
+  },
+  "seed": { kind: "number", help: "random seed", integer: true, min: 0 },
+  "lfw-nrof-folds": { kind: "number", help: "validation folds", integer: true, min: 2 },
+  "out": { kind: "string", help: "run directory: metrics.jsonl and checkpoints" },
+  "resume": { kind: "string", help: "continue the run in this directory (or checkpoint)" },
+  "keep-checkpoints": {
+    kind: "number",
+    help: "checkpoints to keep",
+    integer: true,
+    min: 1,
+    default: 3,
+  },
+  "quiet": { kind: "boolean", help: "no progress output" },
+};
+
+const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
+  "model": "model",
+  "image-size": "imageSize",
+  "embedding-size": "embeddingSize",
+  "people-per-batch": "peoplePerBatch",
+  "images-per-person": "imagesPerPerson",
+  "alpha": "alpha",
+  "batch-size": "batchSize",
+  "epoch-size": "epochSize",
+  "max-nrof-epochs": "maxNrofEpochs",
+  "optimizer": "optimizer",
+  "learning-rate": "learningRate",
+  "learning-rate-decay-epochs": "learningRateDecayEpochs",
+  "learning-rate-decay-factor": "learningRateDecayFactor",
+  "moving-average-decay": "movingAverageDecay",
+  "weight-decay": "weightDecay",
+  "keep-probability": "keepProbability",
+  "selection": "selection",
+  "seed": "seed",
+  "lfw-nrof-folds": "lfwNrofFolds",
+};
+
+function presetNotes(): string[] {
+  const keys = Object.entries(FLAG_TO_SETTING);
+  const lines = ["presets (an explicit flag overrides the preset):"];
+  for (const name of ["small", "seed", "tiny"] as PresetName[]) {
+    const preset = PRESETS[name];
+    lines.push(
+      `  ${name}: ` + keys.map(([flag, key]) => `--${flag}=${preset[key]}`).join(" "),
+    );
+  }
+  return lines;
+}
+
+/** The help text of `train`. */
+export function trainHelp(): string {
+  return formatHelp("deno task train [flags]", TRAIN_FLAGS, presetNotes());
+}
+
+/** The metrics of one epoch, one line of metrics.jsonl. */
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  loss: number;
+  triplets: number;
+  meanPosDist: number;
+  meanNegDist: number;
+  accuracy: number;
+  accuracyStd: number;
+  val: number;
+  valStd: number;
+  far: number;
+  auc: number;
+  eer: number;
+  imagesPerSec: number;
+  seconds: number;
+  learningRate: number;
+  backend: string;
+  device: string;
+}
+
+/**
+ * Runs `train` with the given arguments.
+ *
+ * @param args Arguments after `train`.
+ * @returns The process exit code.
+ */
+export async function trainCommand(args: readonly string[]): Promise<number> {
+  const flags = parseFlags(args, TRAIN_FLAGS);
+  if (flags.values["help"]) {
+    console.log(trainHelp());
+    return 0;
+  }
+  if (flags.positionals.length > 0) {
+    throw new UsageError(`train takes no positional arguments, got "${flags.positionals[0]}"`);
+  }
+  const preset = PRESETS[flags.values["preset"] as PresetName];
+  const settings: Record<string, unknown> = { ...preset };
+  for (const [flag, key] of Object.entries(FLAG_TO_SETTING)) {
+    if (flags.explicit.has(flag)) settings[key] = flags.values[flag];
+  }
+  const s = settings as unknown as TrainSettings;
+  if (s.batchSize % 3 !== 0) {
+    throw new UsageError(`--batch-size must be a multiple of 3, got ${s.batchSize}`);
+  }
+  if (flags.values["random-crop"] || flags.values["random-flip"]) {
+    throw new UsageError("--random-crop and --random-flip need --data-dir, which is not built yet");
+  }
+  let schedule: ScheduleEntry[] | null = null;
+  const scheduleFile = flags.values["learning-rate-schedule-file"] as string | undefined;
+  if (scheduleFile !== undefined) {
+    let text;
+    try {
+      text = await Deno.readTextFile(scheduleFile);
+    } catch (error) {
+      throw new UsageError(
+        `cannot read --learning-rate-schedule-file ${scheduleFile}: ${(error as Error).message}`,
+      );
+    }
+    try {
+      schedule = parseSchedule(text);
+    } catch (error) {
+      throw new UsageError(`${scheduleFile}: ${(error as Error).message}`);
+    }
+  }
+  const resume = flags.values["resume"] as string | undefined;
+  const out = (flags.values["out"] as string | undefined) ?? resume;
+  const quiet = flags.values["quiet"] === true;
+  const progress = new Progress({ quiet });
+
+  const backend = await openBackend(flags.values["backend"] as string, {
+    device: flags.values["device"] as string | undefined,
+    threads: flags.values["threads"] as number | undefined,
+  });
+  progress.log(`backend ${backend.name} on ${backend.device}`);
+
+  const spec = modelSpec(s.model, {
+    embeddingSize: s.embeddingSize,
+    keepProbability: s.keepProbability,
+    imageSize: s.imageSize,
+  });
+  const training: TrainingOptions = {
+    loss: { kind: "triplet", alpha: s.alpha },
+    optimizer: { name: s.optimizer },
+    weightDecay: s.weightDecay,
+    movingAverageDecay: s.movingAverageDecay > 0 ? s.movingAverageDecay : null,
+  };
+  let rng: RngState = createRng(s.seed);
+  let initRng: RngState;
+  [initRng, rng] = split(rng);
+  let state = initModelState(spec, training, initRng);
+  let startEpoch = 0;
+  if (resume !== undefined) {
+    const checkpoint = await loadCheckpoint(resume);
+    checkCompatible(checkpoint.meta, {
+      model: s.model,
+      embeddingSize: s.embeddingSize,
+      optimizer: s.optimizer,
+    });
+    state = checkpoint.state;
+    rng = checkpoint.meta.rng;
+    startEpoch = checkpoint.meta.epoch;
+    progress.log(`resumed from ${resume} at epoch ${startEpoch}, step ${state.step}`);
+  }
+
+  const dataset = syntheticDataset({
+    seed: s.seed,
+    identities: s.trainIdentities,
+    imagesPerIdentity: s.imagesPerIdentity,
+    split: "train",
+  });
+  const pairs = syntheticPairs({
+    seed: s.seed,
+    identities: s.valIdentities,
+    imagesPerIdentity: s.valImagesPerIdentity,
+    folds: s.lfwNrofFolds,
+    pairsPerFold: s.valPairsPerFold,
+  }).pairs;
+  const source = syntheticSource(s.seed, s.imageSize);
+  const model = await backend.createModel(spec, state, training);
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    progress.log("interrupted: stopping; the last completed epoch's checkpoint is kept");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  if (out !== undefined) await Deno.mkdir(out, { recursive: true });
+  try {
+    for (let epoch = startEpoch; epoch < s.maxNrofEpochs; epoch++) {
+      const current = await model.getState();
+      const learningRate = schedule !== null ? scheduledRate(schedule, epoch) : s.learningRate *
+        Math.pow(
+          s.learningRateDecayFactor,
+          Math.floor(current.step / (s.learningRateDecayEpochs * s.epochSize)),
+        );
+      if (learningRate <= 0) {
+        progress.log(
+          `learning rate ${learningRate} at epoch ${epoch + 1}: training ends (schedule)`,
+        );
+        break;
+      }
+      const started = performance.now();
+      progress.begin();
+      const epochRng = rng;
+      const run = runTripletEpoch({
+        backend,
+        model,
+        dataset,
+        source,
+        config: s,
+        learningRate,
+        rng: epochRng,
+      });
+      let images = 0;
+      let lastTriplets = 0;
+      let result;
+      while (true) {
+        const next = await run.next();
+        if (next.done) {
+          result = next.value;
+          break;
+        }
+        const event: TrainEvent = next.value;
+        if (event.type === "selected") lastTriplets = event.triplets;
+        if (event.type === "no-triplets") {
+          progress.log(
+            `epoch ${epoch + 1}: zero triplets selected (mean d(a,p) ${
+              event.meanPosDist.toFixed(4)
+            }, ` +
+              `mean d(a,n) ${event.meanNegDist.toFixed(4)}, pairs without candidate ${
+                (100 * event.noCandidateFraction).toFixed(1)
+              }%); round skipped`,
+          );
+        }
+        if (event.type === "step") {
+          images += event.images;
+          const seconds = (performance.now() - started) / 1000;
+          progress.update({
+            epoch: epoch + 1,
+            step: event.step,
+            total: s.epochSize,
+            loss: event.loss,
+            triplets: lastTriplets,
+            imagesPerSec: images / Math.max(seconds, 1e-9),
+          });
+        }
+        if (interrupted) break;
+      }
+      if (interrupted || result === undefined) {
+        progress.end();
+        return 130;
+      }
+      rng = result.rng;
+      const trainSeconds = (performance.now() - started) / 1000;
+      const report = await validateOnPairs(model, pairs, source, {
+        chunk: s.batchSize,
+        rng: createRng(s.seed),
+        useMovingAverage: training.movingAverageDecay !== null,
+        evaluation: { nrofFolds: s.lfwNrofFolds },
+      });
+      const after = await model.getState();
+      const metrics: EpochMetrics = {
+        epoch: epoch + 1,
+        step: after.step,
+        loss: result.meanLoss,
+        triplets: result.meanTriplets,
+        meanPosDist: result.meanPosDist,
+        meanNegDist: result.meanNegDist,
+        accuracy: report.accuracyMean,
+        accuracyStd: report.accuracyStd,
+        val: report.val,
+        valStd: report.valStd,
+        far: report.far,
+        auc: report.auc,
+        eer: report.eer,
+        imagesPerSec: result.images / trainSeconds,
+        seconds: (performance.now() - started) / 1000,
+        learningRate,
+        backend: backend.name,
+        device: backend.device,
+      };
+      progress.end(
+        `epoch ${metrics.epoch} step ${metrics.step} loss ${metrics.loss.toFixed(4)} triplets ${
+          metrics.triplets.toFixed(0)
+        } | ` + formatReport(report).split("\n").join(" | "),
+      );
+      if (out !== undefined) {
+        await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
+          append: true,
+        });
+        await saveCheckpoint(out, {
+          state: after,
+          meta: {
+            model: s.model,
+            embeddingSize: s.embeddingSize,
+            epoch: epoch + 1,
+            rng,
+            config: { ...s },
+          },
+        }, { keepLast: flags.values["keep-checkpoints"] as number });
+      }
+    }
+  } catch (error) {
+    if (error instanceof NonFiniteLossError) {
+      progress.end();
+      console.error(
+        `error: ${error.message}${
+          out !== undefined ? ` The last good checkpoint is in ${out}.` : ""
+        }`,
+      );
+      return 1;
+    }
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    model.dispose();
+    backend.dispose();
+  }
+  return 0;
+}
