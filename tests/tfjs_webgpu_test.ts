@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { backendConformance } from "./conformance.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
+import { probeWebGpuAdapter } from "../backends/tfjs/device.ts";
+import { initModelState } from "../core/model_state.ts";
+import { nano } from "../core/models/nano.ts";
+import { createRng, uniforms } from "../core/pure/rng.ts";
+import type { TrainingOptions } from "../core/backend.ts";
+
+tf.env().set("PROD", true);
+// Mesa's Vulkan loader wants a runtime directory; CI sets one, a bare shell may not.
+if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+
+const adapter = await probeWebGpuAdapter();
+const inCi = Deno.env.get("CI") === "true";
+
+if (adapter === null && inCi) {
+  Deno.test("a WebGPU adapter exists in CI (CI installs mesa-vulkan-drivers)", () => {
+    assert.fail(
+      "No WebGPU adapter: CI must provide one (Debian's mesa-vulkan-drivers gives llvmpipe)",
+    );
+  });
+}
+
+const ignoreAll = adapter === null
+  ? "no WebGPU adapter on this machine (install mesa-vulkan-drivers for a software one)"
+  : undefined;
+if (adapter !== null) {
+  console.log(
+    `WebGPU adapter: ${adapter.description}${adapter.isFallbackAdapter ? " (software)" : ""}`,
+  );
+}
+
+// A small selection: a software adapter (llvmpipe) is slow, and the cpu run
+// covers the whole suite; these cover every kind of kernel tfjs-webgpu runs.
+backendConformance("tfjs webgpu", () => createTfjsBackend({ device: "webgpu" }), {
+  only: [
+    "distances",
+    "select:vggface",
+    "select:hard",
+    "tripletLoss",
+    "op:conv2d",
+    "op:batchNorm",
+    "op:maxPool",
+    "op:avgPool",
+    "op:concat",
+    "op:dropout",
+    "optimizer:ADAM",
+  ],
+  numRuns: 4,
+  ...(ignoreAll === undefined ? {} : { ignoreAll }),
+});
+
+Deno.test({
+  name: "tfjs webgpu: a nano training step leaks no tensors (numTensors equal after steps 1 and 5)",
+  ignore: ignoreAll !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const backend = await createTfjsBackend({ device: "webgpu" });
+    assert.match(backend.device, /webgpu/);
+    const spec = nano({ imageSize: 32, embeddingSize: 16 });
+    const options: TrainingOptions = {
+      loss: { kind: "triplet", alpha: 0.2 },
+      optimizer: { name: "ADAGRAD" },
+      weightDecay: 1e-4,
+      movingAverageDecay: 0.999,
+    };
+    const model = await backend.createModel(
+      spec,
+      initModelState(spec, options, createRng(1)),
+      options,
+    );
+    const [u] = uniforms(createRng(2), 6 * 32 * 32 * 3);
+    const images = { n: 6, height: 32, width: 32, channels: 3, data: Float32Array.from(u) };
+    let rng = createRng(3);
+    let after1 = -1;
+    for (let step = 1; step <= 5; step++) {
+      const r = await model.trainStep(images, { learningRate: 0.05, rng });
+      assert.ok(Number.isFinite(r.loss));
+      rng = r.rng;
+      if (step === 1) after1 = tf.memory().numTensors;
+    }
+    assert.equal(tf.memory().numTensors, after1);
+    model.dispose();
+    backend.dispose();
+  },
+});
