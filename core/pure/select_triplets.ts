@@ -268,7 +268,8 @@ export function selectTripletsFromDistances(
           noCandidate++;
         } else if (draws) {
           const u = us[pairIndex] as number;
-          triplets.push([a, p, candidates[Math.floor(u * count)] as number]);
+          // u < 1 so u * count < count; the min guards the invariant, it never binds.
+          triplets.push([a, p, candidates[Math.min(Math.floor(u * count), count - 1)] as number]);
         } else if (strategy === "hard") {
           let best = candidates[0] as number;
           for (let k = 1; k < count; k++) {
