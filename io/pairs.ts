@@ -275,8 +275,9 @@ async function isFile(path: string): Promise<boolean> {
  * @param lfwDir The folder holding one sub-folder per identity.
  * @param options `allowMissing`: drop pairs with a missing image instead of throwing.
  * @returns The kept pairs' paths and labels, their indices, the missing images and how many pairs were dropped.
- * @throws {Error} When an image is missing and `allowMissing` is not set; the
- *   message gives the number of missing images, the first few, and the number of affected pairs.
+ * @throws {Error} When an image is missing and `allowMissing` is not set, or
+ *   when no pair is left; the message gives the number of missing images, the
+ *   first few, and the number of affected pairs.
  * @example Missing images are listed
  * ```ts
  * import { parsePairs, resolvePairs } from "./pairs.ts";
@@ -337,7 +338,7 @@ export async function resolvePairs(
     same.push(p.same);
     kept.push(i);
   }
-  if (missing.length > 0 && options.allowMissing !== true) {
+  if (missing.length > 0 && (options.allowMissing !== true || paths.length === 0)) {
     const first = missing.slice(0, HOW_MANY_MISSING_TO_NAME).join(", ");
     const more = missing.length > HOW_MANY_MISSING_TO_NAME
       ? `, and ${missing.length - HOW_MANY_MISSING_TO_NAME} more`
@@ -345,7 +346,9 @@ export async function resolvePairs(
     throw new Error(
       `${missing.length} image${missing.length === 1 ? "" : "s"} of ${skippedPairs} pair${
         skippedPairs === 1 ? "" : "s"
-      } ${missing.length === 1 ? "is" : "are"} missing under ${lfwDir}: ${first}${more}`,
+      } ${missing.length === 1 ? "is" : "are"} missing under ${lfwDir}: ${first}${more}${
+        paths.length === 0 ? "; no pair is left to evaluate" : ""
+      }`,
     );
   }
   return { paths, same, kept, missing, skippedPairs };

@@ -181,3 +181,16 @@ Deno.test("resolvePairs() lists every missing image, with a count and the first 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("resolvePairs() fails even with allowMissing when no pair is left", async () => {
+  const dir = await lfwFixture([]);
+  try {
+    const pairs = parsePairs("1 1\nAnn 1 2\nAnn 1 Bob 1\n", "p.txt");
+    await assert.rejects(
+      resolvePairs(pairs, dir, { allowMissing: true }),
+      /^Error: 3 images of 2 pairs are missing under .*; no pair is left to evaluate$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
