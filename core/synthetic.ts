@@ -584,6 +584,17 @@ function faceShapes(id: FaceIdentity, n: Nuisance): Shape[] {
         hair.color,
       ),
     );
+  } else if (hair.style === "bald") {
+    // A fringe of hair at the sides and back, showing only around the face.
+    out.push(
+      shape(
+        ellipse(fw * 1.08 + hair.volume * 0.4, 0.24),
+        turn(0, -0.05),
+        eyeY + 0.04,
+        0,
+        hair.color,
+      ),
+    );
   }
   // Ears (the far one shrinks with the turn).
   for (const side of [-1, 1]) {
@@ -621,20 +632,7 @@ function faceShapes(id: FaceIdentity, n: Nuisance): Shape[] {
   );
   out.push(shape(ellipse(fw * (1 + id.jaw) / 2, fh * 0.3), turn(0, 0.02), 0.02, 0, skin));
   // Hair on top.
-  if (hair.style === "bald") {
-    for (const side of [-1, 1]) {
-      out.push(
-        shape(
-          ellipse(0.06 + hair.volume * 0.5, 0.14),
-          turn(side * fw * 0.93, -0.05),
-          eyeY - 0.08,
-          side * 0.2,
-          hair.color,
-          { alpha: 0.85 },
-        ),
-      );
-    }
-  } else {
+  if (hair.style !== "bald") {
     const hairlineY = eyeY - hair.hairline + (hair.style === "fringe" ? 0.12 : 0);
     const bendH = hair.style === "fringe" ? 0.3 : hair.bend;
     const capRy = (fh * 0.95 + hair.volume - (-hairlineY)) / 2 + 0.25;
