@@ -10,6 +10,7 @@ import {
 } from "../core/synthetic.ts";
 import { createRng } from "../core/pure/rng.ts";
 import { fixedImageStandardization, prewhiten } from "../core/pure/preprocess.ts";
+import { evaluate } from "../core/pure/evaluation.ts";
 
 Deno.test("syntheticIdentity() is a deterministic function of seed and index", () => {
   fc.assert(
@@ -189,7 +190,7 @@ Deno.test("syntheticPairs() follows the LFW layout with identity-disjoint folds"
   assert.equal(syntheticPairs({ ...options, folds: 2 }).pairs.length, 2 * 24);
 });
 
-/** Unit-norm flattening, so squared distances lie in [0, 4] like L2-normalized embeddings. */
+/** Unit-norm flattening, so squared distances lie in [0, 4] like L2-normalized embeddings (the threshold range of the protocol). */
 function unit(x: Float32Array): Float32Array {
   let n = 0;
   for (const v of x) n += v * v;
@@ -198,38 +199,15 @@ function unit(x: Float32Array): Float32Array {
 }
 
 /**
- * The seed's 10-fold accuracy: thresholds 0..4 step 0.01, contiguous folds,
- * best threshold on the other folds (first on ties), "same" when dist < t.
+ * The seed's 10-fold accuracy (core/pure/evaluation.ts) of precomputed squared
+ * distances: each pair becomes the 1-D "embeddings" `sqrt(d)` and `0`, whose
+ * squared euclidean distance is `d`.
  */
 function tenFoldAccuracy(dist: readonly number[], same: readonly boolean[]): number {
-  const folds = 10;
   const n = dist.length;
-  const foldSize = n / folds;
-  const thresholds = Array.from({ length: 400 }, (_, i) => i * 0.01);
-  let total = 0;
-  for (let f = 0; f < folds; f++) {
-    const accuracy = (t: number, test: boolean) => {
-      let correct = 0;
-      let count = 0;
-      for (let i = 0; i < n; i++) {
-        if ((Math.floor(i / foldSize) === f) !== test) continue;
-        count++;
-        if (((dist[i] as number) < t) === same[i]) correct++;
-      }
-      return correct / count;
-    };
-    let best = -1;
-    let bestT = 0;
-    for (const t of thresholds) {
-      const a = accuracy(t, false);
-      if (a > best) {
-        best = a;
-        bestT = t;
-      }
-    }
-    total += accuracy(bestT, true);
-  }
-  return total / folds;
+  const e1 = { rows: n, cols: 1, data: Float32Array.from(dist, (d) => Math.sqrt(d)) };
+  const e2 = { rows: n, cols: 1, data: new Float32Array(n) };
+  return evaluate(e1, e2, same, { nrofFolds: 10 }).accuracyMean;
 }
 
 /** 10-fold raw-pixel verification accuracy on synthetic validation pairs, per standardization. */
