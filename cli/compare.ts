@@ -1,0 +1,104 @@
+/**
+ * `compare`: the seed's compare.py. Embeds the given images and prints the
+ * matrix of (non-squared) euclidean distances between them, as a table.
+ *
+ * @module
+ */
+
+import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { embedFiles, MODEL_FLAGS, openModel } from "./_embedder.ts";
+import type { Matrix } from "../core/types.ts";
+
+/** The flags of `compare`. */
+export const COMPARE_FLAGS: FlagTable = {
+  ...MODEL_FLAGS,
+  "json": { kind: "boolean", help: "print {images, distances} as JSON" },
+};
+
+/**
+ * The euclidean (not squared) distances between all rows.
+ *
+ * @param x The embeddings.
+ * @returns An `n x n` matrix.
+ */
+export function euclideanDistanceMatrix(x: Matrix): Matrix {
+  const n = x.rows;
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < x.cols; k++) {
+        const d = (x.data[i * x.cols + k] as number) - (x.data[j * x.cols + k] as number);
+        s += d * d;
+      }
+      out[i * n + j] = out[j * n + i] = Math.sqrt(s);
+    }
+  }
+  return { rows: n, cols: n, data: out };
+}
+
+/**
+ * Formats the seed's output: the numbered images, then the distance matrix
+ * with 4 decimals.
+ *
+ * @param paths The images.
+ * @param distances Their distance matrix.
+ * @returns The text.
+ */
+export function formatDistanceTable(paths: readonly string[], distances: Matrix): string {
+  const n = paths.length;
+  const lines = ["Images:"];
+  paths.forEach((p, i) => lines.push(`${i}: ${p}`));
+  lines.push("", "Distance matrix");
+  const width = Math.max(String(n - 1).length, 1);
+  lines.push(" ".repeat(width) + paths.map((_, j) => String(j).padStart(9)).join(""));
+  for (let i = 0; i < n; i++) {
+    let row = String(i).padStart(width);
+    for (let j = 0; j < n; j++) row += (distances.data[i * n + j] as number).toFixed(4).padStart(9);
+    lines.push(row);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Runs `compare` with the given arguments.
+ *
+ * @param args Arguments after `compare`.
+ * @returns The process exit code.
+ */
+export async function compareCommand(args: readonly string[]): Promise<number> {
+  const flags = parseFlags(args, COMPARE_FLAGS);
+  if (flags.values["help"]) {
+    console.log(
+      formatHelp("deno run -A cli.ts compare --model CKPT IMAGE IMAGE...", COMPARE_FLAGS),
+    );
+    return 0;
+  }
+  const paths = flags.positionals;
+  if (paths.length < 2) {
+    throw new UsageError(`compare needs at least two images, got ${paths.length}`);
+  }
+  const loaded = await openModel(flags);
+  let embeddings;
+  try {
+    embeddings = await embedFiles(loaded, paths, {
+      batchSize: flags.values["batch-size"] as number,
+      workers: flags.values["workers"] as number,
+      resize: flags.values["resize"] === true,
+    });
+  } finally {
+    loaded.dispose();
+  }
+  const distances = euclideanDistanceMatrix(embeddings);
+  if (flags.values["json"]) {
+    const n = paths.length;
+    const rows = Array.from(
+      { length: n },
+      (_, i) => Array.from(distances.data.subarray(i * n, (i + 1) * n)),
+    );
+    console.log(JSON.stringify({ images: paths, distances: rows }));
+  } else {
+    console.log(formatDistanceTable(paths, distances));
+  }
+  return 0;
+}
