@@ -31,6 +31,7 @@ import { tripletLoss } from "../core/pure/losses.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import { initOptimizerState } from "../core/pure/optimizers.ts";
 import { initParameters } from "../core/init.ts";
+import { initModelState } from "../core/model_state.ts";
 import { nano } from "../core/models/nano.ts";
 import { createExecutorModel } from "../core/executor_model.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
@@ -110,6 +111,9 @@ export const CONFORMANCE_TESTS: readonly string[] = [
   "optimizer:ADADELTA",
   "optimizer:ADAM",
   "optimizer:RMSPROP",
+  "softmax",
+  "softmax:center",
+  "softmax:arcface",
   "nano",
 ];
 
@@ -623,6 +627,7 @@ async function compareStep(
     options: TrainingOptions;
     images: ImageBatch;
     seed: number;
+    labels?: Int32Array;
   },
   tol: ConformanceTolerances,
   steps: number,
@@ -641,8 +646,9 @@ async function compareStep(
     let rngA = createRng(c.seed + 7);
     let rngE = rngA;
     for (let s = 0; s < steps; s++) {
-      const ra = await actual.trainStep(c.images, { learningRate, rng: rngA });
-      const re = await expected.trainStep(c.images, { learningRate, rng: rngE });
+      const labels = c.labels === undefined ? {} : { labels: c.labels };
+      const ra = await actual.trainStep(c.images, { learningRate, rng: rngA, ...labels });
+      const re = await expected.trainStep(c.images, { learningRate, rng: rngE, ...labels });
       assert.deepEqual(ra.rng, re.rng, "the step consumes the RNG like the reference");
       rngA = ra.rng;
       rngE = re.rng;
@@ -776,6 +782,57 @@ function registerModelTests(
             },
             tol,
             2,
+            0.05,
+          );
+        } finally {
+          ref.dispose();
+        }
+      },
+    );
+  }
+
+  const softmaxCases: [string, string, TrainingOptions["loss"]][] = [
+    ["softmax", "softmax cross-entropy", { kind: "softmax", numClasses: 3 }],
+    ["softmax:center", "softmax with center loss and the prelogits norm penalty", {
+      kind: "softmax",
+      numClasses: 3,
+      centerLossFactor: 0.5,
+      centerLossAlfa: 0.6,
+      prelogitsNormLossFactor: 0.1,
+      prelogitsNormP: 1.5,
+    }],
+    ["softmax:arcface", "softmax with the ArcFace margin", {
+      kind: "softmax",
+      numClasses: 3,
+      arcface: { margin: 0.5, scale: 8 },
+    }],
+  ];
+  for (const [id, what, loss] of softmaxCases) {
+    register(
+      id,
+      `three steps of ${what} equal the specification`,
+      async (backend) => {
+        const ref = await reference();
+        try {
+          const options: TrainingOptions = {
+            loss,
+            optimizer: { name: "ADAM" },
+            weightDecay: 0.01,
+            movingAverageDecay: 0.9,
+          };
+          await compareStep(
+            backend,
+            ref,
+            {
+              spec: small,
+              state: initModelState(small, options, createRng(8)),
+              options,
+              images: randomImages(small, 6, 8),
+              seed: 8,
+              labels: Int32Array.from([0, 1, 2, 2, 1, 1]),
+            },
+            tol,
+            3,
             0.05,
           );
         } finally {

@@ -22,9 +22,11 @@ import type { ImageBatch, Matrix, NamedTensors, RngState, Tensor } from "../../c
 import { uniforms } from "../../core/pure/rng.ts";
 import { type BatchNormStatistics, compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
 import { applyOptimizerUpdate } from "./optimizers.ts";
-import { resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
+import { isDecayed, resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
 import { effectiveDecay } from "../../core/pure/moving_average.ts";
 import { tripletLossTensor } from "./triplet_loss.ts";
+import { softmaxHeadLoss, updatedCenters } from "./softmax_loss.ts";
+import { CENTERS } from "../../core/model_state.ts";
 
 function toTensor(t: Tensor): tf.Tensor {
   return tf.tensor(t.data, [...t.shape], "float32");
@@ -184,9 +186,6 @@ class TfjsModel implements Model {
         throw new RangeError(`The state has no statistic "${name}"`);
       }
     }
-    if (options.loss.kind !== "triplet") {
-      throw new RangeError(`The tfjs backend does not support the "${options.loss.kind}" loss yet`);
-    }
     this.#params = variables(state.params, true);
     this.#stats = variables(state.stats);
     this.#slots = new Map();
@@ -313,9 +312,23 @@ class TfjsModel implements Model {
       throw new RangeError(`Learning rate must be a non-negative finite number, got ${lr}`);
     }
     const loss = this.#options.loss;
-    if (loss.kind !== "triplet") throw new RangeError(`Unsupported loss "${loss.kind}"`);
-    if (images.n % 3 !== 0) {
+    if (loss.kind === "triplet" && images.n % 3 !== 0) {
       throw new RangeError(`A triplet batch needs a multiple of 3 images, got ${images.n}`);
+    }
+    const labels = options.labels;
+    if (loss.kind === "softmax") {
+      if (!(labels instanceof Int32Array) || labels.length !== images.n) {
+        throw new RangeError(
+          `A softmax step needs ${images.n} Int32Array labels, got ${labels?.length ?? "none"}`,
+        );
+      }
+      for (let i = 0; i < labels.length; i++) {
+        if (!(labels[i]! >= 0 && labels[i]! < loss.numClasses)) {
+          throw new RangeError(
+            `Label ${labels[i]} at index ${i} is outside [0, ${loss.numClasses})`,
+          );
+        }
+      }
     }
     const { masks, rng } = dropoutMaskValues(
       this.spec,
@@ -336,6 +349,8 @@ class TfjsModel implements Model {
       const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
       let batchStats: Record<string, BatchNormStatistics> = {};
       let regularization: tf.Scalar = tf.scalar(0);
+      let prelogits: tf.Tensor2D | null = null;
+      const labelsT = loss.kind === "softmax" ? tf.tensor1d(labels!, "int32") : null;
       const f = (): tf.Scalar => {
         const out = this.#compiled.forward({
           x,
@@ -348,20 +363,42 @@ class TfjsModel implements Model {
         for (const [name, s] of Object.entries(out.batchStats)) {
           batchStats[name] = { ...s, mean: keep(s.mean), variance: keep(s.variance) };
         }
-        const data = tripletLossTensor(out.output, loss.alpha, loss.softMargin === true);
+        let data: tf.Scalar;
         let reg: tf.Scalar = tf.scalar(0);
+        if (loss.kind === "triplet") {
+          data = tripletLossTensor(out.output, loss.alpha, loss.softMargin === true);
+        } else {
+          const head = softmaxHeadLoss(
+            out.prelogits,
+            labelsT!,
+            this.#tensors(this.#params),
+            this.#tensors(this.#stats),
+            loss,
+          );
+          data = head.crossEntropy;
+          reg = head.regularization;
+          prelogits = keep(out.prelogits);
+        }
         if (weightDecay > 0) {
+          let decayed: tf.Scalar = tf.scalar(0);
           for (const name of paramNames) {
-            if (!name.endsWith("/weights")) continue;
-            reg = tf.add(reg, tf.sum(tf.square(this.#params.get(name)!)));
+            if (!isDecayed(name)) continue;
+            decayed = tf.add(decayed, tf.sum(tf.square(this.#params.get(name)!)));
           }
-          reg = tf.mul(reg, tf.scalar(weightDecay / 2));
+          reg = tf.add(reg, tf.mul(decayed, tf.scalar(weightDecay / 2)));
         }
         regularization = keep(reg);
         return tf.add(data, reg);
       };
       const { value, grads } = tf.variableGrads(f, paramVars);
       this.#updateStats(batchStats);
+      if (loss.kind === "softmax" && (loss.centerLossFactor ?? 0) > 0 && prelogits !== null) {
+        const centers = this.#stats.get(CENTERS);
+        if (centers === undefined) {
+          throw new RangeError(`Center loss needs the statistic "${CENTERS}"`);
+        }
+        centers.assign(updatedCenters(centers, prelogits, labelsT!, loss.centerLossAlfa ?? 0.95));
+      }
       for (let i = 0; i < paramNames.length; i++) {
         const name = paramNames[i]!;
         const v = paramVars[i]!;
