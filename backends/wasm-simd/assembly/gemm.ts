@@ -1,0 +1,274 @@
+// AssemblyScript source (compiled by backends/wasm-simd/build_wasm.ts), not Deno TypeScript.
+//
+// Cache-blocked, packed single-precision GEMM:
+//   C[m x n] = op(A)[m x k] . op(B)[k x n]   (+ C when `accumulate`)
+// op(A)(i, p) = transA ? A[p * lda + i] : A[i * lda + p]
+// op(B)(p, j) = transB ? B[j * ldb + p] : B[p * ldb + j]
+// Blocking follows the usual Goto scheme: an NC-wide slab of op(B) is packed
+// into NR-column panels (L2), an MC x KC block of op(A) into MR-row panels,
+// and an MR x NR register-blocked f32x4 micro-kernel runs over them.
+
+import { madd } from "./common";
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 512;
+
+/** Bytes of per-thread scratch the GEMM needs. */
+export function gemmScratchBytes(): i32 {
+  return (KC * NC + MC * KC + MR * NR) * 4 + 64;
+}
+
+function packB(
+  b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize,
+): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const w = min(NR, nc - jp);
+    const panel = dst + (<usize>(jp * kc) << 2);
+    if (!transB) {
+      if (w == NR) {
+        let src = b + ((<usize>p0 * <usize>ldb + <usize>(j0 + jp)) << 2);
+        const stride = <usize>ldb << 2;
+        let out = panel;
+        for (let p = 0; p < kc; p++) {
+          v128.store(out, v128.load(src));
+          v128.store(out, v128.load(src, 16), 16);
+          src += stride;
+          out += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const src = b + ((<usize>(p0 + p) * <usize>ldb + <usize>(j0 + jp)) << 2);
+          const out = panel + (<usize>(p * NR) << 2);
+          for (let jj = 0; jj < NR; jj++) {
+            store<f32>(out + (<usize>jj << 2), jj < w ? load<f32>(src + (<usize>jj << 2)) : 0);
+          }
+        }
+      }
+    } else {
+      for (let jj = 0; jj < NR; jj++) {
+        let out = panel + (<usize>jj << 2);
+        if (jj < w) {
+          let src = b + ((<usize>(j0 + jp + jj) * <usize>ldb + <usize>p0) << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out, load<f32>(src));
+            src += 4;
+            out += 32;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out, 0);
+            out += 32;
+          }
+        }
+      }
+    }
+  }
+}
+
+function packA(
+  a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize,
+): void {
+  for (let ip = 0; ip < mc; ip += MR) {
+    const h = min(MR, mc - ip);
+    const panel = dst + (<usize>(ip * kc) << 2);
+    if (transA) {
+      if (h == MR) {
+        let src = a + ((<usize>p0 * <usize>lda + <usize>(i0 + ip)) << 2);
+        const stride = <usize>lda << 2;
+        let out = panel;
+        for (let p = 0; p < kc; p++) {
+          v128.store(out, v128.load(src));
+          src += stride;
+          out += 16;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const src = a + ((<usize>(p0 + p) * <usize>lda + <usize>(i0 + ip)) << 2);
+          const out = panel + (<usize>(p * MR) << 2);
+          for (let ii = 0; ii < MR; ii++) {
+            store<f32>(out + (<usize>ii << 2), ii < h ? load<f32>(src + (<usize>ii << 2)) : 0);
+          }
+        }
+      }
+    } else if (h == MR) {
+      const stride = <usize>lda << 2;
+      const r0 = a + ((<usize>(i0 + ip) * <usize>lda + <usize>p0) << 2);
+      const r1 = r0 + stride;
+      const r2 = r1 + stride;
+      const r3 = r2 + stride;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const off = <usize>p << 2;
+        const x0 = v128.load(r0 + off);
+        const x1 = v128.load(r1 + off);
+        const x2 = v128.load(r2 + off);
+        const x3 = v128.load(r3 + off);
+        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+        const out = panel + (<usize>(p * MR) << 2);
+        v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+        v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+        v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+      }
+      for (; p < kc; p++) {
+        const off = <usize>p << 2;
+        const out = panel + (<usize>(p * MR) << 2);
+        store<f32>(out, load<f32>(r0 + off));
+        store<f32>(out, load<f32>(r1 + off), 4);
+        store<f32>(out, load<f32>(r2 + off), 8);
+        store<f32>(out, load<f32>(r3 + off), 12);
+      }
+    } else {
+      for (let ii = 0; ii < MR; ii++) {
+        let out = panel + (<usize>ii << 2);
+        if (ii < h) {
+          let src = a + ((<usize>(i0 + ip + ii) * <usize>lda + <usize>p0) << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out, load<f32>(src));
+            src += 4;
+            out += 16;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out, 0);
+            out += 16;
+          }
+        }
+      }
+    }
+  }
+}
+
+// MR x NR = 4 x 8 micro-kernel: 8 accumulators, 2 B vectors, 1 broadcast.
+function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldcBytes: usize, acc: bool): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    ap += 16;
+    bp += 32;
+  }
+  const c1 = c + ldcBytes;
+  const c2 = c1 + ldcBytes;
+  const c3 = c2 + ldcBytes;
+  if (acc) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c1));
+    c11 = f32x4.add(c11, v128.load(c1, 16));
+    c20 = f32x4.add(c20, v128.load(c2));
+    c21 = f32x4.add(c21, v128.load(c2, 16));
+    c30 = f32x4.add(c30, v128.load(c3));
+    c31 = f32x4.add(c31, v128.load(c3, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c1, c10);
+  v128.store(c1, c11, 16);
+  v128.store(c2, c20);
+  v128.store(c2, c21, 16);
+  v128.store(c3, c30);
+  v128.store(c3, c31, 16);
+}
+
+/** Single-threaded GEMM over the block rows [r0, r1) x columns [c0, c1) of C. */
+function gemmBlock(
+  k: i32, a: usize, lda: i32, transA: bool, b: usize, ldb: i32, transB: bool,
+  c: usize, ldc: i32, accumulate: bool, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32,
+): void {
+  if (r0 >= r1 || c0 >= c1) return;
+  if (k <= 0) {
+    if (!accumulate) {
+      for (let i = r0; i < r1; i++) {
+        memory.fill(c + ((<usize>i * <usize>ldc + <usize>c0) << 2), 0, <usize>(c1 - c0) << 2);
+      }
+    }
+    return;
+  }
+  const bpack = (scratch + 15) & ~(<usize>15);
+  const apack = bpack + (<usize>(KC * NC) << 2);
+  const tile = apack + (<usize>(MC * KC) << 2);
+  const ldcBytes = <usize>ldc << 2;
+  for (let jc = c0; jc < c1; jc += NC) {
+    const nc = min(NC, c1 - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const acc = accumulate || pc > 0;
+      packB(b, ldb, transB, pc, kc, jc, nc, bpack);
+      for (let ic = r0; ic < r1; ic += MC) {
+        const mc = min(MC, r1 - ic);
+        packA(a, lda, transA, ic, mc, pc, kc, apack);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const bp = bpack + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const ap = apack + (<usize>(ir * kc) << 2);
+            const cp = c + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+            if (mr == MR && nr == NR) {
+              kernel4x8(kc, ap, bp, cp, ldcBytes, acc);
+            } else {
+              kernel4x8(kc, ap, bp, tile, <usize>(NR * 4), false);
+              for (let ii = 0; ii < mr; ii++) {
+                for (let jj = 0; jj < nr; jj++) {
+                  const dst = cp + <usize>ii * ldcBytes + (<usize>jj << 2);
+                  const v = load<f32>(tile + (<usize>(ii * NR + jj) << 2));
+                  store<f32>(dst, acc ? load<f32>(dst) + v : v);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C = op(A) . op(B) (+ C), the part of thread `tid` of `nt`: the larger of
+ * the two output dimensions is split in micro-tile multiples.
+ */
+export function gemm(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+  c: usize, ldc: i32, accumulate: i32, scratch: usize, scratchStride: i32, tid: i32, nt: i32,
+): void {
+  const s = scratch + <usize>tid * <usize>scratchStride;
+  if (m >= n) {
+    const units = (m + MR - 1) / MR;
+    const per = (units + nt - 1) / nt;
+    const r0 = min(m, tid * per * MR);
+    const r1 = min(m, r0 + per * MR);
+    gemmBlock(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, r0, r1, 0, n);
+  } else {
+    const units = (n + NR - 1) / NR;
+    const per = (units + nt - 1) / nt;
+    const c0 = min(n, tid * per * NR);
+    const c1 = min(n, c0 + per * NR);
+    gemmBlock(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, 0, m, c0, c1);
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * The wasm-simd runtime: the kernels instantiated over one shared
+ * `WebAssembly.Memory`, a bump allocator over that memory, and a persistent
+ * pool of Workers (created once) that run a kernel's per-thread shares in
+ * parallel, synchronised with `Atomics`.
+ *
+ * @module
+ */
+
+import {
+  ARGS_OFFSET,
+  CTL_ERROR,
+  CTL_ERROR_LENGTH,
+  CTL_FUNCTION,
+  CTL_GENERATION,
+  CTL_NARGS,
+  CTL_PENDING,
+  CTL_SHUTDOWN,
+  CTL_SLOTS,
+  CTL_THREADS,
+  ERROR_OFFSET,
+  HEAP_BASE,
+  INITIAL_PAGES,
+  MAX_ARGS,
+  MAXIMUM_PAGES,
+} from "./_control.ts";
+import { loadKernels, type SimdFlavor } from "./_loader.ts";
+
+export type { SimdFlavor } from "./_loader.ts";
+
+/** Names of the kernels that run on the pool (each takes `tid, nt` last). */
+export const POOL_KERNELS = [
+  "gemm",
+  "debugTrap",
+] as const;
+
+/** A kernel that runs on the pool. */
+export type PoolKernel = typeof POOL_KERNELS[number];
+
+/** Options of {@linkcode createWasmSimdRuntime}. */
+export interface WasmSimdRuntimeOptions {
+  /** Threads (the caller plus workers); default `navigator.hardwareConcurrency`. */
+  readonly threads?: number;
+  /** Kernel build; default "auto" (relaxed SIMD where the runtime supports it). */
+  readonly flavor?: SimdFlavor;
+}
+
+type KernelFunction = (...args: number[]) => number | void;
+
+/**
+ * The kernels over a shared memory, with an allocator and a thread pool.
+ * Create it with {@linkcode createWasmSimdRuntime}.
+ */
+export class WasmSimdRuntime {
+  /** Threads taking part in pool kernels (the caller counts as one). */
+  readonly threads: number;
+  /** Whether the relaxed-SIMD (fused multiply-add) build is in use. */
+  readonly relaxed: boolean;
+  /** The shared memory of all threads. */
+  readonly memory: WebAssembly.Memory;
+  readonly #exports: Record<string, KernelFunction>;
+  readonly #workers: Worker[];
+  readonly #ctl: Int32Array;
+  readonly #args: Float64Array;
+  readonly #scratchStride: number;
+  #scratch = 0;
+  #top = HEAP_BASE;
+  #disposed = false;
+
+  /** Use {@linkcode createWasmSimdRuntime}. */
+  constructor(
+    memory: WebAssembly.Memory,
+    instance: WebAssembly.Instance,
+    workers: Worker[],
+    relaxed: boolean,
+  ) {
+    this.memory = memory;
+    this.#exports = instance.exports as unknown as Record<string, KernelFunction>;
+    this.#workers = workers;
+    this.threads = workers.length + 1;
+    this.relaxed = relaxed;
+    const buffer = memory.buffer;
+    this.#ctl = new Int32Array(buffer, 0, CTL_SLOTS);
+    this.#args = new Float64Array(buffer, ARGS_OFFSET, MAX_ARGS);
+    this.#scratchStride = alignUp(this.call("gemmScratchBytes", []), 65536);
+    this.#scratch = this.alloc(this.#scratchStride * this.threads);
+  }
+
+  /** Current allocation top; pass it to {@linkcode WasmSimdRuntime.release}. */
+  mark(): number {
+    return this.#top;
+  }
+
+  /** Frees everything allocated after `mark` (a bump allocator's reset). */
+  release(mark: number): void {
+    if (mark < HEAP_BASE || mark > this.#top) {
+      throw new RangeError(`Mark ${mark} is not a valid allocation mark.`);
+    }
+    this.#top = mark;
+  }
+
+  /** Allocates `bytes` (16-byte aligned), growing the memory when needed; returns the address. */
+  alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) {
+      throw new RangeError(`Allocation size ${bytes} is not a non-negative integer.`);
+    }
+    const address = alignUp(this.#top, 16);
+    const end = address + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / 65536);
+      if (have / 65536 + pages > MAXIMUM_PAGES) {
+        throw new RangeError(`Allocation of ${bytes} bytes exceeds the 2 GiB wasm memory.`);
+      }
+      this.memory.grow(pages);
+    }
+    this.#top = end;
+    return address;
+  }
+
+  /** Allocates `count` float32 values; returns the address. */
+  allocF32(count: number): number {
+    return this.alloc(count * 4);
+  }
+
+  /** Allocates and fills with `data`; returns the address. */
+  put(data: Float32Array): number {
+    const address = this.allocF32(data.length);
+    this.f32(address, data.length).set(data);
+    return address;
+  }
+
+  /** A view (valid until the memory grows) of `count` floats at `address`. */
+  f32(address: number, count: number): Float32Array {
+    return new Float32Array(this.memory.buffer, address, count);
+  }
+
+  /** A copy of `count` floats at `address`. */
+  read(address: number, count: number): Float32Array {
+    return this.f32(address, count).slice();
+  }
+
+  /** Calls an export on the calling thread only. */
+  call(name: string, args: readonly number[]): number {
+    const fn = this.#exports[name];
+    if (fn === undefined) throw new TypeError(`Unknown wasm-simd kernel "${name}".`);
+    return (fn(...args) as number | undefined) ?? 0;
+  }
+
+  /** Per-thread GEMM scratch: the base address and the stride between threads. */
+  get scratch(): { readonly base: number; readonly stride: number } {
+    return { base: this.#scratch, stride: this.#scratchStride };
+  }
+
+  /**
+   * Runs a pool kernel on `threads` threads (default all): each thread calls
+   * it with `args` followed by its thread index and the thread count. Blocks
+   * until every share is done; the first error of any thread is rethrown and
+   * the pool stays usable.
+   */
+  run(name: PoolKernel, args: readonly number[], threads: number = this.threads): void {
+    if (this.#disposed) throw new TypeError("The wasm-simd runtime was disposed.");
+    const nt = Math.max(1, Math.min(this.threads, Math.floor(threads)));
+    const fn = this.#exports[name];
+    if (fn === undefined) throw new TypeError(`Unknown wasm-simd kernel "${name}".`);
+    if (nt === 1 || this.#workers.length === 0) {
+      fn(...args, 0, 1);
+      return;
+    }
+    if (args.length > MAX_ARGS) throw new RangeError(`Kernel "${name}" has too many arguments.`);
+    const ctl = this.#ctl;
+    this.#args.set(args);
+    Atomics.store(ctl, CTL_FUNCTION, POOL_KERNELS.indexOf(name));
+    Atomics.store(ctl, CTL_NARGS, args.length);
+    Atomics.store(ctl, CTL_THREADS, nt);
+    Atomics.store(ctl, CTL_ERROR, 0);
+    Atomics.store(ctl, CTL_PENDING, this.#workers.length);
+    Atomics.add(ctl, CTL_GENERATION, 1);
+    Atomics.notify(ctl, CTL_GENERATION);
+    let mainError: unknown = undefined;
+    try {
+      fn(...args, 0, nt);
+    } catch (error) {
+      mainError = error;
+    }
+    for (;;) {
+      const pending = Atomics.load(ctl, CTL_PENDING);
+      if (pending === 0) break;
+      Atomics.wait(ctl, CTL_PENDING, pending);
+    }
+    if (mainError !== undefined) throw mainError;
+    if (Atomics.load(ctl, CTL_ERROR) !== 0) {
+      const length = Atomics.load(ctl, CTL_ERROR_LENGTH);
+      const bytes = new Uint8Array(this.memory.buffer, ERROR_OFFSET, length).slice();
+      throw new Error(new TextDecoder().decode(bytes));
+    }
+  }
+
+  /**
+   * C = op(A)·op(B) (+ C when `accumulate`) on float32 matrices at the given
+   * addresses, row-major with leading dimensions `lda`, `ldb`, `ldc`.
+   */
+  gemm(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    b: number,
+    c: number,
+    options: {
+      readonly transA?: boolean;
+      readonly transB?: boolean;
+      readonly accumulate?: boolean;
+      readonly lda?: number;
+      readonly ldb?: number;
+      readonly ldc?: number;
+      readonly threads?: number;
+    } = {},
+  ): void {
+    const transA = options.transA ?? false;
+    const transB = options.transB ?? false;
+    const lda = options.lda ?? (transA ? m : k);
+    const ldb = options.ldb ?? (transB ? k : n);
+    const ldc = options.ldc ?? n;
+    const flops = 2 * m * n * k;
+    const threads = options.threads ?? (flops < 1 << 18 ? 1 : this.threads);
+    this.run("gemm", [
+      m,
+      n,
+      k,
+      a,
+      lda,
+      transA ? 1 : 0,
+      b,
+      ldb,
+      transB ? 1 : 0,
+      c,
+      ldc,
+      options.accumulate ? 1 : 0,
+      this.#scratch,
+      this.#scratchStride,
+    ], threads);
+  }
+
+  /** Terminates the workers; the runtime is unusable afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    Atomics.store(this.#ctl, CTL_SHUTDOWN, 1);
+    Atomics.add(this.#ctl, CTL_GENERATION, 1);
+    Atomics.notify(this.#ctl, CTL_GENERATION);
+    for (const worker of this.#workers) worker.terminate();
+  }
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}
+
+/**
+ * Instantiates the kernels over a new shared memory and starts the worker pool.
+ *
+ * @param options Threads (default the number of cores) and the kernel build.
+ * @returns The runtime; call `dispose()` to stop its workers.
+ * @throws {RangeError} When `threads` is not a positive integer.
+ * @throws {TypeError} When the runtime lacks WebAssembly SIMD or threads.
+ * @example
+ * ```ts
+ * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import assert from "node:assert/strict";
+ * const rt = await createWasmSimdRuntime({ threads: 1 });
+ * const a = rt.put(new Float32Array([1, 2, 3, 4]));
+ * const b = rt.put(new Float32Array([1, 0, 0, 1]));
+ * const c = rt.allocF32(4);
+ * rt.gemm(2, 2, 2, a, b, c);
+ * assert.deepEqual(Array.from(rt.read(c, 4)), [1, 2, 3, 4]);
+ * rt.dispose();
+ * ```
+ */
+export async function createWasmSimdRuntime(
+  options: WasmSimdRuntimeOptions = {},
+): Promise<WasmSimdRuntime> {
+  const threads = options.threads ?? navigator.hardwareConcurrency ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`Thread count ${threads} is not a positive integer.`);
+  }
+  const { module, relaxed } = await loadKernels(options.flavor ?? "auto");
+  const memory = new WebAssembly.Memory({
+    initial: INITIAL_PAGES,
+    maximum: MAXIMUM_PAGES,
+    shared: true,
+  });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const workers: Worker[] = [];
+  try {
+    const ready: Promise<void>[] = [];
+    for (let tid = 1; tid < threads; tid++) {
+      const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      workers.push(worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.onmessage = (event: MessageEvent<{ ready?: true; error?: string }>) => {
+            if (event.data.ready) resolve();
+            else reject(new Error(`wasm-simd worker ${tid} failed: ${event.data.error}`));
+          };
+          worker.onerror = (event: ErrorEvent) => {
+            event.preventDefault();
+            reject(new Error(`wasm-simd worker ${tid} failed: ${event.message}`));
+          };
+        }),
+      );
+      worker.postMessage({ module, memory, names: POOL_KERNELS, tid });
+    }
+    await Promise.all(ready);
+  } catch (error) {
+    for (const worker of workers) worker.terminate();
+    throw error;
+  }
+  return new WasmSimdRuntime(memory, instance, workers, relaxed);
+}
