@@ -14,9 +14,9 @@ import { fileURLToPath } from "node:url";
 /** The two builds of the kernels. */
 export interface WasmBuilds {
   /** Plain SIMD (f32x4) build, runs everywhere SIMD does. */
-  readonly simd: Uint8Array;
+  readonly simd: Uint8Array<ArrayBuffer>;
   /** Relaxed-SIMD build (fused multiply-add), chosen where the runtime validates it. */
-  readonly relaxed: Uint8Array;
+  readonly relaxed: Uint8Array<ArrayBuffer>;
 }
 
 const ASSEMBLY_DIR = new URL("./assembly/", import.meta.url);
@@ -42,9 +42,9 @@ const COMMON_FLAGS = [
   "65536",
 ];
 
-async function compile(features: string): Promise<Uint8Array> {
+async function compile(features: string): Promise<Uint8Array<ArrayBuffer>> {
   const dir = fileURLToPath(ASSEMBLY_DIR);
-  let wasm: Uint8Array | undefined;
+  let wasm: Uint8Array<ArrayBuffer> | undefined;
   const result = await asc.main([...COMMON_FLAGS, "--enable", features, "--baseDir", dir], {
     readFile: (name: string, baseDir: string) => {
       try {
@@ -54,7 +54,7 @@ async function compile(features: string): Promise<Uint8Array> {
       }
     },
     writeFile: (name: string, contents: Uint8Array | string) => {
-      if (name.endsWith(".wasm") && contents instanceof Uint8Array) wasm = contents;
+      if (name.endsWith(".wasm") && contents instanceof Uint8Array) wasm = new Uint8Array(contents);
     },
     listFiles: () => [],
   });
