@@ -69,6 +69,9 @@ Deno.test("inception-resnet-v1 has about 23M parameters at 128-d, without batch-
   // 512-d (the seed's best model) only changes the bottleneck.
   const s512 = inferShapes(modelSpec("inception-resnet-v1", { embeddingSize: 512 }));
   assert.equal(s512.parameterCount - s.parameterCount, 1792 * 384 + 384);
+  // OpenVINO's model zoo lists the seed's 512-d 20180408-102900 at 23.469 MParams, 2.846 GFLOPs.
+  assert.ok(Math.abs(s512.parameterCount / 23.469e6 - 1) < 1e-3, `${s512.parameterCount}`);
+  assert.ok(Math.abs(s512.flops / 2.846e9 - 1) < 0.01, `${s512.flops}`);
 });
 
 Deno.test("nano takes 64x64x3 images at about 10 MFLOPs per image", () => {
