@@ -14,6 +14,31 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     help: "train an embedding network with triplet loss (the seed's train_tripletloss)",
     run: async (args) => (await import("./cli/train.ts")).trainCommand(args),
   },
+  "make-dataset": {
+    help: "write the synthetic identities as PNG folders with an LFW pairs.txt",
+    run: async (args) => (await import("./cli/make_dataset.ts")).makeDatasetCommand(args),
+  },
+  validate: {
+    help:
+      "LFW pairs accuracy/VAL/AUC/EER, retrieval metrics on a labelled folder (validate_on_lfw)",
+    run: async (args) => (await import("./cli/validate.ts")).validateCommand(args),
+  },
+  embed: {
+    help: "embed images or a folder to .npy + labels + JSONL (export_embeddings)",
+    run: async (args) => (await import("./cli/embed.ts")).embedCommand(args),
+  },
+  compare: {
+    help: "the distance matrix between images (compare)",
+    run: async (args) => (await import("./cli/compare.ts")).compareCommand(args),
+  },
+  classify: {
+    help: "TRAIN or CLASSIFY a classifier on embeddings of a folder (classifier)",
+    run: async (args) => (await import("./cli/classify.ts")).classifyCommand(args),
+  },
+  cluster: {
+    help: "group the faces of a folder by identity, one folder per cluster (cluster)",
+    run: async (args) => (await import("./cli/cluster.ts")).clusterCommand(args),
+  },
 };
 
 function usage(): string {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   checkClassifier,
+  DEFAULT_L2,
   fitClassifier,
   predictClasses,
   predictProbabilities,
@@ -101,7 +102,7 @@ Deno.test("fitClassifier() is deterministic and shrinks weights as l2 grows", ()
   const norm = (m: SoftmaxClassifier) => m.weights.reduce((s, w) => s + w * w, 0);
   const strong = fitClassifier(x, labels, ["p", "q"], { l2: 1 });
   assert.ok(norm(strong) < norm(a), `${norm(strong)} >= ${norm(a)}`);
-  assert.equal(fitClassifier(x, labels, ["p", "q"]).l2, 1 / 20);
+  assert.equal(fitClassifier(x, labels, ["p", "q"]).l2, DEFAULT_L2);
 });
 
 Deno.test("fitClassifier() gives symmetric probabilities on a symmetric problem", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  adjustedRandIndex,
   chineseWhispers,
   clusterMembers,
   clusterPurity,
@@ -177,4 +178,28 @@ Deno.test("clusterPurity() counts the majority identity per cluster and ignores 
     clusters: 0,
     baseline: 0,
   });
+});
+
+Deno.test("adjustedRandIndex() matches a hand-computed case and is 1 for relabelled partitions", () => {
+  // Contingency of [0,0,0,1,1,1] vs [0,0,1,1,2,2]: cells 2,1,1,2 -> index 2;
+  // rows 3,3 -> 6 pairs; columns 2,2,2 -> 3 pairs; 15 pairs in all;
+  // expected 6 * 3 / 15 = 1.2, max 4.5: ARI = 0.8 / 3.3.
+  const ari = adjustedRandIndex([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]);
+  assert.ok(Math.abs(ari - 0.8 / 3.3) < 1e-12, String(ari));
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 30 }),
+      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 30, maxLength: 30 }),
+      (truth, other) => {
+        const relabelled = truth.map((t) => 10 - 2 * t);
+        assert.equal(adjustedRandIndex(relabelled, truth), 1);
+        const b = other.slice(0, truth.length);
+        assert.ok(Math.abs(adjustedRandIndex(b, truth) - adjustedRandIndex(truth, b)) < 1e-12);
+        assert.ok(adjustedRandIndex(b, truth) <= 1 + 1e-12);
+      },
+    ),
+    { numRuns: 100 },
+  );
+  // Noise points count as singletons: all-noise against all-distinct identities is perfect.
+  assert.equal(adjustedRandIndex([NOISE, NOISE, NOISE], [0, 1, 2]), 1);
 });

@@ -313,3 +313,57 @@ export function clusterPurity(labels: ArrayLike<number>, truth: ArrayLike<number
     baseline: clustered > 0 ? largest / clustered : 0,
   };
 }
+
+function pairsOf(k: number): number {
+  return (k * (k - 1)) / 2;
+}
+
+/**
+ * The adjusted Rand index of a clustering against known identities (Hubert
+ * and Arabie 1985): 1 for identical partitions, about 0 for a random
+ * clustering with the same cluster sizes (the chance level), negative below
+ * chance. Noise points (-1) count as singleton clusters. When both partitions
+ * are trivial (the index's denominator is 0) the result is 1, as
+ * scikit-learn's `adjusted_rand_score` returns.
+ *
+ * @param labels Cluster labels (-1 for noise).
+ * @param truth The true identity of each point.
+ * @returns The adjusted Rand index.
+ * @throws {RangeError} When the lengths differ.
+ * @example
+ * ```ts
+ * import { adjustedRandIndex } from "./cluster.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(adjustedRandIndex([1, 1, 0, 0], [0, 0, 1, 1]), 1);
+ * assert.ok(Math.abs(adjustedRandIndex([0, 0, 1, 1], [0, 1, 0, 1]) + 0.5) < 1e-12);
+ * ```
+ */
+export function adjustedRandIndex(labels: ArrayLike<number>, truth: ArrayLike<number>): number {
+  if (labels.length !== truth.length) {
+    throw new RangeError(`Got ${labels.length} labels and ${truth.length} identities`);
+  }
+  const n = labels.length;
+  const cell = new Map<string, number>();
+  const rows = new Map<string, number>();
+  const cols = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const l = labels[i] as number;
+    const c = l === NOISE ? `noise:${i}` : `c:${l}`;
+    const t = truth[i] as number;
+    cell.set(`${c}|${t}`, (cell.get(`${c}|${t}`) ?? 0) + 1);
+    rows.set(c, (rows.get(c) ?? 0) + 1);
+    cols.set(t, (cols.get(t) ?? 0) + 1);
+  }
+  let index = 0;
+  for (const v of cell.values()) index += pairsOf(v);
+  let sumRows = 0;
+  for (const v of rows.values()) sumRows += pairsOf(v);
+  let sumCols = 0;
+  for (const v of cols.values()) sumCols += pairsOf(v);
+  const total = pairsOf(n);
+  const expected = total > 0 ? (sumRows * sumCols) / total : 0;
+  const max = (sumRows + sumCols) / 2;
+  if (max === expected) return 1;
+  return (index - expected) / (max - expected);
+}
