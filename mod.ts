@@ -125,6 +125,30 @@ export {
 } from "./core/pure/image_ops.ts";
 
 export { fixedImageStandardization, prewhiten, prewhitenBatch } from "./core/pure/preprocess.ts";
+export {
+  checkClassifier,
+  type ClassPredictions,
+  DEFAULT_L2,
+  fitClassifier,
+  type FitClassifierOptions,
+  predictClasses,
+  predictProbabilities,
+  type SoftmaxClassifier,
+} from "./core/pure/classifier.ts";
+export {
+  adjustedRandIndex,
+  chineseWhispers,
+  type ChineseWhispersOptions,
+  type ChineseWhispersResult,
+  clusterMembers,
+  clusterPurity,
+  type ClusterPurity,
+  dbscan,
+  type DbscanOptions,
+  NOISE,
+  renumberBySize,
+} from "./core/pure/cluster.ts";
+export { retrievalMetrics, type RetrievalMetrics } from "./core/pure/retrieval.ts";
 
 // --- model graph (core) ---
 export type {
@@ -275,3 +299,14 @@ export {
   type SaveCheckpointOptions,
 } from "./io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./io/safetensors.ts";
+export {
+  decodeNpy,
+  encodeNpyInt32,
+  encodeNpyMatrix,
+  type NpyArray,
+  type NpyDtype,
+  NpyFormatError,
+  npyHeader,
+  readNpyMatrix,
+  writeNpyMatrix,
+} from "./io/npy.ts";

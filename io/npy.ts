@@ -44,6 +44,8 @@ export interface NpyArray {
 /** An error in a `.npy` file, naming the file. */
 export class NpyFormatError extends Error {
   /**
+   * Creates the error.
+   *
    * @param fileName The file (or a description of the bytes).
    * @param message What is wrong.
    */

@@ -15,7 +15,7 @@ import type { Matrix, RngState } from "../types.ts";
 import { shuffle } from "./rng.ts";
 
 /** The label of points that belong to no cluster (DBSCAN noise). */
-export const NOISE = -1;
+export const NOISE: number = -1;
 
 function checkSquare(m: Matrix, name: string): void {
   if (typeof m !== "object" || m === null || !(m.data instanceof Float32Array)) {
