@@ -8,21 +8,58 @@
 import type { ImageSource } from "../core/train.ts";
 import { renderSyntheticRef } from "../core/synthetic.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
+import { augmentRngAt, createRgbImage, randomRotate } from "../core/pure/image_ops.ts";
+
+/** Options of {@link syntheticSource}. */
+export interface SyntheticSourceOptions {
+  /**
+   * Training images only: rotate each by a uniform angle in `[-randomRotate,
+   * randomRotate)` degrees before standardization (the seed's `--random_rotate`
+   * uses 10), image `i` drawing from `augmentRngAt(rng, i)`; 0 (default): none.
+   */
+  readonly randomRotate?: number;
+}
 
 /**
  * A source that renders synthetic references at `size` pixels with fixed
- * image standardization `(x - 127.5) / 128`, caching rendered images.
+ * image standardization `(x - 127.5) / 128`, caching rendered images, and
+ * optionally rotating training images at random (pixels rotated in from
+ * outside the image are black, as in the seed).
  *
  * @param seed The synthetic dataset seed.
  * @param size Image height and width.
+ * @param options Augmentation.
  * @returns The source.
  */
-export function syntheticSource(seed: number, size: number): ImageSource {
+export function syntheticSource(
+  seed: number,
+  size: number,
+  options: SyntheticSourceOptions = {},
+): ImageSource {
+  const maxDegrees = options.randomRotate ?? 0;
+  if (!(maxDegrees >= 0) || !Number.isFinite(maxDegrees)) {
+    throw new RangeError(`Random rotation must be a finite number >= 0, got ${maxDegrees}`);
+  }
+  const raw = new Map<string, Float32Array>();
   const cache = new Map<string, Float32Array>();
   const pixels = size * size * 3;
-  return (refs) => {
+  return (refs, { training, rng }) => {
     const data = new Float32Array(refs.length * pixels);
     refs.forEach((ref, i) => {
+      if (training && maxDegrees > 0) {
+        let pixelsOf = raw.get(ref);
+        if (pixelsOf === undefined) {
+          pixelsOf = renderSyntheticRef(ref, size, seed);
+          raw.set(ref, pixelsOf);
+        }
+        const [turned] = randomRotate(
+          createRgbImage(size, size, pixelsOf),
+          maxDegrees,
+          augmentRngAt(rng, i),
+        );
+        data.set(fixedImageStandardization(turned.data), i * pixels);
+        return;
+      }
       let image = cache.get(ref);
       if (image === undefined) {
         image = fixedImageStandardization(renderSyntheticRef(ref, size, seed));

@@ -13,7 +13,18 @@ import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
 import { openBackend } from "./backends.ts";
 import { syntheticSource } from "./sources.ts";
 import type { TrainingOptions } from "../core/backend.ts";
-import { NonFiniteLossError, runTripletEpoch, type TrainEvent } from "../core/train.ts";
+import {
+  type EpochResult,
+  NonFiniteLossError,
+  runTripletEpoch,
+  type TrainEvent,
+} from "../core/train.ts";
+import {
+  runSoftmaxEpoch,
+  type SoftmaxValidation,
+  splitDatasetByImages,
+  validateSoftmax,
+} from "../core/train_softmax.ts";
 import { validateOnPairs } from "../core/validate.ts";
 import { syntheticDataset, syntheticPairs } from "../core/synthetic.ts";
 import { createRng, split } from "../core/pure/rng.ts";
@@ -121,6 +132,86 @@ export const TRAIN_FLAGS: FlagTable = {
     default: 3,
   },
   "quiet": { kind: "boolean", help: "no progress output" },
+  "loss": {
+    kind: "string",
+    help:
+      "triplet (train_tripletloss), softmax (train_softmax: classifier, optional center loss), " +
+      "arcface (softmax with an additive angular margin)",
+    default: "triplet",
+    choices: ["triplet", "softmax", "arcface"],
+  },
+  "center-loss-factor": {
+    kind: "number",
+    help: "softmax/arcface: center loss weight",
+    min: 0,
+    default: 0,
+  },
+  "center-loss-alfa": {
+    kind: "number",
+    help: "softmax/arcface: center update rate",
+    min: 0,
+    max: 1,
+    default: 0.95,
+  },
+  "prelogits-norm-loss-factor": {
+    kind: "number",
+    help: "softmax/arcface: weight of the prelogits norm penalty",
+    min: 0,
+    default: 0,
+  },
+  "prelogits-norm-p": {
+    kind: "number",
+    help: "softmax/arcface: norm order of the prelogits penalty",
+    min: 1,
+    default: 1.0,
+  },
+  "margin": {
+    kind: "number",
+    help: "arcface: additive angular margin in radians",
+    min: 0,
+    max: Math.PI / 2,
+    default: 0.5,
+  },
+  "scale": {
+    kind: "number",
+    help: "arcface: logit scale",
+    min: 0,
+    exclusiveMin: true,
+    default: 64,
+  },
+  "validation-set-split-ratio": {
+    kind: "number",
+    help: "softmax/arcface: fraction of each identity's images held out for validation",
+    min: 0,
+    max: 0.99,
+    default: 0,
+  },
+  "min-nrof-val-images-per-class": {
+    kind: "number",
+    help: "softmax/arcface: identities with fewer held-out images keep them all for training",
+    integer: true,
+    min: 0,
+    default: 0,
+  },
+  "validate-every-n-epochs": {
+    kind: "number",
+    help: "softmax/arcface: epochs between held-out validations (and after the last epoch)",
+    integer: true,
+    min: 1,
+    default: 1,
+  },
+  "batch-norm-decay": {
+    kind: "number",
+    help: "override the batch-norm moving-statistics decay of every layer (the seed's 0.995 " +
+      "needs hundreds of steps before inference mode is meaningful; short runs: 0.9)",
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+  },
+  "random-rotate": {
+    kind: "boolean",
+    help: "rotate training images by a random angle in [-10, 10) degrees",
+  },
 };
 
 const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
@@ -182,6 +273,13 @@ export interface EpochMetrics {
   learningRate: number;
   backend: string;
   device: string;
+  /** The loss: "triplet", "softmax" or "arcface". */
+  lossKind?: string;
+  /** Softmax losses: mean regularization (weight decay, center loss, norm penalty) over the epoch. */
+  regularization?: number;
+  /** Softmax losses, on validation epochs: cross-entropy and accuracy on the held-out images. */
+  validationLoss?: number;
+  validationAccuracy?: number;
 }
 
 /**
@@ -239,13 +337,55 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   });
   progress.log(`backend ${backend.name} on ${backend.device}`);
 
-  const spec = modelSpec(s.model, {
+  const baseSpec = modelSpec(s.model, {
     embeddingSize: s.embeddingSize,
     keepProbability: s.keepProbability,
     imageSize: s.imageSize,
   });
+  const bnDecay = flags.values["batch-norm-decay"] as number | undefined;
+  const spec = bnDecay === undefined ? baseSpec : {
+    ...baseSpec,
+    nodes: baseSpec.nodes.map((node) =>
+      node.op === "batchNorm" ? { ...node, decay: bnDecay } : node
+    ),
+  };
+  const lossKind = flags.values["loss"] as "triplet" | "softmax" | "arcface";
+  const softmax = lossKind !== "triplet";
+  const dataset = syntheticDataset({
+    seed: s.seed,
+    identities: s.trainIdentities,
+    imagesPerIdentity: s.imagesPerIdentity,
+    split: "train",
+  });
+  // The seed's validation split by images; its own stream, so a resumed run splits alike.
+  const datasetSplit = splitDatasetByImages(dataset, {
+    ratio: flags.values["validation-set-split-ratio"] as number,
+    minNrofValImagesPerClass: flags.values["min-nrof-val-images-per-class"] as number,
+    rng: split(createRng(s.seed))[1],
+  });
+  const heldOut = datasetSplit.validation.reduce((n, c) => n + c.images.length, 0);
+  if (heldOut > 0 && !softmax) {
+    throw new UsageError("--validation-set-split-ratio needs --loss softmax or arcface");
+  }
   const training: TrainingOptions = {
-    loss: { kind: "triplet", alpha: s.alpha },
+    loss: softmax
+      ? {
+        kind: "softmax",
+        numClasses: dataset.length,
+        centerLossFactor: flags.values["center-loss-factor"] as number,
+        centerLossAlfa: flags.values["center-loss-alfa"] as number,
+        prelogitsNormLossFactor: flags.values["prelogits-norm-loss-factor"] as number,
+        prelogitsNormP: flags.values["prelogits-norm-p"] as number,
+        ...(lossKind === "arcface"
+          ? {
+            arcface: {
+              margin: flags.values["margin"] as number,
+              scale: flags.values["scale"] as number,
+            },
+          }
+          : {}),
+      }
+      : { kind: "triplet", alpha: s.alpha },
     optimizer: { name: s.optimizer },
     weightDecay: s.weightDecay,
     movingAverageDecay: s.movingAverageDecay > 0 ? s.movingAverageDecay : null,
@@ -263,17 +403,17 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       optimizer: s.optimizer,
     });
     state = checkpoint.state;
+    if (softmax && state.params["Logits/weights"]?.shape[1] !== dataset.length) {
+      throw new UsageError(
+        `--resume ${resume}: the checkpoint has no softmax head over ${dataset.length} identities ` +
+          `(was it trained with --loss triplet or other data?)`,
+      );
+    }
     rng = checkpoint.meta.rng;
     startEpoch = checkpoint.meta.epoch;
     progress.log(`resumed from ${resume} at epoch ${startEpoch}, step ${state.step}`);
   }
 
-  const dataset = syntheticDataset({
-    seed: s.seed,
-    identities: s.trainIdentities,
-    imagesPerIdentity: s.imagesPerIdentity,
-    split: "train",
-  });
   const pairs = syntheticPairs({
     seed: s.seed,
     identities: s.valIdentities,
@@ -281,7 +421,9 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     folds: s.lfwNrofFolds,
     pairsPerFold: s.valPairsPerFold,
   }).pairs;
-  const source = syntheticSource(s.seed, s.imageSize);
+  const source = syntheticSource(s.seed, s.imageSize, {
+    randomRotate: flags.values["random-rotate"] === true ? 10 : 0,
+  });
   const model = await backend.createModel(spec, state, training);
 
   let interrupted = false;
@@ -309,15 +451,36 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       const started = performance.now();
       progress.begin();
       const epochRng = rng;
-      const run = runTripletEpoch({
-        backend,
-        model,
-        dataset,
-        source,
-        config: s,
-        learningRate,
-        rng: epochRng,
-      });
+      let regularization = NaN;
+      const run = softmax
+        ? (async function* (): AsyncGenerator<TrainEvent, EpochResult> {
+          // The classifier loop (train_softmax) on the training split, as triplet-loop events.
+          const inner = runSoftmaxEpoch({
+            model,
+            train: datasetSplit.train,
+            source,
+            config: s,
+            learningRate,
+            rng: epochRng,
+          });
+          while (true) {
+            const next = await inner.next();
+            if (next.done) {
+              regularization = next.value.meanRegularization;
+              return { ...next.value, meanTriplets: 0, meanPosDist: NaN, meanNegDist: NaN };
+            }
+            yield { ...next.value, triplets: 0 };
+          }
+        })()
+        : runTripletEpoch({
+          backend,
+          model,
+          dataset,
+          source,
+          config: s,
+          learningRate,
+          rng: epochRng,
+        });
       let images = 0;
       let lastTriplets = 0;
       let result;
@@ -365,6 +528,23 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         useMovingAverage: training.movingAverageDecay !== null,
         evaluation: { nrofFolds: s.lfwNrofFolds },
       });
+      const every = flags.values["validate-every-n-epochs"] as number;
+      let held: SoftmaxValidation | undefined;
+      if (
+        softmax && heldOut > 0 && ((epoch + 1) % every === 0 || epoch + 1 === s.maxNrofEpochs)
+      ) {
+        held = await validateSoftmax({
+          backend,
+          model,
+          spec,
+          options: training,
+          validation: datasetSplit.validation,
+          source,
+          chunk: s.batchSize,
+          rng: createRng(s.seed),
+          useMovingAverage: training.movingAverageDecay !== null,
+        });
+      }
       const after = await model.getState();
       const metrics: EpochMetrics = {
         epoch: epoch + 1,
@@ -385,11 +565,21 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         learningRate,
         backend: backend.name,
         device: backend.device,
+        lossKind,
+        ...(softmax ? { regularization } : {}),
+        ...(held === undefined
+          ? {}
+          : { validationLoss: held.loss, validationAccuracy: held.accuracy }),
       };
       progress.end(
-        `epoch ${metrics.epoch} step ${metrics.step} loss ${metrics.loss.toFixed(4)} triplets ${
-          metrics.triplets.toFixed(0)
-        } | ` + formatReport(report).split("\n").join(" | "),
+        `epoch ${metrics.epoch} step ${metrics.step} loss ${metrics.loss.toFixed(4)} ` +
+          (softmax
+            ? `reg ${regularization.toFixed(4)}` +
+              (held === undefined
+                ? ""
+                : ` held-out loss ${held.loss.toFixed(4)} accuracy ${held.accuracy.toFixed(4)}`)
+            : `triplets ${metrics.triplets.toFixed(0)}`) +
+          ` | ` + formatReport(report).split("\n").join(" | "),
       );
       if (out !== undefined) {
         await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
@@ -402,7 +592,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
             embeddingSize: s.embeddingSize,
             epoch: epoch + 1,
             rng,
-            config: { ...s },
+            config: { ...s, loss: training.loss },
           },
         }, { keepLast: flags.values["keep-checkpoints"] as number });
       }
