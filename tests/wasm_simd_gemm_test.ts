@@ -30,7 +30,6 @@ function runCase(rt: WasmSimdRuntime, c: GemmCase, threads: number) {
   const a = values(m * k, c.seed);
   const b = values(k * n, c.seed + 1);
   const c0 = values(m * n, c.seed + 2);
-  const mark = rt.mark();
   const pa = rt.put(a);
   const pb = rt.put(b);
   const pc = rt.put(c0);
@@ -41,7 +40,9 @@ function runCase(rt: WasmSimdRuntime, c: GemmCase, threads: number) {
     threads,
   });
   const got = rt.read(pc, m * n);
-  rt.release(mark);
+  rt.free(pa);
+  rt.free(pb);
+  rt.free(pc);
   const expected = new Float64Array(m * n);
   const bound = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {

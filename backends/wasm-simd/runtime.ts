@@ -32,6 +32,22 @@ export type { SimdFlavor } from "./_loader.ts";
 export const POOL_KERNELS = [
   "gemm",
   "debugTrap",
+  "addScaled",
+  "scaleArray",
+  "multiplyArrays",
+  "relu",
+  "reluBackward",
+  "channelAffine",
+  "channelSums",
+  "im2col",
+  "col2im",
+  "pool",
+  "poolBackward",
+  "globalAvgPool",
+  "globalAvgPoolBackward",
+  "l2Normalize",
+  "l2NormalizeBackward",
+  "pairwiseSquaredDistances",
 ] as const;
 
 /** A kernel that runs on the pool. */
@@ -65,6 +81,8 @@ export class WasmSimdRuntime {
   readonly #scratchStride: number;
   #scratch = 0;
   #top = HEAP_BASE;
+  readonly #sizes = new Map<number, number>();
+  readonly #free = new Map<number, number[]>();
   #disposed = false;
 
   /** Use {@linkcode createWasmSimdRuntime}. */
@@ -86,26 +104,23 @@ export class WasmSimdRuntime {
     this.#scratch = this.alloc(this.#scratchStride * this.threads);
   }
 
-  /** Current allocation top; pass it to {@linkcode WasmSimdRuntime.release}. */
-  mark(): number {
-    return this.#top;
-  }
-
-  /** Frees everything allocated after `mark` (a bump allocator's reset). */
-  release(mark: number): void {
-    if (mark < HEAP_BASE || mark > this.#top) {
-      throw new RangeError(`Mark ${mark} is not a valid allocation mark.`);
-    }
-    this.#top = mark;
-  }
-
-  /** Allocates `bytes` (16-byte aligned), growing the memory when needed; returns the address. */
+  /**
+   * Allocates `bytes` (64-byte aligned, rounded up to 64), reusing a freed
+   * block of the same rounded size when there is one, else growing the heap.
+   * Steady workloads (training steps) therefore stop growing the memory.
+   */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) {
       throw new RangeError(`Allocation size ${bytes} is not a non-negative integer.`);
     }
-    const address = alignUp(this.#top, 16);
-    const end = address + bytes;
+    const size = Math.max(64, alignUp(bytes, 64));
+    const reuse = this.#free.get(size)?.pop();
+    if (reuse !== undefined) {
+      this.#sizes.set(reuse, size);
+      return reuse;
+    }
+    const address = alignUp(this.#top, 64);
+    const end = address + size;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / 65536);
@@ -115,7 +130,25 @@ export class WasmSimdRuntime {
       this.memory.grow(pages);
     }
     this.#top = end;
+    this.#sizes.set(address, size);
     return address;
+  }
+
+  /** Returns a block from {@linkcode WasmSimdRuntime.alloc} for reuse. */
+  free(address: number): void {
+    const size = this.#sizes.get(address);
+    if (size === undefined) throw new RangeError(`Address ${address} is not an allocated block.`);
+    this.#sizes.delete(address);
+    const list = this.#free.get(size);
+    if (list === undefined) this.#free.set(size, [address]);
+    else list.push(address);
+  }
+
+  /** Bytes currently allocated (not freed). */
+  get allocatedBytes(): number {
+    let total = 0;
+    for (const size of this.#sizes.values()) total += size;
+    return total;
   }
 
   /** Allocates `count` float32 values; returns the address. */

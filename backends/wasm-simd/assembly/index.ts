@@ -4,3 +4,15 @@
 
 export { debugTrap } from "./common";
 export { gemm, gemmScratchBytes } from "./gemm";
+export {
+  addScaled,
+  channelAffine,
+  channelSums,
+  multiplyArrays,
+  relu,
+  reluBackward,
+  scaleArray,
+} from "./elementwise";
+export { col2im, im2col } from "./conv";
+export { globalAvgPool, globalAvgPoolBackward, pool, poolBackward } from "./pool";
+export { l2Normalize, l2NormalizeBackward, pairwiseSquaredDistances } from "./rows";

@@ -1,0 +1,174 @@
+// AssemblyScript source (compiled by backends/wasm-simd/build_wasm.ts), not Deno TypeScript.
+// Elementwise kernels over f32 arrays; each thread takes a 4-aligned slice.
+
+import { madd, rangeEnd, rangeStart } from "./common";
+
+/** out = a + scale * b. */
+export function addScaled(a: usize, b: usize, out: usize, n: i32, scale: f32, tid: i32, nt: i32): void {
+  const s = rangeStart(n, tid, nt, 16);
+  const e = rangeEnd(n, tid, nt, 16);
+  const vs = f32x4.splat(scale);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, madd(v128.load(b + o), vs, v128.load(a + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + scale * load<f32>(b + o));
+  }
+}
+
+/** out = scale * x. */
+export function scaleArray(x: usize, out: usize, n: i32, scale: f32, tid: i32, nt: i32): void {
+  const s = rangeStart(n, tid, nt, 16);
+  const e = rangeEnd(n, tid, nt, 16);
+  const vs = f32x4.splat(scale);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(x + o), vs));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * scale);
+  }
+}
+
+/** out = a * b. */
+export function multiplyArrays(a: usize, b: usize, out: usize, n: i32, tid: i32, nt: i32): void {
+  const s = rangeStart(n, tid, nt, 16);
+  const e = rangeEnd(n, tid, nt, 16);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) * load<f32>(b + o));
+  }
+}
+
+/** out = max(x, 0). */
+export function relu(x: usize, out: usize, n: i32, tid: i32, nt: i32): void {
+  const s = rangeStart(n, tid, nt, 16);
+  const e = rangeEnd(n, tid, nt, 16);
+  const zero = f32x4.splat(0);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    v128.store(out + o, v128.and(v, f32x4.gt(v, zero)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(out + o, v > 0 ? v : 0);
+  }
+}
+
+/** out = dy * (y > 0). */
+export function reluBackward(dy: usize, y: usize, out: usize, n: i32, tid: i32, nt: i32): void {
+  const s = rangeStart(n, tid, nt, 16);
+  const e = rangeEnd(n, tid, nt, 16);
+  const zero = f32x4.splat(0);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, v128.and(v128.load(dy + o), f32x4.gt(v128.load(y + o), zero)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(y + o) > 0 ? load<f32>(dy + o) : 0);
+  }
+}
+
+/**
+ * Per-channel affine map of rows x channels: out = x * p[c] + q[c] (bias add,
+ * batch-norm apply), or with `y` non-zero out = x * p[c] + y * q[c] + r[c]
+ * (batch-norm backward).
+ */
+export function channelAffine(
+  x: usize, y: usize, out: usize, rows: i32, c: i32, p: usize, q: usize, r: usize, tid: i32, nt: i32,
+): void {
+  const s = rangeStart(rows, tid, nt, 1);
+  const e = rangeEnd(rows, tid, nt, 1);
+  const rowBytes = <usize>c << 2;
+  for (let row = s; row < e; row++) {
+    const base = <usize>row * rowBytes;
+    let j = 0;
+    if (y == 0) {
+      for (; j + 4 <= c; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(out + base + o, madd(v128.load(x + base + o), v128.load(p + o), v128.load(q + o)));
+      }
+      for (; j < c; j++) {
+        const o = <usize>j << 2;
+        store<f32>(out + base + o, load<f32>(x + base + o) * load<f32>(p + o) + load<f32>(q + o));
+      }
+    } else {
+      for (; j + 4 <= c; j += 4) {
+        const o = <usize>j << 2;
+        const t = madd(v128.load(y + base + o), v128.load(q + o), v128.load(r + o));
+        v128.store(out + base + o, madd(v128.load(x + base + o), v128.load(p + o), t));
+      }
+      for (; j < c; j++) {
+        const o = <usize>j << 2;
+        store<f32>(
+          out + base + o,
+          load<f32>(x + base + o) * load<f32>(p + o) + load<f32>(y + base + o) * load<f32>(q + o) +
+            load<f32>(r + o),
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Per-channel sums over rows (f64 accumulation); thread `tid` writes its
+ * partial sums to `partial + tid * 2c` f64: s1 = sum(a), and s2 =
+ * sum((b - center[c]) * a) in mode 1 or sum((a - center[c])^2) in mode 2.
+ */
+export function channelSums(
+  a: usize, b: usize, center: usize, rows: i32, c: i32, partial: usize, mode: i32, tid: i32, nt: i32,
+): void {
+  const s = rangeStart(rows, tid, nt, 1);
+  const e = rangeEnd(rows, tid, nt, 1);
+  const s1 = partial + <usize>tid * (<usize>c << 4);
+  const s2 = s1 + (<usize>c << 3);
+  memory.fill(s1, 0, <usize>c << 4);
+  const rowBytes = <usize>c << 2;
+  for (let row = s; row < e; row++) {
+    const base = <usize>row * rowBytes;
+    let j = 0;
+    for (; j + 2 <= c; j += 2) {
+      const o = <usize>j << 2;
+      const o8 = <usize>j << 3;
+      const av = f64x2.promote_low_f32x4(v128.load64_zero(a + base + o));
+      v128.store(s1 + o8, f64x2.add(v128.load(s1 + o8), av));
+      if (mode == 1) {
+        const bv = f64x2.promote_low_f32x4(v128.load64_zero(b + base + o));
+        const cv = f64x2.promote_low_f32x4(v128.load64_zero(center + o));
+        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8), f64x2.mul(f64x2.sub(bv, cv), av)));
+      } else if (mode == 2) {
+        const cv = f64x2.promote_low_f32x4(v128.load64_zero(center + o));
+        const dv = f64x2.sub(av, cv);
+        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8), f64x2.mul(dv, dv)));
+      }
+    }
+    for (; j < c; j++) {
+      const o = <usize>j << 2;
+      const o8 = <usize>j << 3;
+      const av = <f64>load<f32>(a + base + o);
+      store<f64>(s1 + o8, load<f64>(s1 + o8) + av);
+      if (mode == 1) {
+        const d = <f64>load<f32>(b + base + o) - <f64>load<f32>(center + o);
+        store<f64>(s2 + o8, load<f64>(s2 + o8) + d * av);
+      } else if (mode == 2) {
+        const d = av - <f64>load<f32>(center + o);
+        store<f64>(s2 + o8, load<f64>(s2 + o8) + d * d);
+      }
+    }
+  }
+}
