@@ -170,6 +170,35 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         assert.equal(jsonl.length, IDENTITIES * IMAGES);
         assert.deepEqual(jsonl[3].embedding, Array.from(embeddings.data.subarray(3 * 16, 4 * 16)));
 
+        // Images given as arguments, with their mirrors: 2 x 16 columns, label -1.
+        const flippedPrefix = join(dir, "emb", "flipped.npy");
+        const two = [0, 1].map((i) =>
+          join(data, "train", `syn-train-${i}`, `syn-train-${i}_0001.png`)
+        );
+        await ok(
+          "embed",
+          "--model",
+          run,
+          ...two,
+          "--out",
+          flippedPrefix,
+          "--use-flipped-images",
+          "--quiet",
+        );
+        const flipped = decodeNpy(await Deno.readFile(join(dir, "emb", "flipped.npy")));
+        assert.deepEqual(flipped.shape, [2, 32]);
+        assert.deepEqual(
+          Array.from(flipped.data.subarray(0, 16)),
+          Array.from(embeddings.data.subarray(0, 16)),
+        );
+        assert.notDeepEqual(
+          Array.from(flipped.data.subarray(16, 32)),
+          Array.from(flipped.data.subarray(0, 16)),
+        );
+        assert.deepEqual([
+          ...decodeNpy(await Deno.readFile(join(dir, "emb", "flipped_labels.npy"))).data,
+        ], [-1, -1]);
+
         // The same images embedded in process: render, round to bytes (PNG), standardize.
         const { state, meta } = await loadCheckpoint(run);
         const backend = createPureBackend();
@@ -297,6 +326,26 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         );
         assert.ok(copied.some((f) => f.includes("cluster_000")));
       }
+    });
+
+    await t.step("cluster also takes a flat folder of images (identities unknown)", async () => {
+      const flat = join(dir, "flat");
+      await Deno.mkdir(flat);
+      for (let i = 0; i < 2; i++) {
+        for (let j = 1; j <= 3; j++) {
+          const name = `syn-train-${i}_000${j}.png`;
+          await Deno.copyFile(join(data, "train", `syn-train-${i}`, name), join(flat, name));
+        }
+      }
+      await Deno.writeTextFile(join(flat, "notes.txt"), "not an image");
+      const out = join(dir, "flat_clusters");
+      const r = await cli("cluster", "--model", run, "--data-dir", flat, "--out", out, "--json");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /skipped .*notes\.txt: /);
+      const result = JSON.parse(r.stdout);
+      assert.equal(result.images, 6);
+      assert.equal(result.purity, undefined);
+      assert.equal((await filesUnder(out)).length, 6);
     });
 
     await t.step("compare prints a symmetric distance table with a zero diagonal", async () => {
