@@ -243,6 +243,20 @@ export {
   loadExportedModel,
   writeExportedModel,
 } from "./backends/tfjs/export.ts";
+export {
+  createWasmSimdBackend,
+  createWasmSimdKernels,
+  createWasmSimdRuntime,
+  POOL_KERNELS,
+  type PoolKernel,
+  type SimdFlavor,
+  type WasmSimdBackend,
+  type WasmSimdBackendOptions,
+  type WasmSimdKernelsOptions,
+  WasmSimdRuntime,
+  type WasmSimdRuntimeOptions,
+  type WasmTensor,
+} from "./backends/wasm-simd/mod.ts";
 
 // --- io ---
 export {

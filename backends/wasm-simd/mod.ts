@@ -1,0 +1,148 @@
+/**
+ * The wasm-simd backend: our own WebAssembly SIMD (f32x4, relaxed-SIMD FMA
+ * where the runtime supports it) kernels on a persistent pool of Workers over
+ * one shared memory. Models run on the core's reverse-mode executor with the
+ * wasm-simd {@link Kernels}; distances are a SIMD kernel and feed the core's
+ * triplet selection rules; the triplet loss is the core's (O(n·d), not worth
+ * a kernel).
+ *
+ * @module
+ */
+
+import type { Backend, LossWithGradient, Model } from "../../core/backend.ts";
+import type { Matrix } from "../../core/types.ts";
+import { createExecutorModel } from "../../core/executor_model.ts";
+import { selectTripletsFromDistances } from "../../core/pure/select_triplets.ts";
+import { tripletLoss } from "../../core/pure/losses.ts";
+import { createWasmSimdKernels } from "./kernels.ts";
+import { createWasmSimdRuntime, type SimdFlavor, type WasmSimdRuntime } from "./runtime.ts";
+
+export { createWasmSimdKernels, type WasmSimdKernelsOptions, type WasmTensor } from "./kernels.ts";
+export {
+  createWasmSimdRuntime,
+  POOL_KERNELS,
+  type PoolKernel,
+  type SimdFlavor,
+  WasmSimdRuntime,
+  type WasmSimdRuntimeOptions,
+} from "./runtime.ts";
+
+/** Options of {@linkcode createWasmSimdBackend}. */
+export interface WasmSimdBackendOptions {
+  /** Threads (the caller plus pool workers); default `navigator.hardwareConcurrency`. */
+  readonly threads?: number;
+  /** Kernel build; default "auto" (relaxed SIMD where supported). */
+  readonly flavor?: SimdFlavor;
+}
+
+/** The wasm-simd backend, with its runtime exposed for diagnostics (memory size, threads). */
+export interface WasmSimdBackend extends Backend {
+  /** The runtime the backend's kernels run on. */
+  readonly runtime: WasmSimdRuntime;
+}
+
+function checkMatrix(x: Matrix, what: string): void {
+  if (
+    typeof x !== "object" || x === null || !(x.data instanceof Float32Array) ||
+    !Number.isInteger(x.rows) || !Number.isInteger(x.cols) || x.rows < 0 || x.cols < 0 ||
+    x.data.length !== x.rows * x.cols
+  ) {
+    throw new RangeError(`${what} must be a Matrix whose data length is rows x cols`);
+  }
+}
+
+function distances(rt: WasmSimdRuntime, x: Matrix): Matrix {
+  checkMatrix(x, "Embeddings");
+  const n = x.rows;
+  const input = rt.put(x.data);
+  const out = rt.allocF32(n * n);
+  try {
+    rt.run(
+      "pairwiseSquaredDistances",
+      [input, out, n, x.cols],
+      n * n * x.cols < 1 << 16 ? 1 : rt.threads,
+    );
+    return { rows: n, cols: n, data: rt.read(out, n * n) };
+  } finally {
+    rt.free(input);
+    rt.free(out);
+  }
+}
+
+/**
+ * Creates the wasm-simd backend: instantiates the kernels and starts the
+ * worker pool (once; every call of the backend reuses it).
+ *
+ * @param options Threads (default: the number of cores) and the kernel build.
+ * @returns A {@link Backend} named "wasm-simd"; `dispose()` stops its workers.
+ * @throws {RangeError} When `threads` is not a positive integer.
+ * @throws {TypeError} When the runtime lacks WebAssembly SIMD or shared memory.
+ * @example
+ * ```ts
+ * import { createWasmSimdBackend } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const backend = await createWasmSimdBackend({ threads: 1 });
+ * const d = await backend.pairwiseSquaredDistances({
+ *   rows: 2,
+ *   cols: 1,
+ *   data: new Float32Array([0, 2]),
+ * });
+ * assert.deepEqual(Array.from(d.data), [0, 4, 4, 0]);
+ * backend.dispose();
+ * ```
+ */
+export async function createWasmSimdBackend(
+  options: WasmSimdBackendOptions = {},
+): Promise<WasmSimdBackend> {
+  const rt = await createWasmSimdRuntime(options);
+  const kernels = createWasmSimdKernels(rt);
+  const models = new Set<Model>();
+  let disposed = false;
+  const alive = () => {
+    if (disposed) throw new TypeError("The wasm-simd backend was disposed");
+  };
+  return {
+    name: "wasm-simd",
+    device: `wasm-simd${rt.relaxed ? " (relaxed-simd FMA)" : ""} x${rt.threads}`,
+    runtime: rt,
+    pairwiseSquaredDistances(x) {
+      return Promise.resolve().then(() => {
+        alive();
+        return distances(rt, x);
+      });
+    },
+    selectTriplets(embeddings, numPerClass, selectOptions) {
+      return Promise.resolve().then(() => {
+        alive();
+        return selectTripletsFromDistances(distances(rt, embeddings), numPerClass, selectOptions);
+      });
+    },
+    tripletLoss(embeddings, lossOptions): Promise<LossWithGradient> {
+      return Promise.resolve().then(() => tripletLoss(embeddings, lossOptions));
+    },
+    createModel(spec, state, trainingOptions) {
+      return Promise.resolve().then(() => {
+        alive();
+        const model = createExecutorModel(kernels, spec, state, trainingOptions);
+        const wrapped: Model = {
+          spec: model.spec,
+          embed: (images, o) => model.embed(images, o),
+          trainStep: (images, o) => model.trainStep(images, o),
+          getState: () => model.getState(),
+          dispose: () => {
+            models.delete(wrapped);
+            model.dispose();
+          },
+        };
+        models.add(wrapped);
+        return wrapped;
+      });
+    },
+    dispose() {
+      if (disposed) return;
+      for (const model of [...models]) model.dispose();
+      disposed = true;
+      rt.dispose();
+    },
+  };
+}
