@@ -9,6 +9,9 @@ import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
 import { renderSyntheticRef } from "../core/synthetic.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
+import { encodePng } from "../io/images.ts";
+import { splitDataset } from "../cli/classify.ts";
+import { euclideanDistanceMatrix, formatDistanceTable } from "../cli/compare.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -363,6 +366,25 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
     });
 
     await t.step(
+      "compare crops or resizes images of another size to the model's input",
+      async () => {
+        const big = join(dir, "big.png");
+        const data48 = renderSyntheticRef("syn:train:0:0", 48, SEED, { nuisance: 0.3 });
+        await Deno.writeFile(big, encodePng({ width: 48, height: 48, data: data48 }));
+        const small = join(data, "train", "syn-train-0", "syn-train-0_0001.png");
+        const cropped = JSON.parse(await ok("compare", "--model", run, big, small, "--json"));
+        const resized = JSON.parse(
+          await ok("compare", "--model", run, big, small, "--json", "--resize"),
+        );
+        // The resized 48 px rendering is nearly the 32 px one; the centre crop is a zoomed face.
+        assert.ok(
+          resized.distances[0][1] < cropped.distances[0][1],
+          `resized ${resized.distances[0][1]}, cropped ${cropped.distances[0][1]}`,
+        );
+      },
+    );
+
+    await t.step(
       "validate lists missing images, and --allow-missing evaluates the rest",
       async () => {
         const lfw = join(data, "lfw");
@@ -427,4 +449,33 @@ Deno.test("The tools exit with 2 on usage errors and name the problem", async ()
   );
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /\/nonexistent\/data/);
+});
+
+Deno.test("splitDataset() splits each kept identity into disjoint train and test images, reproducibly", () => {
+  const dataset = [
+    { name: "a", images: ["a1", "a2", "a3", "a4", "a5"] },
+    { name: "b", images: ["b1", "b2"] },
+    { name: "c", images: ["c1", "c2", "c3", "c4"] },
+  ];
+  const data = { dataset, paths: [], labels: new Int32Array() };
+  const split = splitDataset(data, 4, 3, 7);
+  assert.deepEqual(split.classes, ["a", "c"]);
+  assert.deepEqual(split.train.labels, [0, 0, 0, 1, 1, 1]);
+  assert.deepEqual(split.test.labels, [0, 0, 1]);
+  const a = [...split.train.paths.slice(0, 3), ...split.test.paths.slice(0, 2)].sort();
+  assert.deepEqual(a, dataset[0]!.images);
+  assert.deepEqual(splitDataset(data, 4, 3, 7), split);
+  assert.notDeepEqual(
+    [7, 8, 9, 10, 11].map((seed) => splitDataset(data, 4, 3, seed).train.paths.join()),
+    Array(5).fill(split.train.paths.join()),
+  );
+});
+
+Deno.test("formatDistanceTable() prints the seed's numbered images and a 4-decimal matrix", () => {
+  const d = euclideanDistanceMatrix({ rows: 2, cols: 2, data: new Float32Array([0, 0, 3, 4]) });
+  assert.deepEqual([...d.data], [0, 5, 5, 0]);
+  assert.equal(
+    formatDistanceTable(["x.png", "y.png"], d),
+    "Images:\n0: x.png\n1: y.png\n\nDistance matrix\n         0        1\n0   0.0000   5.0000\n1   5.0000   0.0000",
+  );
 });
