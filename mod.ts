@@ -141,14 +141,14 @@ export {
   type ChineseWhispersOptions,
   type ChineseWhispersResult,
   clusterMembers,
-  clusterPurity,
   type ClusterPurity,
+  clusterPurity,
   dbscan,
   type DbscanOptions,
   NOISE,
   renumberBySize,
 } from "./core/pure/cluster.ts";
-export { retrievalMetrics, type RetrievalMetrics } from "./core/pure/retrieval.ts";
+export { type RetrievalMetrics, retrievalMetrics } from "./core/pure/retrieval.ts";
 
 // --- model graph (core) ---
 export type {
@@ -216,6 +216,22 @@ export {
   syntheticRef,
   type SyntheticSplit,
 } from "./core/synthetic.ts";
+export type { ImageSource } from "./core/train.ts";
+export {
+  type DatasetSplit,
+  epochImageIndices,
+  type LabeledImages,
+  labeledImages,
+  runSoftmaxEpoch,
+  type SoftmaxEpochResult,
+  type SoftmaxLoopConfig,
+  type SoftmaxLossSpec,
+  type SoftmaxStepEvent,
+  type SoftmaxValidation,
+  splitDatasetByImages,
+  type SplitOptions,
+  validateSoftmax,
+} from "./core/train_softmax.ts";
 
 // --- backends ---
 export {

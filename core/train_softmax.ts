@@ -127,7 +127,9 @@ export function splitDatasetByImages(dataset: Dataset, options: SplitOptions): D
 
 /** Every image of a dataset with its label (the class index), class after class. */
 export interface LabeledImages {
+  /** Image references. */
   readonly refs: readonly string[];
+  /** The class index of each reference. */
   readonly labels: Int32Array;
 }
 
@@ -214,6 +216,7 @@ export interface SoftmaxLoopConfig {
 
 /** One training step of a softmax epoch. */
 export interface SoftmaxStepEvent {
+  /** The event kind. */
   readonly type: "step";
   /** Steps done in this epoch, this one included. */
   readonly step: number;
@@ -221,12 +224,15 @@ export interface SoftmaxStepEvent {
   readonly loss: number;
   /** Weight decay, center loss and norm penalty, times their factors. */
   readonly regularization: number;
+  /** Images in this step. */
   readonly images: number;
 }
 
 /** The outcome of a softmax epoch. */
 export interface SoftmaxEpochResult {
+  /** The advanced RNG. */
   readonly rng: RngState;
+  /** Steps taken. */
   readonly steps: number;
   /** Mean total loss over the epoch's steps. */
   readonly meanLoss: number;
