@@ -82,3 +82,48 @@ Deno.test("retrievalMetrics() is 1 for well-separated classes and MAP@R never ex
 Deno.test("retrievalMetrics() rejects a label count that differs from the rows", () => {
   assert.throws(() => retrievalMetrics(line([0, 1]), [0]), /Got 1 labels for 2 embeddings/);
 });
+
+/** The definitions written out plainly: sort every other row, ties by index. */
+function naive(x: number[][], labels: number[]) {
+  let p1 = 0, rp = 0, map = 0, queries = 0;
+  for (let q = 0; q < x.length; q++) {
+    const r = labels.filter((l) => l === labels[q]).length - 1;
+    if (r === 0) continue;
+    queries++;
+    const d = (j: number) => x[q]!.reduce((s, v, k) => s + (v - x[j]![k]!) ** 2, 0);
+    const order = x.map((_, j) => j).filter((j) => j !== q).sort((a, b) => d(a) - d(b) || a - b);
+    const rel = order.slice(0, r).map((j) => labels[j] === labels[q] ? 1 : 0);
+    p1 += rel[0]!;
+    rp += rel.reduce((s: number, v) => s + v, 0) / r;
+    let hits = 0;
+    map += rel.reduce((s: number, v, i) => (v ? s + ++hits / (i + 1) : s), 0) / r;
+  }
+  return queries === 0 ? [0, 0, 0] : [p1 / queries, rp / queries, map / queries];
+}
+
+Deno.test("retrievalMetrics() equals the plainly written definitions, ties included", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 25 }).chain((n) =>
+        fc.tuple(
+          fc.array(fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 2, maxLength: 2 }), {
+            minLength: n,
+            maxLength: n,
+          }),
+          fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }),
+        )
+      ),
+      ([points, labels]) => {
+        const m = retrievalMetrics(
+          { rows: points.length, cols: 2, data: new Float32Array(points.flat()) },
+          labels,
+        );
+        const [p1, rp, map] = naive(points, labels);
+        close(m.precisionAt1, p1!);
+        close(m.rPrecision, rp!);
+        close(m.mapAtR, map!);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

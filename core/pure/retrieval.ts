@@ -17,7 +17,9 @@
  * averages, as the library does with its "lone query labels"; every average
  * is 0 when no query remains. Neighbours are ranked by euclidean distance
  * (the same ranking as cosine on L2-normalized rows); ties go to the lower
- * index so results are deterministic.
+ * index so results are deterministic. Each query keeps only its `R` nearest
+ * neighbours (a bounded heap), so the cost is `O(n^2 d + n^2 log R)` time
+ * and `O(n)` memory.
  *
  * @module
  */
@@ -85,7 +87,6 @@ export function retrievalMetrics(
   for (let i = 0; i < n; i++) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
   const x = embeddings.data;
   const dist = new Float64Array(n);
-  const order: number[] = [];
   let p1 = 0;
   let rp = 0;
   let map = 0;
@@ -95,18 +96,15 @@ export function retrievalMetrics(
     const r = (counts.get(label) as number) - 1;
     if (r === 0) continue;
     queries++;
-    order.length = 0;
     for (let j = 0; j < n; j++) {
-      if (j === q) continue;
       let s = 0;
       for (let k = 0; k < d; k++) {
         const diff = (x[q * d + k] as number) - (x[j * d + k] as number);
         s += diff * diff;
       }
       dist[j] = s;
-      order.push(j);
     }
-    order.sort((a, b) => (dist[a] as number) - (dist[b] as number) || a - b);
+    const order = nearest(dist, q, r);
     let hits = 0;
     let precisionSum = 0;
     for (let i = 0; i < r; i++) {
@@ -126,4 +124,61 @@ export function retrievalMetrics(
     queries,
     loneQueries: n - queries,
   };
+}
+
+/** Whether neighbour `a` ranks after neighbour `b`: farther, or as far with a higher index. */
+function after(dist: Float64Array, a: number, b: number): boolean {
+  const da = dist[a] as number;
+  const db = dist[b] as number;
+  return da > db || (da === db && a > b);
+}
+
+/**
+ * The `k` nearest rows to `q` (excluding `q`), nearest first, ties by index:
+ * a bounded max-heap, O(n log k) instead of sorting all n.
+ */
+function nearest(dist: Float64Array, q: number, k: number): Int32Array {
+  const heap = new Int32Array(k);
+  let size = 0;
+  const siftDown = (start: number) => {
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < size && after(dist, heap[l] as number, heap[top] as number)) top = l;
+      if (r < size && after(dist, heap[r] as number, heap[top] as number)) top = r;
+      if (top === i) return;
+      const t = heap[i] as number;
+      heap[i] = heap[top] as number;
+      heap[top] = t;
+      i = top;
+    }
+  };
+  for (let j = 0; j < dist.length; j++) {
+    if (j === q) continue;
+    if (size < k) {
+      let i = size++;
+      heap[i] = j;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (!after(dist, heap[i] as number, heap[parent] as number)) break;
+        const t = heap[i] as number;
+        heap[i] = heap[parent] as number;
+        heap[parent] = t;
+        i = parent;
+      }
+    } else if (after(dist, heap[0] as number, j)) {
+      heap[0] = j;
+      siftDown(0);
+    }
+  }
+  // Pop the farthest first to get the nearest-first order.
+  const out = new Int32Array(size);
+  for (let i = size - 1; i >= 0; i--) {
+    out[i] = heap[0] as number;
+    heap[0] = heap[--size] as number;
+    siftDown(0);
+  }
+  return out;
 }
