@@ -3,12 +3,15 @@
  * (softmax regression) with L2 regularization, the stand-in for the seed's
  * linear SVM with probabilities (classifier.py).
  *
- * Why not an SVM from npm: the pure-JS SVM packages either give no
- * probabilities (SMO implementations without Platt scaling) or wrap native or
- * emscripten builds that are no longer maintained; softmax regression is a
- * linear model on the same features, gives calibrated per-class
- * probabilities directly, and its convex objective has one optimum that a
- * deterministic optimizer finds, so a fit is reproducible bit for bit.
+ * Why not an SVM from npm: the packages that give SVM probabilities (as the
+ * seed's `SVC(probability=True)` does, by Platt scaling with an internal
+ * random cross-validation) are emscripten builds of the C++ libsvm
+ * (`libsvm-js`, a port of libsvm 3.22; `libsvm-wasm`; `@millcrest/libsvmts`),
+ * not pure JS, with an asynchronous WASM load and little maintenance.
+ * Softmax regression is a linear model on the same features, gives
+ * per-class probabilities directly, and its convex objective has one
+ * optimum that a deterministic optimizer finds, so a fit is reproducible bit
+ * for bit.
  *
  * The model: `p(c | x) = softmax(W x + b)_c` for classes `c = 0..C-1`.
  * The objective, minimized over `W` (C x D) and `b` (C):
