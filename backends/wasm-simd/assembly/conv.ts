@@ -25,10 +25,21 @@ export function im2col(
       const iy = oy * stride - padTop + ky;
       for (let kx = 0; kx < kw; kx++) {
         const ix = ox * stride - padLeft + kx;
-        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-          memory.copy(out, x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2), cinBytes);
+        const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+        if (cin >= 16) {
+          if (inside) {
+            memory.copy(out, x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2), cinBytes);
+          } else {
+            memory.fill(out, 0, cinBytes);
+          }
+        } else if (inside) {
+          // Few channels: a plain loop beats a bulk-memory call per cell.
+          const src = x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2);
+          let ci = 0;
+          for (; ci + 4 <= cin; ci += 4) v128.store(out + (<usize>ci << 2), v128.load(src + (<usize>ci << 2)));
+          for (; ci < cin; ci++) store<f32>(out + (<usize>ci << 2), load<f32>(src + (<usize>ci << 2)));
         } else {
-          memory.fill(out, 0, cinBytes);
+          for (let ci = 0; ci < cin; ci++) store<f32>(out + (<usize>ci << 2), 0);
         }
         out += cinBytes;
       }

@@ -125,10 +125,14 @@ export function channelAffine(
   }
 }
 
+/** Rows summed in float32 before each float64 accumulation in channelSums. */
+const SUM_BLOCK: i32 = 16;
+
 /**
- * Per-channel sums over rows (f64 accumulation); thread `tid` writes its
- * partial sums to `partial + tid * 2c` f64: s1 = sum(a), and s2 =
- * sum((b - center[c]) * a) in mode 1 or sum((a - center[c])^2) in mode 2.
+ * Per-channel sums over rows; thread `tid` writes its partial sums to
+ * `partial + tid * 2c` f64: s1 = sum(a), and s2 = sum((b - center[c]) * a) in
+ * mode 1 or sum((a - center[c])^2) in mode 2. Blocks of SUM_BLOCK rows are
+ * summed in f32x4, the block sums accumulate in float64.
  */
 export function channelSums(
   a: usize, b: usize, center: usize, rows: i32, c: i32, partial: usize, mode: i32, tid: i32, nt: i32,
@@ -139,36 +143,48 @@ export function channelSums(
   const s2 = s1 + (<usize>c << 3);
   memory.fill(s1, 0, <usize>c << 4);
   const rowBytes = <usize>c << 2;
-  for (let row = s; row < e; row++) {
-    const base = <usize>row * rowBytes;
+  for (let r0 = s; r0 < e; r0 += SUM_BLOCK) {
+    const r1 = min(e, r0 + SUM_BLOCK);
     let j = 0;
-    for (; j + 2 <= c; j += 2) {
+    for (; j + 4 <= c; j += 4) {
       const o = <usize>j << 2;
       const o8 = <usize>j << 3;
-      const av = f64x2.promote_low_f32x4(v128.load64_zero(a + base + o));
-      v128.store(s1 + o8, f64x2.add(v128.load(s1 + o8), av));
-      if (mode == 1) {
-        const bv = f64x2.promote_low_f32x4(v128.load64_zero(b + base + o));
-        const cv = f64x2.promote_low_f32x4(v128.load64_zero(center + o));
-        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8), f64x2.mul(f64x2.sub(bv, cv), av)));
-      } else if (mode == 2) {
-        const cv = f64x2.promote_low_f32x4(v128.load64_zero(center + o));
-        const dv = f64x2.sub(av, cv);
-        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8), f64x2.mul(dv, dv)));
+      const cv = mode != 0 ? v128.load(center + o) : f32x4.splat(0);
+      let acc1 = f32x4.splat(0);
+      let acc2 = f32x4.splat(0);
+      for (let row = r0; row < r1; row++) {
+        const base = <usize>row * rowBytes + o;
+        const av = v128.load(a + base);
+        acc1 = f32x4.add(acc1, av);
+        if (mode == 1) {
+          acc2 = madd(f32x4.sub(v128.load(b + base), cv), av, acc2);
+        } else if (mode == 2) {
+          const d = f32x4.sub(av, cv);
+          acc2 = madd(d, d, acc2);
+        }
+      }
+      v128.store(s1 + o8, f64x2.add(v128.load(s1 + o8), f64x2.promote_low_f32x4(acc1)));
+      v128.store(s1 + o8, f64x2.add(v128.load(s1 + o8, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(acc1, acc1, 2, 3, 2, 3))), 16);
+      if (mode != 0) {
+        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8), f64x2.promote_low_f32x4(acc2)));
+        v128.store(s2 + o8, f64x2.add(v128.load(s2 + o8, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(acc2, acc2, 2, 3, 2, 3))), 16);
       }
     }
     for (; j < c; j++) {
       const o = <usize>j << 2;
       const o8 = <usize>j << 3;
-      const av = <f64>load<f32>(a + base + o);
-      store<f64>(s1 + o8, load<f64>(s1 + o8) + av);
-      if (mode == 1) {
-        const d = <f64>load<f32>(b + base + o) - <f64>load<f32>(center + o);
-        store<f64>(s2 + o8, load<f64>(s2 + o8) + d * av);
-      } else if (mode == 2) {
-        const d = av - <f64>load<f32>(center + o);
-        store<f64>(s2 + o8, load<f64>(s2 + o8) + d * d);
+      const cj = mode != 0 ? <f64>load<f32>(center + o) : 0;
+      let acc1: f64 = 0;
+      let acc2: f64 = 0;
+      for (let row = r0; row < r1; row++) {
+        const base = <usize>row * rowBytes + o;
+        const av = <f64>load<f32>(a + base);
+        acc1 += av;
+        if (mode == 1) acc2 += (<f64>load<f32>(b + base) - cj) * av;
+        else if (mode == 2) acc2 += (av - cj) * (av - cj);
       }
+      store<f64>(s1 + o8, load<f64>(s1 + o8) + acc1);
+      store<f64>(s2 + o8, load<f64>(s2 + o8) + acc2);
     }
   }
 }

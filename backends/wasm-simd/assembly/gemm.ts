@@ -196,6 +196,65 @@ function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldcBytes: usize, acc
   v128.store(c3, c31, 16);
 }
 
+// The same micro-kernel reading op(A) = A (not transposed) straight from its
+// rows (no packing): four row pointers, one broadcast each per k.
+function kernel4x8Rows(
+  kc: i32, a0: usize, ldaBytes: usize, rows: i32, bp: usize, c: usize, ldcBytes: usize, acc: bool,
+): void {
+  // Rows past the edge repeat the last valid row; their results are discarded.
+  const a1 = rows > 1 ? a0 + ldaBytes : a0;
+  const a2 = rows > 2 ? a1 + ldaBytes : a1;
+  const a3 = rows > 3 ? a2 + ldaBytes : a2;
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let off: usize = 0;
+  const end = <usize>kc << 2;
+  for (; off < end; off += 4) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(a0 + off);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(a1 + off);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(a2 + off);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(a3 + off);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    bp += 32;
+  }
+  const c1 = c + ldcBytes;
+  const c2 = c1 + ldcBytes;
+  const c3 = c2 + ldcBytes;
+  if (acc) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c1));
+    c11 = f32x4.add(c11, v128.load(c1, 16));
+    c20 = f32x4.add(c20, v128.load(c2));
+    c21 = f32x4.add(c21, v128.load(c2, 16));
+    c30 = f32x4.add(c30, v128.load(c3));
+    c31 = f32x4.add(c31, v128.load(c3, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c1, c10);
+  v128.store(c1, c11, 16);
+  v128.store(c2, c20);
+  v128.store(c2, c21, 16);
+  v128.store(c3, c30);
+  v128.store(c3, c31, 16);
+}
+
 /** Single-threaded GEMM over the block rows [r0, r1) x columns [c0, c1) of C. */
 function gemmBlock(
   k: i32, a: usize, lda: i32, transA: bool, b: usize, ldb: i32, transB: bool,
@@ -222,18 +281,22 @@ function gemmBlock(
       packB(b, ldb, transB, pc, kc, jc, nc, bpack);
       for (let ic = r0; ic < r1; ic += MC) {
         const mc = min(MC, r1 - ic);
-        packA(a, lda, transA, ic, mc, pc, kc, apack);
+        if (transA) packA(a, lda, transA, ic, mc, pc, kc, apack);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bp = bpack + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
-            const ap = apack + (<usize>(ir * kc) << 2);
+            const ap = transA
+              ? apack + (<usize>(ir * kc) << 2)
+              : a + ((<usize>(ic + ir) * <usize>lda + <usize>pc) << 2);
             const cp = c + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
             if (mr == MR && nr == NR) {
-              kernel4x8(kc, ap, bp, cp, ldcBytes, acc);
+              if (transA) kernel4x8(kc, ap, bp, cp, ldcBytes, acc);
+              else kernel4x8Rows(kc, ap, <usize>lda << 2, MR, bp, cp, ldcBytes, acc);
             } else {
-              kernel4x8(kc, ap, bp, tile, <usize>(NR * 4), false);
+              if (transA) kernel4x8(kc, ap, bp, tile, <usize>(NR * 4), false);
+              else kernel4x8Rows(kc, ap, <usize>lda << 2, mr, bp, tile, <usize>(NR * 4), false);
               for (let ii = 0; ii < mr; ii++) {
                 for (let jj = 0; jj < nr; jj++) {
                   const dst = cp + <usize>ii * ldcBytes + (<usize>jj << 2);
