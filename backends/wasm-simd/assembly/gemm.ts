@@ -10,10 +10,10 @@
 
 import { madd } from "./common";
 
-const MR: i32 = 4;
+const MR: i32 = 6;
 const NR: i32 = 8;
 const KC: i32 = 256;
-const MC: i32 = 128;
+const MC: i32 = 120;
 const NC: i32 = 512;
 
 /** Bytes of per-thread scratch the GEMM needs. */
@@ -68,143 +68,47 @@ function packB(
   }
 }
 
-function packA(
-  a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize,
-): void {
+// Packs op(A) = A^T (A stored [k, m]) into MR-row panels: dst[(ip / MR) * kc * MR + p * MR + ii].
+function packAT(a: usize, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   for (let ip = 0; ip < mc; ip += MR) {
     const h = min(MR, mc - ip);
     const panel = dst + (<usize>(ip * kc) << 2);
-    if (transA) {
-      if (h == MR) {
-        let src = a + ((<usize>p0 * <usize>lda + <usize>(i0 + ip)) << 2);
-        const stride = <usize>lda << 2;
-        let out = panel;
-        for (let p = 0; p < kc; p++) {
-          v128.store(out, v128.load(src));
-          src += stride;
-          out += 16;
-        }
-      } else {
-        for (let p = 0; p < kc; p++) {
-          const src = a + ((<usize>(p0 + p) * <usize>lda + <usize>(i0 + ip)) << 2);
-          const out = panel + (<usize>(p * MR) << 2);
-          for (let ii = 0; ii < MR; ii++) {
-            store<f32>(out + (<usize>ii << 2), ii < h ? load<f32>(src + (<usize>ii << 2)) : 0);
-          }
-        }
-      }
-    } else if (h == MR) {
+    if (h == MR) {
+      let src = a + ((<usize>p0 * <usize>lda + <usize>(i0 + ip)) << 2);
       const stride = <usize>lda << 2;
-      const r0 = a + ((<usize>(i0 + ip) * <usize>lda + <usize>p0) << 2);
-      const r1 = r0 + stride;
-      const r2 = r1 + stride;
-      const r3 = r2 + stride;
-      let p = 0;
-      for (; p + 4 <= kc; p += 4) {
-        const off = <usize>p << 2;
-        const x0 = v128.load(r0 + off);
-        const x1 = v128.load(r1 + off);
-        const x2 = v128.load(r2 + off);
-        const x3 = v128.load(r3 + off);
-        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-        const out = panel + (<usize>(p * MR) << 2);
-        v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-        v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
-      }
-      for (; p < kc; p++) {
-        const off = <usize>p << 2;
-        const out = panel + (<usize>(p * MR) << 2);
-        store<f32>(out, load<f32>(r0 + off));
-        store<f32>(out, load<f32>(r1 + off), 4);
-        store<f32>(out, load<f32>(r2 + off), 8);
-        store<f32>(out, load<f32>(r3 + off), 12);
+      let out = panel;
+      for (let p = 0; p < kc; p++) {
+        v128.store(out, v128.load(src));
+        store<u64>(out, load<u64>(src, 16), 16);
+        src += stride;
+        out += <usize>(MR * 4);
       }
     } else {
-      for (let ii = 0; ii < MR; ii++) {
-        let out = panel + (<usize>ii << 2);
-        if (ii < h) {
-          let src = a + ((<usize>(i0 + ip + ii) * <usize>lda + <usize>p0) << 2);
-          for (let p = 0; p < kc; p++) {
-            store<f32>(out, load<f32>(src));
-            src += 4;
-            out += 16;
-          }
-        } else {
-          for (let p = 0; p < kc; p++) {
-            store<f32>(out, 0);
-            out += 16;
-          }
+      for (let p = 0; p < kc; p++) {
+        const src = a + ((<usize>(p0 + p) * <usize>lda + <usize>(i0 + ip)) << 2);
+        const out = panel + (<usize>(p * MR) << 2);
+        for (let ii = 0; ii < MR; ii++) {
+          store<f32>(out + (<usize>ii << 2), ii < h ? load<f32>(src + (<usize>ii << 2)) : 0);
         }
       }
     }
   }
 }
 
-// MR x NR = 4 x 8 micro-kernel: 8 accumulators, 2 B vectors, 1 broadcast.
-function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldcBytes: usize, acc: bool): void {
-  let c00 = f32x4.splat(0);
-  let c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0);
-  let c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0);
-  let c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0);
-  let c31 = f32x4.splat(0);
-  for (let p = 0; p < kc; p++) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(ap, 12);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    ap += 16;
-    bp += 32;
-  }
-  const c1 = c + ldcBytes;
-  const c2 = c1 + ldcBytes;
-  const c3 = c2 + ldcBytes;
-  if (acc) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-    c10 = f32x4.add(c10, v128.load(c1));
-    c11 = f32x4.add(c11, v128.load(c1, 16));
-    c20 = f32x4.add(c20, v128.load(c2));
-    c21 = f32x4.add(c21, v128.load(c2, 16));
-    c30 = f32x4.add(c30, v128.load(c3));
-    c31 = f32x4.add(c31, v128.load(c3, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c1, c10);
-  v128.store(c1, c11, 16);
-  v128.store(c2, c20);
-  v128.store(c2, c21, 16);
-  v128.store(c3, c30);
-  v128.store(c3, c31, 16);
-}
-
-// The same micro-kernel reading op(A) = A (not transposed) straight from its
-// rows (no packing): four row pointers, one broadcast each per k.
-function kernel4x8Rows(
-  kc: i32, a0: usize, ldaBytes: usize, rows: i32, bp: usize, c: usize, ldcBytes: usize, acc: bool,
+// MR x NR = 6 x 8 micro-kernel: 12 accumulators, 2 B vectors, 1 broadcast.
+// Row ii of A is read at aBase + min(ii, rows - 1) * rowStride + p * kStep:
+// packed panels (rowStride 4, kStep 24) or A's own rows (rowStride lda * 4, kStep 4).
+// Rows past the edge repeat the last valid row; their results are discarded.
+function kernel6x8(
+  kc: i32, aBase: usize, rowStride: usize, kStep: usize, rows: i32, bp: usize, c: usize,
+  ldcBytes: usize, acc: bool,
 ): void {
-  // Rows past the edge repeat the last valid row; their results are discarded.
-  const a1 = rows > 1 ? a0 + ldaBytes : a0;
-  const a2 = rows > 2 ? a1 + ldaBytes : a1;
-  const a3 = rows > 3 ? a2 + ldaBytes : a2;
+  const a0 = aBase;
+  const a1 = rows > 1 ? a0 + rowStride : a0;
+  const a2 = rows > 2 ? a1 + rowStride : a1;
+  const a3 = rows > 3 ? a2 + rowStride : a2;
+  const a4 = rows > 4 ? a3 + rowStride : a3;
+  const a5 = rows > 5 ? a4 + rowStride : a4;
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
@@ -213,9 +117,12 @@ function kernel4x8Rows(
   let c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0);
+  let c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0);
+  let c51 = f32x4.splat(0);
   let off: usize = 0;
-  const end = <usize>kc << 2;
-  for (; off < end; off += 4) {
+  for (let p = 0; p < kc; p++) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(a0 + off);
@@ -230,11 +137,20 @@ function kernel4x8Rows(
     a = v128.load32_splat(a3 + off);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
+    a = v128.load32_splat(a4 + off);
+    c40 = madd(a, b0, c40);
+    c41 = madd(a, b1, c41);
+    a = v128.load32_splat(a5 + off);
+    c50 = madd(a, b0, c50);
+    c51 = madd(a, b1, c51);
+    off += kStep;
     bp += 32;
   }
   const c1 = c + ldcBytes;
   const c2 = c1 + ldcBytes;
   const c3 = c2 + ldcBytes;
+  const c4 = c3 + ldcBytes;
+  const c5 = c4 + ldcBytes;
   if (acc) {
     c00 = f32x4.add(c00, v128.load(c));
     c01 = f32x4.add(c01, v128.load(c, 16));
@@ -244,6 +160,10 @@ function kernel4x8Rows(
     c21 = f32x4.add(c21, v128.load(c2, 16));
     c30 = f32x4.add(c30, v128.load(c3));
     c31 = f32x4.add(c31, v128.load(c3, 16));
+    c40 = f32x4.add(c40, v128.load(c4));
+    c41 = f32x4.add(c41, v128.load(c4, 16));
+    c50 = f32x4.add(c50, v128.load(c5));
+    c51 = f32x4.add(c51, v128.load(c5, 16));
   }
   v128.store(c, c00);
   v128.store(c, c01, 16);
@@ -253,6 +173,10 @@ function kernel4x8Rows(
   v128.store(c2, c21, 16);
   v128.store(c3, c30);
   v128.store(c3, c31, 16);
+  v128.store(c4, c40);
+  v128.store(c4, c41, 16);
+  v128.store(c5, c50);
+  v128.store(c5, c51, 16);
 }
 
 /** Single-threaded GEMM over the block rows [r0, r1) x columns [c0, c1) of C. */
@@ -281,7 +205,7 @@ function gemmBlock(
       packB(b, ldb, transB, pc, kc, jc, nc, bpack);
       for (let ic = r0; ic < r1; ic += MC) {
         const mc = min(MC, r1 - ic);
-        if (transA) packA(a, lda, transA, ic, mc, pc, kc, apack);
+        if (transA) packAT(a, lda, ic, mc, pc, kc, apack);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bp = bpack + (<usize>(jr * kc) << 2);
@@ -290,13 +214,13 @@ function gemmBlock(
             const ap = transA
               ? apack + (<usize>(ir * kc) << 2)
               : a + ((<usize>(ic + ir) * <usize>lda + <usize>pc) << 2);
+            const rowStride: usize = transA ? 4 : <usize>lda << 2;
+            const kStep: usize = transA ? <usize>(MR * 4) : 4;
             const cp = c + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
             if (mr == MR && nr == NR) {
-              if (transA) kernel4x8(kc, ap, bp, cp, ldcBytes, acc);
-              else kernel4x8Rows(kc, ap, <usize>lda << 2, MR, bp, cp, ldcBytes, acc);
+              kernel6x8(kc, ap, rowStride, kStep, MR, bp, cp, ldcBytes, acc);
             } else {
-              if (transA) kernel4x8(kc, ap, bp, tile, <usize>(NR * 4), false);
-              else kernel4x8Rows(kc, ap, <usize>lda << 2, mr, bp, tile, <usize>(NR * 4), false);
+              kernel6x8(kc, ap, rowStride, kStep, mr, bp, tile, <usize>(NR * 4), false);
               for (let ii = 0; ii < mr; ii++) {
                 for (let jj = 0; jj < nr; jj++) {
                   const dst = cp + <usize>ii * ldcBytes + (<usize>jj << 2);
