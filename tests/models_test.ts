@@ -80,10 +80,11 @@ Deno.test("nano takes 64x64x3 images at about 10 MFLOPs per image", () => {
     `nano (128-d): ${s.parameterCount} parameters, ${s.flops} FLOPs per 64x64 image forward`,
   );
   assert.deepEqual(s.nodes.get("input"), [64, 64, 3]);
-  assert.equal(s.flops, 10_223_616);
-  assert.equal(s.parameterCount, 131_520);
+  assert.equal(s.flops, 10_715_136);
+  assert.equal(s.parameterCount, 377_280);
   assert.deepEqual(s.nodes.get("block_1/concat"), [8, 8, 64]);
-  assert.deepEqual(s.nodes.get("AvgPool"), [128]);
+  assert.deepEqual(s.nodes.get("Flatten"), [2048]);
+  assert.deepEqual(s.params["Bottleneck/weights"], [2048, 128]);
 });
 
 Deno.test("nano embeds a small batch into unit rows", () => {

@@ -159,6 +159,6 @@ Deno.test("createModel() rejects a state that does not match the spec", async ()
   const other = modelSpec("nano", { embeddingSize: 8, imageSize: SIZE });
   await assert.rejects(
     () => createPureBackend().createModel(other, state, tripletOptions),
-    /"Bottleneck\/weights" has shape \[128, 16\], the spec needs \[128, 8\]/,
+    /"Bottleneck\/weights" has shape \[512, 16\], the spec needs \[512, 8\]/,
   );
 });

