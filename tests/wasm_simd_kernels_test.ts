@@ -1,7 +1,9 @@
 /**
  * The wasm-simd kernels against the pure kernels (core/pure/kernels.ts, the
  * specification): every op forward and backward on random small shapes
- * (fast-check), on 1 and 3 threads. Tolerance: |wasm - pure| <= 1e-4 + 1e-5 *
+ * (fast-check), on 1 and 3 threads; ops whose arithmetic does not depend on the
+ * thread split (GEMM-based, pooling, elementwise, row-wise) are also
+ * bit-identical between 1 and 3 threads. Tolerance: |wasm - pure| <= 1e-4 + 1e-5 *
  * |pure| per element (float32 storage both sides; the pure kernels
  * accumulate in float64, the wasm GEMM in float32 over at most a few hundred
  * unit-scale terms).
@@ -72,6 +74,19 @@ function check(what: string, inputs: Tensor[], op: Op): void {
   const expected = runOn(pure, inputs, op);
   assertClose(runOn(wasm1, inputs, op), expected, `${what} (1 thread)`);
   assertClose(runOn(wasm2, inputs, op), expected, `${what} (3 threads)`);
+}
+
+/** Ops whose per-element arithmetic does not depend on the thread split. */
+function checkThreadInvariant(what: string, inputs: Tensor[], op: Op): void {
+  const one = runOn(wasm1, inputs, op);
+  const three = runOn(wasm2, inputs, op);
+  for (let t = 0; t < one.length; t++) {
+    assert.deepEqual(
+      three[t]!.data,
+      one[t]!.data,
+      `${what}: output ${t} differs between 1 and 3 threads`,
+    );
+  }
 }
 
 function property<A>(arb: fc.Arbitrary<A>, body: (a: A) => void): void {
@@ -194,6 +209,8 @@ Deno.test("wasm-simd pooling forward and backward equals the pure kernels", () =
       const dg = tensor([c.n, c.c], c.seed + 2);
       check("globalAvgPool", [x], (k, [a]) => k.globalAvgPool(a!));
       check("globalAvgPoolBackward", [dg], (k, [g]) => k.globalAvgPoolBackward(g!, x.shape));
+      checkThreadInvariant("maxPoolBackward", [dy, x], (k, [g, a]) => k.maxPoolBackward(g!, a!, o));
+      checkThreadInvariant("avgPool", [x], (k, [a]) => k.avgPool(a!, o));
     },
   );
 });
@@ -230,6 +247,13 @@ Deno.test("wasm-simd elementwise, structure, dense and row kernels equal the pur
       check("matMul transposeA", [a, dy], (k, [x, g]) => k.matMul(x!, g!, { transposeA: true }));
       check("l2Normalize", [a], (k, [x]) => k.l2Normalize(x!, 1e-10));
       check("l2NormalizeBackward", [b, a], (k, [g, x]) => k.l2NormalizeBackward(g!, x!, 1e-10));
+      checkThreadInvariant(
+        "matMul transposeA",
+        [a, dy],
+        (k, [x, g]) => k.matMul(x!, g!, { transposeA: true }),
+      );
+      checkThreadInvariant("l2Normalize", [a], (k, [x]) => k.l2Normalize(x!, 1e-10));
+      checkThreadInvariant("add", [a, b], (k, [x, y]) => k.add(x!, y!, c.scale));
       const tiny = tensor([c.rows, c.d], c.seed, 1e-7);
       check(
         "l2NormalizeBackward (clamped)",
