@@ -322,9 +322,20 @@ export function createPureKernels(options: PureKernelsOptions = {}): Kernels<Pur
                 const fBase = (ky * kw + kx) * ci * co;
                 for (let c = 0; c < ci; c++) {
                   const fo = fBase + c * co;
-                  let s = 0;
-                  for (let k = 0; k < co; k++) s += dd[dBase + k]! * fd[fo + k]!;
-                  dx[xBase + c]! += s;
+                  // Four partial sums break the addition chain (the loop is latency-bound).
+                  let s0 = 0;
+                  let s1 = 0;
+                  let s2 = 0;
+                  let s3 = 0;
+                  let k = 0;
+                  for (; k + 3 < co; k += 4) {
+                    s0 += dd[dBase + k]! * fd[fo + k]!;
+                    s1 += dd[dBase + k + 1]! * fd[fo + k + 1]!;
+                    s2 += dd[dBase + k + 2]! * fd[fo + k + 2]!;
+                    s3 += dd[dBase + k + 3]! * fd[fo + k + 3]!;
+                  }
+                  for (; k < co; k++) s0 += dd[dBase + k]! * fd[fo + k]!;
+                  dx[xBase + c]! += (s0 + s1) + (s2 + s3);
                 }
               }
             }
