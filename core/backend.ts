@@ -32,16 +32,25 @@ export type BackendName = "pure" | "tfjs" | "wasm-simd";
  */
 export type LossSpec =
   | {
+    /** The loss family. */
     readonly kind: "triplet";
+    /** The triplet margin (> 0). */
     readonly alpha: number;
+    /** Use softplus(d(a,p) - d(a,n)) instead of the hinge. */
     readonly softMargin?: boolean;
   }
   | {
+    /** The loss family. */
     readonly kind: "softmax";
+    /** Number of training identities. */
     readonly numClasses: number;
+    /** Weight of the center loss; 0 disables it. */
     readonly centerLossFactor?: number;
+    /** Center update rate (the seed's 0.95). */
     readonly centerLossAlfa?: number;
+    /** Weight of the prelogits norm penalty. */
     readonly prelogitsNormLossFactor?: number;
+    /** The norm of the penalty. */
     readonly prelogitsNormP?: number;
     /** ArcFace: cos(theta + margin) scaled by `scale` on normalized weights/features. */
     readonly arcface?: { readonly margin: number; readonly scale: number };
@@ -49,7 +58,9 @@ export type LossSpec =
 
 /** Everything that defines a model's training besides its spec. */
 export interface TrainingOptions {
+  /** The loss. */
   readonly loss: LossSpec;
+  /** The optimizer and its hyper-parameters. */
   readonly optimizer: OptimizerConfig;
   /** L2 weight decay on weights (not on biases or batch-norm parameters). */
   readonly weightDecay: number;
@@ -76,6 +87,7 @@ export interface ModelState {
 
 /** Options of one training step. */
 export interface StepOptions {
+  /** The learning rate of this step. */
   readonly learningRate: number;
   /** Randomness for dropout; the advanced state is returned. */
   readonly rng: RngState;
@@ -89,6 +101,7 @@ export interface StepResult {
   readonly loss: number;
   /** Regularization part of the loss (weight decay, center loss, norm penalty). */
   readonly regularization: number;
+  /** The advanced RNG state. */
   readonly rng: RngState;
 }
 
@@ -102,11 +115,13 @@ export interface EmbedOptions {
   readonly training: boolean;
   /** Use the moving-average parameters (evaluation); default false. */
   readonly useMovingAverage?: boolean;
+  /** Randomness for dropout in training mode. */
   readonly rng?: RngState;
 }
 
 /** A model instantiated on a backend. */
 export interface Model {
+  /** The network spec. */
   readonly spec: ModelSpec;
   /** L2-normalized embeddings, one row per image. */
   embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix>;
@@ -120,12 +135,15 @@ export interface Model {
 
 /** Loss value and gradient with respect to the inputs. */
 export interface LossWithGradient {
+  /** The loss. */
   readonly loss: number;
+  /** Gradient with respect to the inputs. */
   readonly gradient: Matrix;
 }
 
 /** A compute backend. */
 export interface Backend {
+  /** The backend. */
   readonly name: BackendName;
   /** Human-readable device description, e.g. "cpu", "webgpu (llvmpipe)", "wasm-simd x2". */
   readonly device: string;

@@ -15,7 +15,9 @@ export type Padding = "same" | "valid";
 
 /** The graph's image input. */
 export interface InputNode {
+  /** The operation. */
   readonly op: "input";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
   /** Per-example shape `[height, width, channels]`. */
   readonly shape: readonly [number, number, number];
@@ -23,9 +25,13 @@ export interface InputNode {
 
 /** 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO). */
 export interface Conv2dNode {
+  /** The operation. */
   readonly op: "conv2d";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
+  /** Number of output channels. */
   readonly filters: number;
   /** Kernel size, square or `[kh, kw]`. */
   readonly kernel: number | readonly [number, number];
@@ -39,8 +45,11 @@ export interface Conv2dNode {
 
 /** Batch normalization over the last axis. */
 export interface BatchNormNode {
+  /** The operation. */
   readonly op: "batchNorm";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
   /** Moving-average decay of the statistics; default 0.995 (the seed's). */
   readonly decay?: number;
@@ -52,17 +61,25 @@ export interface BatchNormNode {
 
 /** Rectified linear unit. */
 export interface ReluNode {
+  /** The operation. */
   readonly op: "relu";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
 }
 
 /** Max or average pooling. */
 export interface PoolNode {
+  /** The operation. */
   readonly op: "maxPool" | "avgPool";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
+  /** Window size (square). */
   readonly size: number;
+  /** Stride (same in both directions). */
   readonly stride: number;
   /** Default "valid". */
   readonly padding?: Padding;
@@ -70,22 +87,31 @@ export interface PoolNode {
 
 /** Mean over the spatial axes: `[h, w, c]` to `[c]`. */
 export interface GlobalAvgPoolNode {
+  /** The operation. */
   readonly op: "globalAvgPool";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
 }
 
 /** Concatenation along the channel (last) axis. */
 export interface ConcatNode {
+  /** The operation. */
   readonly op: "concat";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The names of the input nodes. */
   readonly inputs: readonly string[];
 }
 
 /** Scaled residual sum: `inputs[0] + scale * inputs[1]`. */
 export interface AddNode {
+  /** The operation. */
   readonly op: "add";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The names of the input nodes. */
   readonly inputs: readonly [string, string];
   /** Scale of the second input; default 1. */
   readonly scale?: number;
@@ -93,9 +119,13 @@ export interface AddNode {
 
 /** Fully connected layer on `[d]` features; weights `[d, units]`. */
 export interface DenseNode {
+  /** The operation. */
   readonly op: "dense";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
+  /** Number of output features. */
   readonly units: number;
   /** Default true. */
   readonly bias?: boolean;
@@ -103,23 +133,33 @@ export interface DenseNode {
 
 /** Inverted dropout driven by the explicit RNG; identity in inference mode. */
 export interface DropoutNode {
+  /** The operation. */
   readonly op: "dropout";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
+  /** Probability of keeping a unit, in (0, 1]. */
   readonly keepProbability: number;
 }
 
 /** `[h, w, c]` to `[h * w * c]`. */
 export interface FlattenNode {
+  /** The operation. */
   readonly op: "flatten";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
 }
 
 /** Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))`. */
 export interface L2NormalizeNode {
+  /** The operation. */
   readonly op: "l2Normalize";
+  /** The node name; parameter names derive from it. */
   readonly name: string;
+  /** The name of the input node. */
   readonly input: string;
   /** Default 1e-10 (the seed's). */
   readonly epsilon?: number;
@@ -151,6 +191,7 @@ export type OpName = NodeSpec["op"];
 export interface ModelSpec {
   /** The spec's name, e.g. "nano" or "inception-resnet-v1". */
   readonly name: string;
+  /** The nodes in topological order. */
   readonly nodes: readonly NodeSpec[];
   /** The node whose value is the bottleneck (prelogits), shape `[embeddingSize]`. */
   readonly prelogits: string;

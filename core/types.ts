@@ -117,19 +117,29 @@ export type OptimizerName = "SGD" | "ADAGRAD" | "ADADELTA" | "ADAM" | "RMSPROP" 
  * with Nesterov).
  */
 export interface OptimizerConfig {
+  /** The optimizer. */
   readonly name: OptimizerName;
+  /** Momentum (MOM, RMSPROP). */
   readonly momentum?: number;
+  /** Nesterov momentum (MOM). */
   readonly nesterov?: boolean;
+  /** Decay of the squared-gradient average (ADADELTA). */
   readonly rho?: number;
+  /** Numerical-stability epsilon (ADADELTA, ADAM, RMSPROP). */
   readonly epsilon?: number;
+  /** First-moment decay (ADAM). */
   readonly beta1?: number;
+  /** Second-moment decay (ADAM). */
   readonly beta2?: number;
+  /** Decay of the squared-gradient average (RMSPROP). */
   readonly decay?: number;
+  /** Initial accumulator value (ADAGRAD). */
   readonly initialAccumulator?: number;
 }
 
 /** An optimizer's slots (accumulators, moments) per parameter, plus its step count. */
 export interface OptimizerState {
+  /** The optimizer. */
   readonly name: OptimizerName;
   /** Slot name (e.g. "accumulator", "m", "v") to per-parameter tensors. */
   readonly slots: Readonly<Record<string, NamedTensors>>;
