@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { backward, forward } from "../core/executor.ts";
 import { inferShapes } from "../core/shapes.ts";
 import { initParameters } from "../core/init.ts";
+import { modelSpec } from "../core/models/registry.ts";
 import { createPureKernels, type PureTensor } from "../core/pure/kernels.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import type { Kernels } from "../core/kernels.ts";
@@ -23,15 +24,21 @@ function float64Kernels(): Kernels<PureTensor> {
 }
 
 /** Wraps kernels to track every handle they hand out; `live` holds the undisposed ones. */
-function trackingKernels(): { kernels: Kernels<PureTensor>; live: Set<PureTensor> } {
+function trackingKernels(): {
+  kernels: Kernels<PureTensor>;
+  live: Set<PureTensor>;
+  peak: () => number;
+} {
   const base = createPureKernels();
   const live = new Set<PureTensor>();
+  let peak = 0;
   const track = (v: unknown): unknown => {
     if (Array.isArray(v)) v.forEach(track);
     else if (v !== null && typeof v === "object") {
       if ("shape" in v && "data" in v) live.add(v as PureTensor);
       else Object.values(v).forEach(track);
     }
+    peak = Math.max(peak, live.size);
     return v;
   };
   const wrapped: Record<string, unknown> = {};
@@ -47,7 +54,7 @@ function trackingKernels(): { kernels: Kernels<PureTensor>; live: Set<PureTensor
       return ["download", "shape"].includes(name) ? r : track(r);
     };
   }
-  return { kernels: { ...base, ...wrapped } as Kernels<PureTensor>, live };
+  return { kernels: { ...base, ...wrapped } as Kernels<PureTensor>, live, peak: () => peak };
 }
 
 function randomData(size: number, seed: number, scale = 1): Float64Array {
@@ -416,4 +423,19 @@ Deno.test("backward() refuses a used tape and forward() refuses a tape in infere
   const out = f.outputs["emb"]!;
   backward(f.tape!, { emb: out });
   assert.throws(() => backward(f.tape!, { emb: out }), /already used/);
+});
+
+Deno.test("forward() in inference mode keeps only the activations that later nodes still read", () => {
+  // nano: 40-odd nodes in a chain with one two-branch block; parameters stay uploaded.
+  const spec = modelSpec("nano", { embeddingSize: 8, imageSize: 16 });
+  const { params, stats } = initParameters(spec, createRng(0));
+  const { kernels, live, peak } = trackingKernels();
+  const images = { shape: [2, 16, 16, 3], data: Float32Array.from(randomData(2 * 16 * 16 * 3, 3)) };
+  forward(kernels, spec, { params, stats }, images, { training: false });
+  assert.equal(live.size, 0);
+  const paramCount = Object.keys(params).length;
+  // At most: the block input, two branch values, their concat, a new value and
+  // the moving statistics of one batch norm.
+  assert.ok(peak() - paramCount <= 6, `peak ${peak()} with ${paramCount} parameters`);
+  assert.ok(spec.nodes.length > 30);
 });
