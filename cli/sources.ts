@@ -18,6 +18,8 @@ export interface SyntheticSourceOptions {
    * uses 10), image `i` drawing from `augmentRngAt(rng, i)`; 0 (default): none.
    */
   readonly randomRotate?: number;
+  /** Strength of the per-image nuisances, 0..2 (default 1; see core/synthetic.ts). */
+  readonly nuisance?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function syntheticSource(
   options: SyntheticSourceOptions = {},
 ): ImageSource {
   const maxDegrees = options.randomRotate ?? 0;
+  const nuisance = options.nuisance ?? 1;
   if (!(maxDegrees >= 0) || !Number.isFinite(maxDegrees)) {
     throw new RangeError(`Random rotation must be a finite number >= 0, got ${maxDegrees}`);
   }
@@ -49,7 +52,7 @@ export function syntheticSource(
       if (training && maxDegrees > 0) {
         let pixelsOf = raw.get(ref);
         if (pixelsOf === undefined) {
-          pixelsOf = renderSyntheticRef(ref, size, seed);
+          pixelsOf = renderSyntheticRef(ref, size, seed, { nuisance });
           raw.set(ref, pixelsOf);
         }
         const [turned] = randomRotate(
@@ -62,7 +65,7 @@ export function syntheticSource(
       }
       let image = cache.get(ref);
       if (image === undefined) {
-        image = fixedImageStandardization(renderSyntheticRef(ref, size, seed));
+        image = fixedImageStandardization(renderSyntheticRef(ref, size, seed, { nuisance }));
         cache.set(ref, image);
       }
       data.set(image, i * pixels);

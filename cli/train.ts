@@ -121,6 +121,12 @@ export const TRAIN_FLAGS: FlagTable = {
     choices: ["vggface", "facenet", "hard", "all"],
   },
   "seed": { kind: "number", help: "random seed", integer: true, min: 0 },
+  "synthetic-nuisance": {
+    kind: "number",
+    help: "strength of the synthetic faces' nuisances, 0..2",
+    min: 0,
+    max: 2,
+  },
   "lfw-nrof-folds": { kind: "number", help: "validation folds", integer: true, min: 2 },
   "out": { kind: "string", help: "run directory: metrics.jsonl and checkpoints" },
   "resume": { kind: "string", help: "continue the run in this directory (or checkpoint)" },
@@ -234,6 +240,7 @@ const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
   "selection": "selection",
   "seed": "seed",
   "lfw-nrof-folds": "lfwNrofFolds",
+  "synthetic-nuisance": "syntheticNuisance",
 };
 
 function presetNotes(): string[] {
@@ -422,6 +429,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     pairsPerFold: s.valPairsPerFold,
   }).pairs;
   const source = syntheticSource(s.seed, s.imageSize, {
+    nuisance: s.syntheticNuisance,
     randomRotate: flags.values["random-rotate"] === true ? 10 : 0,
   });
   const model = await backend.createModel(spec, state, training);
