@@ -41,6 +41,8 @@ export interface WasmSimdKernelsOptions {
    */
   readonly parallelThreshold?: number;
 }
+/** Output pixels per indirection block of convForward (assembly/gemm.ts CONV_MC). */
+const CONV_MC = 120;
 /** Byte budget of one im2col buffer; larger batches are processed in image chunks. */
 const IM2COL_BUDGET = 64 * 1024 * 1024;
 
@@ -453,17 +455,43 @@ export function createWasmSimdKernels(
         gemm(g.n * g.h * g.w, g.cout, g.cin, x.ptr, filter.ptr, y.ptr, {});
         return y;
       }
-      for (const { start, count } of chunks(g)) {
-        const pixels = count * g.oh * g.ow;
-        const cols = rt.alloc(pixels * k * 4);
-        try {
-          const xp = x.ptr + start * g.h * g.w * g.cin * 4;
-          run("im2col", [xp, cols, ...colArgs(g, count)], pixels * k);
-          const yp = y.ptr + start * g.oh * g.ow * g.cout * 4;
-          gemm(pixels, g.cout, k, cols, filter.ptr, yp, {});
-        } finally {
-          rt.free(cols);
+      if (g.kh * g.kw * CONV_MC * 4 + 1024 > rt.scratch.stride) {
+        // Windows too large for the indirection buffer: im2col + GEMM in image chunks.
+        for (const { start, count } of chunks(g)) {
+          const pixels = count * g.oh * g.ow;
+          const cols = rt.alloc(pixels * k * 4);
+          try {
+            const xp = x.ptr + start * g.h * g.w * g.cin * 4;
+            run("im2col", [xp, cols, ...colArgs(g, count)], pixels * k);
+            const yp = y.ptr + start * g.oh * g.ow * g.cout * 4;
+            gemm(pixels, g.cout, k, cols, filter.ptr, yp, {});
+          } finally {
+            rt.free(cols);
+          }
         }
+        return y;
+      }
+      // Indirect convolution: the packed filter and per-tile input-row pointers, no im2col.
+      const panels = Math.ceil(g.cout / 8) * 8;
+      const packed = rt.alloc(k * panels * 4);
+      const zeros = rt.alloc(g.cin * 4);
+      try {
+        rt.f32(zeros, g.cin).fill(0);
+        run("packPanels", [filter.ptr, k, g.cout, packed], k * panels);
+        const { base, stride } = rt.scratch;
+        run("convForward", [
+          x.ptr,
+          packed,
+          y.ptr,
+          zeros,
+          ...colArgs(g, g.n),
+          g.cout,
+          base,
+          stride,
+        ], y.size * k / 16);
+      } finally {
+        rt.free(packed);
+        rt.free(zeros);
       }
       return y;
     },

@@ -48,6 +48,8 @@ export const POOL_KERNELS = [
   "l2Normalize",
   "l2NormalizeBackward",
   "pairwiseSquaredDistances",
+  "packPanels",
+  "convForward",
 ] as const;
 
 /** A kernel that runs on the pool. */

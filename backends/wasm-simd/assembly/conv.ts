@@ -26,7 +26,7 @@ export function im2col(
       for (let kx = 0; kx < kw; kx++) {
         const ix = ox * stride - padLeft + kx;
         const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-        if (cin >= 16) {
+        if (cin >= 64) {
           if (inside) {
             memory.copy(out, x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2), cinBytes);
           } else {

@@ -21,7 +21,7 @@ export function gemmScratchBytes(): i32 {
   return (KC * NC + MC * KC + MR * NR) * 4 + 64;
 }
 
-function packB(
+export function packB(
   b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize,
 ): void {
   for (let jp = 0; jp < nc; jp += NR) {
@@ -99,7 +99,7 @@ function packAT(a: usize, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usi
 // Row ii of A is read at aBase + min(ii, rows - 1) * rowStride + p * kStep:
 // packed panels (rowStride 4, kStep 24) or A's own rows (rowStride lda * 4, kStep 4).
 // Rows past the edge repeat the last valid row; their results are discarded.
-function kernel6x8(
+export function kernel6x8(
   kc: i32, aBase: usize, rowStride: usize, kStep: usize, rows: i32, bp: usize, c: usize,
   ldcBytes: usize, acc: bool,
 ): void {
@@ -257,5 +257,158 @@ export function gemm(
     const c0 = min(n, tid * per * NR);
     const c1 = min(n, c0 + per * NR);
     gemmBlock(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, 0, m, c0, c1);
+  }
+}
+
+/**
+ * Packs B [k x n] (row-major, not transposed) into 8-column panels of all k
+ * rows (the layout convForward reads); thread `tid` packs its share of panels.
+ */
+export function packPanels(b: usize, k: i32, n: i32, dst: usize, tid: i32, nt: i32): void {
+  const units = (n + NR - 1) / NR;
+  const per = (units + nt - 1) / nt;
+  const j0 = min(n, tid * per * NR);
+  const j1 = min(n, j0 + per * NR);
+  if (j0 >= j1) return;
+  packB(b, n, false, 0, k, j0, j1 - j0, dst + (<usize>(j0 * k) << 2));
+}
+
+/** Output pixels per block whose indirection pointers are built together. */
+const CONV_MC: i32 = 120;
+
+/**
+ * 6 x 8 micro-kernel of the indirect convolution: for each of `taps` window
+ * cells, six input-pixel pointers (an input row of `cin` floats, or a zero
+ * row for padding) from `ind`, then `cin` multiply-adds against the packed
+ * filter panel. Accumulators stay in registers across all taps.
+ */
+function convKernel6x8(
+  taps: i32, cin: i32, ind: usize, bp: usize, c: usize, ldcBytes: usize,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0);
+  let c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0);
+  let c51 = f32x4.splat(0);
+  const end = <usize>cin << 2;
+  for (let t = 0; t < taps; t++) {
+    const a0 = <usize>load<u32>(ind);
+    const a1 = <usize>load<u32>(ind, 4);
+    const a2 = <usize>load<u32>(ind, 8);
+    const a3 = <usize>load<u32>(ind, 12);
+    const a4 = <usize>load<u32>(ind, 16);
+    const a5 = <usize>load<u32>(ind, 20);
+    ind += 24;
+    for (let off: usize = 0; off < end; off += 4) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(a0 + off);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      a = v128.load32_splat(a1 + off);
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
+      a = v128.load32_splat(a2 + off);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(a3 + off);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+      a = v128.load32_splat(a4 + off);
+      c40 = madd(a, b0, c40);
+      c41 = madd(a, b1, c41);
+      a = v128.load32_splat(a5 + off);
+      c50 = madd(a, b0, c50);
+      c51 = madd(a, b1, c51);
+      bp += 32;
+    }
+  }
+  const c1 = c + ldcBytes;
+  const c2 = c1 + ldcBytes;
+  const c3 = c2 + ldcBytes;
+  const c4 = c3 + ldcBytes;
+  const c5 = c4 + ldcBytes;
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c1, c10);
+  v128.store(c1, c11, 16);
+  v128.store(c2, c20);
+  v128.store(c2, c21, 16);
+  v128.store(c3, c30);
+  v128.store(c3, c31, 16);
+  v128.store(c4, c40);
+  v128.store(c4, c41, 16);
+  v128.store(c5, c50);
+  v128.store(c5, c51, 16);
+}
+
+/**
+ * Indirect convolution (no im2col): y[p, :] = sum over window cells and input
+ * channels of x[pixel(p, cell), ci] * filter[cell, ci, :], with the filter
+ * packed by packPanels into 8-column panels of kh * kw * cin rows. `zeros`
+ * points at `cin` zero floats (padding). Threads split the output pixels.
+ */
+export function convForward(
+  x: usize, bpacked: usize, y: usize, zeros: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32,
+  kw: i32, stride: i32, padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, scratch: usize,
+  scratchStride: i32, tid: i32, nt: i32,
+): void {
+  const pixels = n * oh * ow;
+  const units = (pixels + MR - 1) / MR;
+  const per = (units + nt - 1) / nt;
+  const p0 = min(pixels, tid * per * MR);
+  const p1 = min(pixels, p0 + per * MR);
+  const taps = kh * kw;
+  const kdim = taps * cin;
+  const ind = (scratch + <usize>tid * <usize>scratchStride + 15) & ~(<usize>15);
+  const tile = ind + (<usize>(CONV_MC * taps) << 2) + 64;
+  const ldcBytes = <usize>cout << 2;
+  for (let ic = p0; ic < p1; ic += CONV_MC) {
+    const mc = min(CONV_MC, p1 - ic);
+    // Indirection: for each 6-pixel tile, for each tap, six row pointers.
+    for (let ir = 0; ir < mc; ir += MR) {
+      const rows = min(MR, mc - ir);
+      for (let ii = 0; ii < MR; ii++) {
+        const p = ic + ir + min(ii, rows - 1);
+        const b = p / (oh * ow);
+        const rem = p - b * oh * ow;
+        const oy = rem / ow;
+        const ox = rem - oy * ow;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * stride - padTop + ky;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * stride - padLeft + kx;
+            const ptr = iy >= 0 && iy < h && ix >= 0 && ix < w
+              ? x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2)
+              : zeros;
+            store<u32>(ind + (<usize>((ir / MR) * taps * MR + (ky * kw + kx) * MR + ii) << 2), <u32>ptr);
+          }
+        }
+      }
+    }
+    for (let jr = 0; jr < cout; jr += NR) {
+      const nr = min(NR, cout - jr);
+      const bp = bpacked + (<usize>(jr * kdim) << 2);
+      for (let ir = 0; ir < mc; ir += MR) {
+        const rows = min(MR, mc - ir);
+        const ip = ind + (<usize>((ir / MR) * taps * MR) << 2);
+        const cp = y + ((<usize>(ic + ir) * <usize>cout + <usize>jr) << 2);
+        if (rows == MR && nr == NR) {
+          convKernel6x8(taps, cin, ip, bp, cp, ldcBytes);
+        } else {
+          convKernel6x8(taps, cin, ip, bp, tile, <usize>(NR * 4));
+          for (let ii = 0; ii < rows; ii++) {
+            memory.copy(cp + <usize>ii * ldcBytes, tile + (<usize>(ii * NR) << 2), <usize>nr << 2);
+          }
+        }
+      }
+    }
   }
 }
