@@ -24,6 +24,8 @@ export interface TrainSettings {
   readonly movingAverageDecay: number;
   readonly weightDecay: number;
   readonly keepProbability: number;
+  /** Batch-norm moving-statistics decay (the seed's 0.995). */
+  readonly batchNormDecay: number;
   readonly selection: "vggface" | "facenet" | "hard" | "all";
   readonly seed: number;
   /** Synthetic data: training identities and images per identity. */
@@ -59,6 +61,7 @@ export const SEED_PRESET: TrainSettings = {
   movingAverageDecay: 0.9999,
   weightDecay: 0.0,
   keepProbability: 1.0,
+  batchNormDecay: 0.995,
   selection: "vggface",
   seed: 666,
   trainIdentities: 2000,
@@ -82,7 +85,8 @@ export const SMALL_PRESET: TrainSettings = {
   epochSize: 40,
   maxNrofEpochs: 8,
   optimizer: "ADAM",
-  learningRate: 0.01,
+  learningRate: 0.15,
+  batchNormDecay: 0.9,
   learningRateDecayEpochs: 4,
   learningRateDecayFactor: 0.5,
   movingAverageDecay: 0.999,
@@ -101,14 +105,14 @@ export const TINY_PRESET: TrainSettings = {
   peoplePerBatch: 6,
   imagesPerPerson: 4,
   batchSize: 24,
-  epochSize: 8,
-  maxNrofEpochs: 4,
-  trainIdentities: 30,
+  epochSize: 12,
+  maxNrofEpochs: 5,
+  trainIdentities: 200,
   imagesPerIdentity: 6,
   valIdentities: 40,
   valImagesPerIdentity: 4,
-  valPairsPerFold: 15,
-  syntheticNuisance: 0.5,
+  valPairsPerFold: 20,
+  syntheticNuisance: 0.75,
 };
 
 /** All presets by name. */

@@ -208,7 +208,7 @@ export const TRAIN_FLAGS: FlagTable = {
   },
   "batch-norm-decay": {
     kind: "number",
-    help: "override the batch-norm moving-statistics decay of every layer (the seed's 0.995 " +
+    help: "batch-norm moving-statistics decay of every layer (the seed's 0.995 " +
       "needs hundreds of steps before inference mode is meaningful; short runs: 0.9)",
     min: 0,
     max: 1,
@@ -241,6 +241,7 @@ const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
   "seed": "seed",
   "lfw-nrof-folds": "lfwNrofFolds",
   "synthetic-nuisance": "syntheticNuisance",
+  "batch-norm-decay": "batchNormDecay",
 };
 
 function presetNotes(): string[] {
@@ -349,8 +350,8 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     keepProbability: s.keepProbability,
     imageSize: s.imageSize,
   });
-  const bnDecay = flags.values["batch-norm-decay"] as number | undefined;
-  const spec = bnDecay === undefined ? baseSpec : {
+  const bnDecay = s.batchNormDecay;
+  const spec = {
     ...baseSpec,
     nodes: baseSpec.nodes.map((node) =>
       node.op === "batchNorm" ? { ...node, decay: bnDecay } : node
