@@ -9,6 +9,7 @@ import type { ImageSource } from "../core/train.ts";
 import { renderSyntheticRef } from "../core/synthetic.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import { augmentRngAt, createRgbImage, randomRotate } from "../core/pure/image_ops.ts";
+import { ImageLoader } from "../io/pipeline.ts";
 
 /** Options of {@link syntheticSource}. */
 export interface SyntheticSourceOptions {
@@ -72,4 +73,44 @@ export function syntheticSource(
     });
     return Promise.resolve({ n: refs.length, height: size, width: size, channels: 3, data });
   };
+}
+
+/** Options of {@link fileSource}. */
+export interface FileSourceOptions {
+  /** Model input size: images are centre-cropped (or padded) to it, or randomly cropped in training. */
+  readonly size: number;
+  /** Resize every image to this size before cropping (the seed's aligned 182 px crops need none). */
+  readonly resize?: number;
+  /** Training images only: a random crop instead of the centre. */
+  readonly randomCrop?: boolean;
+  /** Training images only: mirror with probability 1/2. */
+  readonly randomFlip?: boolean;
+  /** Training images only: rotate by up to this many degrees. */
+  readonly randomRotate?: number;
+  /** The loader (decoding workers); one without workers by default. */
+  readonly loader?: ImageLoader;
+}
+
+/**
+ * A source that reads image files (JPEG or PNG) by path, prepares them as the
+ * seed's input pipeline does (augmentation in training only) and applies
+ * fixed image standardization.
+ *
+ * @param options Size, resizing and augmentation.
+ * @returns The source.
+ */
+export function fileSource(options: FileSourceOptions): ImageSource {
+  const loader = options.loader ?? new ImageLoader();
+  return (refs, { training, rng }) =>
+    loader.loadAll(refs, {
+      prepare: {
+        size: options.size,
+        ...(options.resize === undefined ? {} : { resize: options.resize }),
+        randomCrop: training && (options.randomCrop ?? false),
+        randomFlip: training && (options.randomFlip ?? false),
+        randomRotate: training ? options.randomRotate ?? 0 : 0,
+        rng,
+        standardize: "fixed",
+      },
+    });
 }

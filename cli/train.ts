@@ -11,7 +11,7 @@ import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { Progress } from "./progress.ts";
 import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
 import { openBackend } from "./backends.ts";
-import { syntheticSource } from "./sources.ts";
+import { fileSource, syntheticSource } from "./sources.ts";
 import type { TrainingOptions } from "../core/backend.ts";
 import {
   type EpochResult,
@@ -33,6 +33,10 @@ import { initModelState } from "../core/model_state.ts";
 import { parseSchedule, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
 import { formatReport } from "../core/pure/evaluation.ts";
 import { checkCompatible, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
+import { parsePairs, resolvePairs } from "../io/pairs.ts";
+import type { RefPair } from "../core/validate.ts";
+import type { Dataset } from "../core/types.ts";
 import type { RngState } from "../core/types.ts";
 
 const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as const;
@@ -110,11 +114,8 @@ export const TRAIN_FLAGS: FlagTable = {
     exclusiveMin: true,
     max: 1,
   },
-  "random-crop": { kind: "boolean", help: "random crop (not supported on synthetic data yet)" },
-  "random-flip": {
-    kind: "boolean",
-    help: "random horizontal flip (not supported on synthetic data yet)",
-  },
+  "random-crop": { kind: "boolean", help: "random crop to --image-size (needs --data-dir)" },
+  "random-flip": { kind: "boolean", help: "random horizontal flip (needs --data-dir)" },
   "selection": {
     kind: "string",
     help: "triplet selection",
@@ -128,6 +129,33 @@ export const TRAIN_FLAGS: FlagTable = {
     max: 2,
   },
   "lfw-nrof-folds": { kind: "number", help: "validation folds", integer: true, min: 2 },
+  "data-dir": {
+    kind: "string",
+    help: "train on a folder of identities (one sub-folder each, JPEG/PNG) instead of the " +
+      "synthetic faces",
+  },
+  "min-nrof-images-per-class": {
+    kind: "number",
+    help: "with --data-dir: drop identities with fewer images",
+    integer: true,
+    min: 1,
+    default: 1,
+  },
+  "lfw-dir": { kind: "string", help: "with --lfw-pairs: the folder of the pair images" },
+  "lfw-pairs": {
+    kind: "string",
+    help: "validate each epoch on these pairs (LFW pairs.txt format)",
+  },
+  "allow-missing": {
+    kind: "boolean",
+    help: "validate on the pairs whose images exist instead of stopping",
+  },
+  "resize": {
+    kind: "number",
+    help: "with --data-dir: resize images to N pixels before cropping",
+    integer: true,
+    min: 1,
+  },
   "out": { kind: "string", help: "run directory: metrics.jsonl and checkpoints" },
   "resume": { kind: "string", help: "continue the run in this directory (or checkpoint)" },
   "keep-checkpoints": {
@@ -314,8 +342,14 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   if (s.batchSize % 3 !== 0) {
     throw new UsageError(`--batch-size must be a multiple of 3, got ${s.batchSize}`);
   }
-  if (flags.values["random-crop"] || flags.values["random-flip"]) {
-    throw new UsageError("--random-crop and --random-flip need --data-dir, which is not built yet");
+  const dataDir = flags.values["data-dir"] as string | undefined;
+  const lfwPairs = flags.values["lfw-pairs"] as string | undefined;
+  const lfwDir = flags.values["lfw-dir"] as string | undefined;
+  if (dataDir === undefined && (flags.values["random-crop"] || flags.values["random-flip"])) {
+    throw new UsageError("--random-crop and --random-flip need --data-dir");
+  }
+  if ((lfwPairs === undefined) !== (lfwDir === undefined)) {
+    throw new UsageError("--lfw-pairs and --lfw-dir go together");
   }
   let schedule: ScheduleEntry[] | null = null;
   const scheduleFile = flags.values["learning-rate-schedule-file"] as string | undefined;
@@ -359,12 +393,26 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   };
   const lossKind = flags.values["loss"] as "triplet" | "softmax" | "arcface";
   const softmax = lossKind !== "triplet";
-  const dataset = syntheticDataset({
-    seed: s.seed,
-    identities: s.trainIdentities,
-    imagesPerIdentity: s.imagesPerIdentity,
-    split: "train",
-  });
+  let dataset: Dataset;
+  if (dataDir !== undefined) {
+    const loaded = await loadDatasetFolder(dataDir, {
+      minNrofImagesPerClass: flags.values["min-nrof-images-per-class"] as number,
+    });
+    for (const line of describeSkipped(loaded, 20)) progress.log(line);
+    dataset = loaded.dataset;
+    if (dataset.length === 0) throw new Error(`${dataDir}: no identity with enough images`);
+    progress.log(
+      `${dataDir}: ${dataset.length} identities, ` +
+        `${dataset.reduce((n, c) => n + c.images.length, 0)} images`,
+    );
+  } else {
+    dataset = syntheticDataset({
+      seed: s.seed,
+      identities: s.trainIdentities,
+      imagesPerIdentity: s.imagesPerIdentity,
+      split: "train",
+    });
+  }
   // The seed's validation split by images; its own stream, so a resumed run splits alike.
   const datasetSplit = splitDatasetByImages(dataset, {
     ratio: flags.values["validation-set-split-ratio"] as number,
@@ -422,16 +470,47 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     progress.log(`resumed from ${resume} at epoch ${startEpoch}, step ${state.step}`);
   }
 
-  const pairs = syntheticPairs({
-    seed: s.seed,
-    identities: s.valIdentities,
-    imagesPerIdentity: s.valImagesPerIdentity,
-    folds: s.lfwNrofFolds,
-    pairsPerFold: s.valPairsPerFold,
-  }).pairs;
-  const source = syntheticSource(s.seed, s.imageSize, {
+  const randomRotate = flags.values["random-rotate"] === true ? 10 : 0;
+  let pairs: RefPair[] | null;
+  let nrofFolds = s.lfwNrofFolds;
+  if (lfwPairs !== undefined && lfwDir !== undefined) {
+    const parsed = parsePairs(await Deno.readTextFile(lfwPairs), lfwPairs);
+    const resolved = await resolvePairs(parsed, lfwDir, {
+      allowMissing: flags.values["allow-missing"] === true,
+    });
+    if (resolved.skippedPairs > 0) {
+      progress.log(
+        `${lfwPairs}: ${resolved.missing.length} images missing; validating on the remaining ` +
+          `${resolved.paths.length} pairs (${resolved.skippedPairs} skipped)`,
+      );
+    }
+    pairs = resolved.paths.map(([a, b], i) => ({ a, b, same: resolved.same[i] as boolean }));
+    if (!flags.explicit.has("lfw-nrof-folds")) nrofFolds = parsed.folds;
+  } else if (dataDir !== undefined) {
+    pairs = null;
+    progress.log("no --lfw-pairs: epochs are not validated on pairs");
+  } else {
+    pairs = syntheticPairs({
+      seed: s.seed,
+      identities: s.valIdentities,
+      imagesPerIdentity: s.valImagesPerIdentity,
+      folds: s.lfwNrofFolds,
+      pairsPerFold: s.valPairsPerFold,
+    }).pairs.slice();
+  }
+  const resize = flags.values["resize"] as number | undefined;
+  const source = dataDir !== undefined || lfwDir !== undefined
+    ? fileSource({
+      size: s.imageSize,
+      ...(resize === undefined ? {} : { resize }),
+      randomCrop: flags.values["random-crop"] === true,
+      randomFlip: flags.values["random-flip"] === true,
+      randomRotate,
+    })
+    : syntheticSource(s.seed, s.imageSize, { nuisance: s.syntheticNuisance, randomRotate });
+  const trainSource = dataDir !== undefined ? source : syntheticSource(s.seed, s.imageSize, {
     nuisance: s.syntheticNuisance,
-    randomRotate: flags.values["random-rotate"] === true ? 10 : 0,
+    randomRotate,
   });
   const model = await backend.createModel(spec, state, training);
 
@@ -467,7 +546,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
           const inner = runSoftmaxEpoch({
             model,
             train: datasetSplit.train,
-            source,
+            source: trainSource,
             config: s,
             learningRate,
             rng: epochRng,
@@ -485,7 +564,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
           backend,
           model,
           dataset,
-          source,
+          source: trainSource,
           config: s,
           learningRate,
           rng: epochRng,
@@ -531,11 +610,11 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       }
       rng = result.rng;
       const trainSeconds = (performance.now() - started) / 1000;
-      const report = await validateOnPairs(model, pairs, source, {
+      const report = pairs === null ? null : await validateOnPairs(model, pairs, source, {
         chunk: s.batchSize,
         rng: createRng(s.seed),
         useMovingAverage: training.movingAverageDecay !== null,
-        evaluation: { nrofFolds: s.lfwNrofFolds },
+        evaluation: { nrofFolds },
       });
       const every = flags.values["validate-every-n-epochs"] as number;
       let held: SoftmaxValidation | undefined;
@@ -548,7 +627,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
           spec,
           options: training,
           validation: datasetSplit.validation,
-          source,
+          source: trainSource,
           chunk: s.batchSize,
           rng: createRng(s.seed),
           useMovingAverage: training.movingAverageDecay !== null,
@@ -562,13 +641,13 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         triplets: result.meanTriplets,
         meanPosDist: result.meanPosDist,
         meanNegDist: result.meanNegDist,
-        accuracy: report.accuracyMean,
-        accuracyStd: report.accuracyStd,
-        val: report.val,
-        valStd: report.valStd,
-        far: report.far,
-        auc: report.auc,
-        eer: report.eer,
+        accuracy: report?.accuracyMean ?? NaN,
+        accuracyStd: report?.accuracyStd ?? NaN,
+        val: report?.val ?? NaN,
+        valStd: report?.valStd ?? NaN,
+        far: report?.far ?? NaN,
+        auc: report?.auc ?? NaN,
+        eer: report?.eer ?? NaN,
         imagesPerSec: result.images / trainSeconds,
         seconds: (performance.now() - started) / 1000,
         learningRate,
@@ -588,7 +667,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
                 ? ""
                 : ` held-out loss ${held.loss.toFixed(4)} accuracy ${held.accuracy.toFixed(4)}`)
             : `triplets ${metrics.triplets.toFixed(0)}`) +
-          ` | ` + formatReport(report).split("\n").join(" | "),
+          (report === null ? "" : ` | ` + formatReport(report).split("\n").join(" | ")),
       );
       if (out !== undefined) {
         await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
