@@ -216,7 +216,18 @@ export {
   syntheticRef,
   type SyntheticSplit,
 } from "./core/synthetic.ts";
-export type { ImageSource } from "./core/train.ts";
+export {
+  checkTripletLoopConfig,
+  embedInChunks,
+  type EpochResult,
+  gatherImages,
+  type ImageSource,
+  NonFiniteLossError,
+  runTripletEpoch,
+  type TrainEvent,
+  type TripletLoopConfig,
+} from "./core/train.ts";
+export { type RefPair, validateOnPairs } from "./core/validate.ts";
 export {
   type DatasetSplit,
   epochImageIndices,

@@ -34,13 +34,17 @@ export type ImageSource = (
 
 /** Settings of the triplet loop, in the seed's names. */
 export interface TripletLoopConfig {
+  /** Identities sampled per round (anchors come from these). */
   readonly peoplePerBatch: number;
+  /** Images taken per sampled identity, at most. */
   readonly imagesPerPerson: number;
+  /** The triplet margin. */
   readonly alpha: number;
   /** Images per training step; a multiple of 3. */
   readonly batchSize: number;
   /** Training steps per epoch. */
   readonly epochSize: number;
+  /** The triplet selection strategy. */
   readonly selection: SelectionStrategy;
 }
 
@@ -84,8 +88,9 @@ export interface EpochResult {
   readonly meanLoss: number;
   /** Mean number of triplets per sampling round. */
   readonly meanTriplets: number;
-  /** Mean anchor-positive and anchor-negative squared distances over rounds. */
+  /** Mean anchor-positive squared distance over the rounds. */
   readonly meanPosDist: number;
+  /** Mean anchor-negative squared distance over the rounds. */
   readonly meanNegDist: number;
   /** Images trained on. */
   readonly images: number;
@@ -94,16 +99,24 @@ export interface EpochResult {
 /** Thrown when a training step produces a loss that is NaN or infinite. */
 export class NonFiniteLossError extends Error {
   /**
+   * Creates the error.
+   *
    * @param step The step (within the epoch) that produced it.
    * @param loss The offending loss value.
    */
-  constructor(readonly step: number, readonly loss: number) {
+  constructor(step: number, loss: number) {
     super(
       `Training loss became ${loss} at step ${step} of the epoch; stopping. ` +
         `Lower the learning rate or check the input data.`,
     );
     this.name = "NonFiniteLossError";
+    this.step = step;
+    this.loss = loss;
   }
+  /** The step (within the epoch) whose loss was not finite. */
+  readonly step: number;
+  /** The offending loss value. */
+  readonly loss: number;
 }
 
 /**

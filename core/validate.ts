@@ -14,8 +14,11 @@ import { evaluate, type EvaluateOptions, type EvaluationReport } from "./pure/ev
 
 /** A verification pair of image references. */
 export interface RefPair {
+  /** The first image. */
   readonly a: string;
+  /** The second image. */
   readonly b: string;
+  /** Whether both show the same identity. */
   readonly same: boolean;
 }
 
