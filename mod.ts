@@ -271,6 +271,7 @@ export {
   writeExportedModel,
 } from "./backends/tfjs/export.ts";
 export {
+  applyOptimizerWasm,
   createWasmSimdBackend,
   createWasmSimdKernels,
   createWasmSimdRuntime,
@@ -283,6 +284,7 @@ export {
   WasmSimdRuntime,
   type WasmSimdRuntimeOptions,
   type WasmTensor,
+  updateMovingAverageWasm,
 } from "./backends/wasm-simd/mod.ts";
 
 // --- io ---

@@ -18,6 +18,7 @@ import { createWasmSimdKernels } from "./kernels.ts";
 import { createWasmSimdRuntime, type SimdFlavor, type WasmSimdRuntime } from "./runtime.ts";
 
 export { createWasmSimdKernels, type WasmSimdKernelsOptions, type WasmTensor } from "./kernels.ts";
+export { applyOptimizerWasm, updateMovingAverageWasm } from "./optimizers.ts";
 export {
   createWasmSimdRuntime,
   POOL_KERNELS,

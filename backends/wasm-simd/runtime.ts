@@ -50,6 +50,8 @@ export const POOL_KERNELS = [
   "pairwiseSquaredDistances",
   "packPanels",
   "convForward",
+  "optimizerStep",
+  "movingAverage",
 ] as const;
 
 /** A kernel that runs on the pool. */
