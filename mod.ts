@@ -278,13 +278,13 @@ export {
   POOL_KERNELS,
   type PoolKernel,
   type SimdFlavor,
+  updateMovingAverageWasm,
   type WasmSimdBackend,
   type WasmSimdBackendOptions,
   type WasmSimdKernelsOptions,
   WasmSimdRuntime,
   type WasmSimdRuntimeOptions,
   type WasmTensor,
-  updateMovingAverageWasm,
 } from "./backends/wasm-simd/mod.ts";
 
 // --- io ---
