@@ -80,6 +80,7 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    if (Deno.env.get("FACENET_DEBUG")) console.error(error);
     return 1;
   }
 }

@@ -32,7 +32,12 @@ import { modelSpec } from "../core/models/registry.ts";
 import { initModelState } from "../core/model_state.ts";
 import { parseSchedule, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
 import { formatReport } from "../core/pure/evaluation.ts";
-import { checkCompatible, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import {
+  checkCompatible,
+  latestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../io/checkpoint.ts";
 import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
 import { parsePairs, resolvePairs } from "../io/pairs.ts";
 import type { RefPair } from "../core/validate.ts";
@@ -451,7 +456,9 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   [initRng, rng] = split(rng);
   let state = initModelState(spec, training, initRng);
   let startEpoch = 0;
+  let lastCheckpoint: string | undefined;
   if (resume !== undefined) {
+    lastCheckpoint = (await latestCheckpoint(resume)) ?? resume;
     const checkpoint = await loadCheckpoint(resume);
     checkCompatible(checkpoint.meta, {
       model: s.model,
@@ -634,6 +641,14 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         });
       }
       const after = await model.getState();
+      for (const [group, tensors] of [["params", after.params], ["stats", after.stats]] as const) {
+        for (const [name, tensor] of Object.entries(tensors)) {
+          const bad = tensor.data.find((v) => !Number.isFinite(v));
+          if (bad !== undefined) {
+            throw new NonFiniteLossError(result.steps, bad, `The ${group} tensor "${name}"`);
+          }
+        }
+      }
       const metrics: EpochMetrics = {
         epoch: epoch + 1,
         step: after.step,
@@ -673,7 +688,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
           append: true,
         });
-        await saveCheckpoint(out, {
+        lastCheckpoint = await saveCheckpoint(out, {
           state: after,
           meta: {
             model: s.model,
@@ -689,9 +704,10 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     if (error instanceof NonFiniteLossError) {
       progress.end();
       console.error(
-        `error: ${error.message}${
-          out !== undefined ? ` The last good checkpoint is in ${out}.` : ""
-        }`,
+        `error: ${error.message} ` +
+          (lastCheckpoint !== undefined
+            ? `The last good checkpoint is ${lastCheckpoint}.`
+            : "No checkpoint of this run was written (no epoch completed)."),
       );
       return 1;
     }

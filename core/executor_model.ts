@@ -162,6 +162,13 @@ export function createExecutorModel<T>(
       forBackward: true,
     });
     const value = toMatrix(r.outputs[target]!);
+    const bad = value.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      // Diverged weights: report the non-finite value as the loss (the training
+      // loop stops on it) and leave the state untouched.
+      if (r.tape !== null) releaseTape(r.tape);
+      return { loss: value.data[bad] as number, regularization: NaN, rng: r.rng ?? o.rng };
+    }
     let dataLoss: number;
     let extraRegularization = 0;
     let gradient: Matrix;

@@ -103,10 +103,11 @@ export class NonFiniteLossError extends Error {
    *
    * @param step The step (within the epoch) that produced it.
    * @param loss The offending loss value.
+   * @param what What became non-finite; default "Training loss".
    */
-  constructor(step: number, loss: number) {
+  constructor(step: number, loss: number, what = "Training loss") {
     super(
-      `Training loss became ${loss} at step ${step} of the epoch; stopping. ` +
+      `${what} became ${loss} at step ${step} of the epoch; stopping. ` +
         `Lower the learning rate or check the input data.`,
     );
     this.name = "NonFiniteLossError";
@@ -249,6 +250,10 @@ export async function* runTripletEpoch(args: {
       chunk: config.batchSize,
       rng: embedRng,
     });
+    const bad = embeddings.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new NonFiniteLossError(steps, embeddings.data[bad] as number, "An embedding");
+    }
     const selection = await backend.selectTriplets(embeddings, sampled.numPerClass, {
       alpha: config.alpha,
       strategy: config.selection,

@@ -131,3 +131,43 @@ Deno.test("train refuses to resume from a checkpoint of another embedding size",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a diverging run stops with a clear message and keeps the last good checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const base = [
+      "train",
+      "--preset",
+      "tiny",
+      "--backend",
+      "pure",
+      "--quiet",
+      "--epoch-size",
+      "2",
+      "--optimizer",
+      "SGD",
+    ];
+    assert.equal((await cli([...base, "--max-nrof-epochs", "1", "--out", dir])).code, 0);
+    const { code, stderr } = await cli([
+      ...base,
+      "--max-nrof-epochs",
+      "3",
+      "--learning-rate",
+      "1e30",
+      "--resume",
+      dir,
+    ]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /became (NaN|-?Infinity) at step \d+/);
+    assert.match(stderr, /last good checkpoint is .*ckpt-/);
+    const kept = await loadCheckpoint(dir);
+    // The epoch that diverged never writes a checkpoint; the kept one is finite.
+    assert.ok(kept.meta.epoch >= 1 && kept.meta.epoch < 3, `kept epoch ${kept.meta.epoch}`);
+    assert.match(stderr, new RegExp(`ckpt-${kept.state.step}\\b`));
+    for (const tensor of Object.values(kept.state.params)) {
+      assert.ok(tensor.data.every(Number.isFinite));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
