@@ -20,6 +20,7 @@ import type {
 import type { DropoutNode, ModelSpec } from "../../core/model_spec.ts";
 import type { ImageBatch, Matrix, NamedTensors, RngState, Tensor } from "../../core/types.ts";
 import { uniforms } from "../../core/pure/rng.ts";
+import { type GraphShapes, inferShapes } from "../../core/shapes.ts";
 import { type BatchNormStatistics, compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
 import { applyOptimizerUpdate } from "./optimizers.ts";
 import { isDecayed, resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
@@ -136,11 +137,40 @@ export function dropoutMaskValues(
  * @param state The full initial state.
  * @param options Loss, optimizer, weight decay, moving-average decay.
  * @returns The model.
- * @throws {RangeError} When the state lacks a parameter, statistic or
- *   optimizer slot of the spec, or the loss is not supported.
- * @example
- * ```ts ignore
- * const model = createTfjsModel(spec, state, options);
+ * @throws {RangeError} When the spec is invalid, the state lacks a
+ *   parameter or statistic of the spec, or its optimizer differs from the
+ *   options'.
+ * @example One training step on a tiny graph
+ * ```ts
+ * import { createTfjsModel } from "./model.ts";
+ * import { initModelState } from "../../core/model_state.ts";
+ * import { createRng } from "../../core/pure/rng.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const spec = {
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [2, 2, 1] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2 },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * } as const;
+ * const options = {
+ *   loss: { kind: "triplet", alpha: 1 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * } as const;
+ * const model = createTfjsModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const images = { n: 3, height: 2, width: 2, channels: 1, data: Float32Array.from({ length: 12 }, (_, i) => i % 5) };
+ * const r = await model.trainStep(images, { learningRate: 0.1, rng: createRng(2) });
+ * assert.ok(Number.isFinite(r.loss));
+ * assert.equal((await model.getState()).step, 1);
+ * model.dispose();
  * ```
  */
 export function createTfjsModel(
@@ -163,11 +193,12 @@ class TfjsModel implements Model {
   readonly #extra: NamedTensors;
   #step: number;
   #iterations: number;
-  #dropoutShapes: Map<string, number[]> | null = null;
+  readonly #shapes: GraphShapes;
   #disposed = false;
 
   constructor(spec: ModelSpec, state: ModelState, options: TrainingOptions) {
     this.spec = spec;
+    this.#shapes = inferShapes(spec);
     this.#compiled = compileModel(spec);
     this.#options = options;
     this.#opt = resolveOptimizerConfig(options.optimizer);
@@ -206,30 +237,13 @@ class TfjsModel implements Model {
     return Object.fromEntries(map);
   }
 
-  /** Shapes of the dropout inputs for a batch of `n`, found by one cheap trace. */
+  /** Shapes of the dropout inputs (keep < 1) for a batch of `n`. */
   #dropoutShapesFor(n: number): Map<string, number[]> {
-    if (this.#dropoutShapes === null) {
-      const shapes = new Map<string, number[]>();
-      if (this.spec.nodes.some((node) => node.op === "dropout" && node.keepProbability < 1)) {
-        const input = this.spec.nodes.find((node) => node.op === "input")!;
-        const [h, w, c] = input.op === "input" ? input.shape : [1, 1, 1];
-        tf.tidy(() => {
-          this.#compiled.forward({
-            x: tf.zeros([1, h, w, c]),
-            params: this.#tensors(this.#params),
-            stats: this.#tensors(this.#stats),
-            training: true,
-            dropoutMask: (node, shape) => {
-              shapes.set(node.name, shape.slice(1));
-              return tf.ones(shape);
-            },
-          });
-        });
-      }
-      this.#dropoutShapes = shapes;
-    }
     const out = new Map<string, number[]>();
-    for (const [name, s] of this.#dropoutShapes) out.set(name, [n, ...s]);
+    for (const node of this.spec.nodes) {
+      if (node.op !== "dropout" || node.keepProbability >= 1) continue;
+      out.set(node.name, [n, ...this.#shapes.nodes.get(node.input)!]);
+    }
     return out;
   }
 
@@ -308,8 +322,8 @@ class TfjsModel implements Model {
     this.#check();
     checkImages(this.spec, images);
     const lr = options.learningRate;
-    if (!Number.isFinite(lr) || lr < 0) {
-      throw new RangeError(`Learning rate must be a non-negative finite number, got ${lr}`);
+    if (!Number.isFinite(lr) || lr <= 0) {
+      throw new RangeError(`Learning rate must be positive, got ${lr}`);
     }
     const loss = this.#options.loss;
     if (loss.kind === "triplet" && images.n % 3 !== 0) {
