@@ -123,6 +123,12 @@ export function createWasmSimdKernels(
     view(t).set(values);
     return t;
   };
+  /** A float64 vector in the shared memory; returns its address (free with rt.free). */
+  const vector64 = (values: ArrayLike<number>): number => {
+    const ptr = rt.alloc(values.length * 8);
+    new Float64Array(rt.memory.buffer, ptr, values.length).set(values);
+    return ptr;
+  };
   const need4d = (x: WasmTensor, what: string) => {
     if (x.shape.length !== 4) {
       throw new RangeError(`${what} must be 4-D [n, h, w, c], got [${x.shape.join(", ")}]`);
@@ -166,18 +172,25 @@ export function createWasmSimdKernels(
     }
   };
 
+  /**
+   * Centered per-channel affine maps in float64, rounded once (see
+   * channelAffine in assembly/elementwise.ts): `(x - m) * p + q`, or with
+   * `y`, `x * p + (y - m) * q + r`.
+   */
   const affine = (
     x: WasmTensor,
     y: WasmTensor | null,
+    m: ArrayLike<number>,
     p: ArrayLike<number>,
     q: ArrayLike<number>,
     r: ArrayLike<number> | null,
   ): WasmTensor => {
     const { c, rows } = channels(x);
     const out = make(x.shape);
-    const pv = vector(p);
-    const qv = vector(q);
-    const rv = r === null ? null : vector(r);
+    const mv = vector(m);
+    const pv = vector64(p);
+    const qv = vector64(q);
+    const rv = r === null ? null : vector64(r);
     try {
       run("channelAffine", [
         x.ptr,
@@ -185,14 +198,16 @@ export function createWasmSimdKernels(
         out.ptr,
         rows,
         c,
-        pv.ptr,
-        qv.ptr,
-        rv?.ptr ?? 0,
+        pv,
+        qv,
+        rv ?? 0,
+        mv.ptr,
       ], x.size);
     } finally {
-      release(pv);
-      release(qv);
-      if (rv !== null) release(rv);
+      release(mv);
+      rt.free(pv);
+      rt.free(qv);
+      if (rv !== null) rt.free(rv);
     }
     return out;
   };
@@ -370,7 +385,6 @@ export function createWasmSimdKernels(
   const normalizeCoefficients = (
     gamma: WasmTensor | null,
     beta: WasmTensor,
-    mean: ArrayLike<number>,
     variance: ArrayLike<number>,
     epsilon: number,
   ) => {
@@ -378,13 +392,11 @@ export function createWasmSimdKernels(
     const g = gamma === null ? null : view(gamma);
     const b = view(beta);
     const p = new Float64Array(c);
-    const q = new Float64Array(c);
     for (let j = 0; j < c; j++) {
-      const scale = (g === null ? 1 : g[j]!) / Math.sqrt(variance[j]! + epsilon);
-      p[j] = scale;
-      q[j] = b[j]! - mean[j]! * scale;
+      p[j] = (g === null ? 1 : g[j]!) / Math.sqrt(variance[j]! + epsilon);
     }
-    return { p, q };
+    // y = (x - mean) * p + beta: centered, so a large mean does not cancel.
+    return { p, q: Float64Array.from(b) };
   };
 
   return {
@@ -551,7 +563,14 @@ export function createWasmSimdKernels(
     biasAdd(x, bias) {
       const { c } = channels(x);
       checkVector(bias, c, "Bias");
-      return affine(x, null, new Float32Array(c).fill(1), view(bias).slice(), null);
+      return affine(
+        x,
+        null,
+        new Float32Array(c),
+        new Float32Array(c).fill(1),
+        view(bias).slice(),
+        null,
+      );
     },
     sumToChannels(dy) {
       const { c } = channels(dy);
@@ -573,8 +592,10 @@ export function createWasmSimdKernels(
         Math.max(0, s / rows - (mean64[j]! - meanF32[j]!) ** 2)
       );
       const variance = vector(Float32Array.from(var64));
-      const { p, q } = normalizeCoefficients(gamma, beta, mean64, var64, epsilon);
-      const y = affine(x, null, p, q, null);
+      const { p, q } = normalizeCoefficients(gamma, beta, var64, epsilon);
+      // Center on the float32 mean and move its rounding into the shift.
+      for (let j = 0; j < c; j++) q[j] = q[j]! - (mean64[j]! - meanF32[j]!) * p[j]!;
+      const y = affine(x, null, meanF32, p, q, null);
       return { y, mean, variance };
     },
     batchNormInference(x, gamma, beta, stats) {
@@ -583,14 +604,9 @@ export function createWasmSimdKernels(
       checkVector(stats.mean, c, "Mean");
       checkVector(stats.variance, c, "Variance");
       if (gamma !== null) checkVector(gamma, c, "Gamma");
-      const { p, q } = normalizeCoefficients(
-        gamma,
-        beta,
-        view(stats.mean),
-        view(stats.variance),
-        stats.epsilon,
-      );
-      return affine(x, null, p, q, null);
+      const mean = view(stats.mean).slice();
+      const { p, q } = normalizeCoefficients(gamma, beta, view(stats.variance), stats.epsilon);
+      return affine(x, null, mean, p, q, null);
     },
     batchNormTrainBackward(dy, x, gamma, stats): BatchNormGradients<WasmTensor> {
       const { c, rows } = channels(x);
@@ -615,9 +631,10 @@ export function createWasmSimdKernels(
         dGamma[j] = sumDyXhat;
         p[j] = gj * inv;
         q[j] = -gj * inv * inv * sumDyXhat / rows;
-        r[j] = -gj * inv * sumDy[j]! / rows - q[j]! * mean[j]!;
+        r[j] = -gj * inv * sumDy[j]! / rows;
       }
-      const dx = affine(dy, x, p, q, r);
+      // dx = dy * p + (x - mean) * q + r, centered like the forward pass.
+      const dx = affine(dy, x, mean, p, q, r);
       return {
         dx,
         dGamma: gamma === null ? null : vector(Float32Array.from(dGamma)),

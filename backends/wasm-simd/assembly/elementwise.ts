@@ -84,13 +84,29 @@ export function reluBackward(dy: usize, y: usize, out: usize, n: i32, tid: i32, 
   }
 }
 
+// Two float32 values at `ptr` as an f64x2.
+// @ts-ignore: decorator
+@inline function load2(ptr: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(ptr));
+}
+
+// An f64x2 rounded to two float32 values at `ptr`.
+// @ts-ignore: decorator
+@inline function store2(ptr: usize, v: v128): void {
+  v128.store64_lane(ptr, f32x4.demote_f64x2_zero(v), 0);
+}
+
 /**
- * Per-channel affine map of rows x channels: out = x * p[c] + q[c] (bias add,
- * batch-norm apply), or with `y` non-zero out = x * p[c] + y * q[c] + r[c]
- * (batch-norm backward).
+ * Per-channel affine maps of rows x channels, computed in float64 and rounded
+ * once (like the pure kernels), centered so that large channel means do not
+ * cancel: with `y` zero, out = (x - m[c]) * p[c] + q[c] (bias add with m = 0,
+ * batch-norm apply with m = mean); with `y` non-zero, out = x * p[c] +
+ * (y - m[c]) * q[c] + r[c] (batch-norm backward). p, q, r are float64 vectors,
+ * m a float32 vector.
  */
 export function channelAffine(
-  x: usize, y: usize, out: usize, rows: i32, c: i32, p: usize, q: usize, r: usize, tid: i32, nt: i32,
+  x: usize, y: usize, out: usize, rows: i32, c: i32, p: usize, q: usize, r: usize, m: usize,
+  tid: i32, nt: i32,
 ): void {
   const s = rangeStart(rows, tid, nt, 1);
   const e = rangeEnd(rows, tid, nt, 1);
@@ -99,26 +115,34 @@ export function channelAffine(
     const base = <usize>row * rowBytes;
     let j = 0;
     if (y == 0) {
-      for (; j + 4 <= c; j += 4) {
+      for (; j + 2 <= c; j += 2) {
         const o = <usize>j << 2;
-        v128.store(out + base + o, madd(v128.load(x + base + o), v128.load(p + o), v128.load(q + o)));
+        const o8 = <usize>j << 3;
+        const d = f64x2.sub(load2(x + base + o), load2(m + o));
+        store2(out + base + o, f64x2.add(f64x2.mul(d, v128.load(p + o8)), v128.load(q + o8)));
       }
       for (; j < c; j++) {
         const o = <usize>j << 2;
-        store<f32>(out + base + o, load<f32>(x + base + o) * load<f32>(p + o) + load<f32>(q + o));
+        const o8 = <usize>j << 3;
+        const d = <f64>load<f32>(x + base + o) - <f64>load<f32>(m + o);
+        store<f32>(out + base + o, <f32>(d * load<f64>(p + o8) + load<f64>(q + o8)));
       }
     } else {
-      for (; j + 4 <= c; j += 4) {
+      for (; j + 2 <= c; j += 2) {
         const o = <usize>j << 2;
-        const t = madd(v128.load(y + base + o), v128.load(q + o), v128.load(r + o));
-        v128.store(out + base + o, madd(v128.load(x + base + o), v128.load(p + o), t));
+        const o8 = <usize>j << 3;
+        const d = f64x2.sub(load2(y + base + o), load2(m + o));
+        const t = f64x2.add(f64x2.mul(d, v128.load(q + o8)), v128.load(r + o8));
+        store2(out + base + o, f64x2.add(f64x2.mul(load2(x + base + o), v128.load(p + o8)), t));
       }
       for (; j < c; j++) {
         const o = <usize>j << 2;
+        const o8 = <usize>j << 3;
+        const d = <f64>load<f32>(y + base + o) - <f64>load<f32>(m + o);
         store<f32>(
           out + base + o,
-          load<f32>(x + base + o) * load<f32>(p + o) + load<f32>(y + base + o) * load<f32>(q + o) +
-            load<f32>(r + o),
+          <f32>(<f64>load<f32>(x + base + o) * load<f64>(p + o8) + d * load<f64>(q + o8) +
+            load<f64>(r + o8)),
         );
       }
     }
