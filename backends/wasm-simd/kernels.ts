@@ -500,6 +500,7 @@ export function createWasmSimdKernels(
           g.cout,
           base,
           stride,
+          0,
         ], y.size * k / 16);
       } finally {
         rt.free(packed);
@@ -516,6 +517,48 @@ export function createWasmSimdKernels(
       const k = g.kh * g.kw * g.cin;
       if (g.direct) {
         gemm(g.n * g.h * g.w, g.cin, g.cout, dy.ptr, filter.ptr, dx.ptr, { transB: true });
+        return dx;
+      }
+      if (g.stride === 1 && g.kh * g.kw * CONV_MC * 4 + 1024 <= rt.scratch.stride) {
+        // Stride 1: the input gradient is an indirect convolution of dy with
+        // the transposed filter (no column buffer, no col2im).
+        const taps = g.kh * g.kw;
+        const panels = Math.ceil(g.cin / 8) * 8;
+        const packed = rt.alloc(taps * g.cout * panels * 4);
+        const zeros = rt.alloc(g.cout * 4);
+        try {
+          rt.f32(zeros, g.cout).fill(0);
+          run(
+            "packPanelsTransposed",
+            [filter.ptr, taps, g.cin, g.cout, packed],
+            taps * g.cout * panels,
+          );
+          const { base, stride } = rt.scratch;
+          run("convForward", [
+            dy.ptr,
+            packed,
+            dx.ptr,
+            zeros,
+            g.n,
+            g.oh,
+            g.ow,
+            g.cout,
+            g.kh,
+            g.kw,
+            1,
+            g.padTop,
+            g.padLeft,
+            g.h,
+            g.w,
+            g.cin,
+            base,
+            stride,
+            1,
+          ], dx.size * taps * g.cout / 16);
+        } finally {
+          rt.free(packed);
+          rt.free(zeros);
+        }
         return dx;
       }
       for (const { start, count } of chunks(g)) {

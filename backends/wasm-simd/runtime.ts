@@ -50,6 +50,7 @@ export const POOL_KERNELS = [
   "pairwiseSquaredDistances",
   "packPanels",
   "convForward",
+  "packPanelsTransposed",
   "optimizerStep",
   "movingAverage",
 ] as const;

@@ -354,11 +354,15 @@ function convKernel6x8(
  * channels of x[pixel(p, cell), ci] * filter[cell, ci, :], with the filter
  * packed by packPanels into 8-column panels of kh * kw * cin rows. `zeros`
  * points at `cin` zero floats (padding). Threads split the output pixels.
+ * With `transposed` (stride 1 only) it is the input gradient of a stride-1
+ * convolution: `x` is dy [n, h, w, cin] (h, w, cin the forward output's
+ * sizes), the output pixel (oy, ox) reads dy at (oy + padTop - ky,
+ * ox + padLeft - kx), and `bpacked` comes from packPanelsTransposed.
  */
 export function convForward(
   x: usize, bpacked: usize, y: usize, zeros: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32,
   kw: i32, stride: i32, padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, scratch: usize,
-  scratchStride: i32, tid: i32, nt: i32,
+  scratchStride: i32, transposed: i32, tid: i32, nt: i32,
 ): void {
   const pixels = n * oh * ow;
   const units = (pixels + MR - 1) / MR;
@@ -382,9 +386,9 @@ export function convForward(
         const oy = rem / ow;
         const ox = rem - oy * ow;
         for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * stride - padTop + ky;
+          const iy = transposed != 0 ? oy + padTop - ky : oy * stride - padTop + ky;
           for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * stride - padLeft + kx;
+            const ix = transposed != 0 ? ox + padLeft - kx : ox * stride - padLeft + kx;
             const ptr = iy >= 0 && iy < h && ix >= 0 && ix < w
               ? x + ((<usize>((b * h + iy) * w + ix) * <usize>cin) << 2)
               : zeros;
@@ -407,6 +411,36 @@ export function convForward(
           for (let ii = 0; ii < rows; ii++) {
             memory.copy(cp + <usize>ii * ldcBytes, tile + (<usize>(ii * NR) << 2), <usize>nr << 2);
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs a filter [taps, cin, cout] for the transposed (input-gradient)
+ * convolution: B'[(t, co), ci] = filter[t, ci, co], rows ordered tap-major,
+ * in 8-column panels over ci; thread `tid` packs its share of panels.
+ */
+export function packPanelsTransposed(
+  f: usize, taps: i32, cin: i32, cout: i32, dst: usize, tid: i32, nt: i32,
+): void {
+  const units = (cin + NR - 1) / NR;
+  const per = (units + nt - 1) / nt;
+  const j0 = min(cin, tid * per * NR);
+  const j1 = min(cin, j0 + per * NR);
+  const krows = taps * cout;
+  for (let jp = j0; jp < j1; jp += NR) {
+    const panel = dst + (<usize>(jp * krows) << 2);
+    for (let t = 0; t < taps; t++) {
+      for (let co = 0; co < cout; co++) {
+        const out = panel + (<usize>((t * cout + co) * NR) << 2);
+        for (let jj = 0; jj < NR; jj++) {
+          const ci = jp + jj;
+          store<f32>(
+            out + (<usize>jj << 2),
+            ci < cin ? load<f32>(f + (<usize>((t * cin + ci) * cout + co) << 2)) : 0,
+          );
         }
       }
     }
