@@ -275,6 +275,8 @@ export {
   createWasmSimdBackend,
   createWasmSimdKernels,
   createWasmSimdRuntime,
+  type GemmOptions,
+  type GemmProblem,
   POOL_KERNELS,
   type PoolKernel,
   type SimdFlavor,

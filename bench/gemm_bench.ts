@@ -28,6 +28,7 @@ const rt = await createWasmSimdRuntime({ threads });
 const pa = rt.put(a);
 const pb = rt.put(b);
 const pc = rt.allocF32(SIZE * SIZE);
+const problem = { m: SIZE, n: SIZE, k: SIZE, a: pa, b: pb, c: pc };
 
 // tfjs wasm: the .wasm binaries live next to the package entry in Deno's npm cache.
 const entry = new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm"));
@@ -46,9 +47,9 @@ function tfjsMatMul(): Float32Array {
 }
 
 // Validate once: both wasm-simd settings and tfjs agree within float32 rounding.
-rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads: 1 });
+rt.gemm(problem, { threads: 1 });
 const one = rt.read(pc, SIZE * SIZE);
-rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads });
+rt.gemm(problem, { threads });
 const all = rt.read(pc, SIZE * SIZE);
 const ref = tfjsMatMul();
 for (let i = 0; i < ref.length; i++) {
@@ -78,11 +79,11 @@ for (let round = 0; round < 3; round++) {
   // All threads: CPU time summed over the caller and the workers (pool overhead shows here).
   rates.pool = Math.max(
     rates.pool,
-    cpuRate(() => rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads })),
+    cpuRate(() => rt.gemm(problem, { threads })),
   );
   rates.wasm = Math.max(
     rates.wasm,
-    cpuRate(() => rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads: 1 })),
+    cpuRate(() => rt.gemm(problem, { threads: 1 })),
   );
   rates.tfjs = Math.max(rates.tfjs, cpuRate(tfjsMatMul));
 }
@@ -98,7 +99,7 @@ Deno.bench({
   group: "gemm 512x512x512",
   baseline: true,
   fn() {
-    rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads: 1 });
+    rt.gemm(problem, { threads: 1 });
   },
 });
 
@@ -106,7 +107,7 @@ Deno.bench({
   name: `wasm-simd ${threads} threads`,
   group: "gemm 512x512x512",
   fn() {
-    rt.gemm(SIZE, SIZE, SIZE, pa, pb, pc, { threads });
+    rt.gemm(problem, { threads });
   },
 });
 

@@ -33,7 +33,7 @@ function runCase(rt: WasmSimdRuntime, c: GemmCase, threads: number) {
   const pa = rt.put(a);
   const pb = rt.put(b);
   const pc = rt.put(c0);
-  rt.gemm(m, n, k, pa, pb, pc, {
+  rt.gemm({ m, n, k, a: pa, b: pb, c: pc }, {
     transA: c.transA,
     transB: c.transB,
     accumulate: c.accumulate,

@@ -232,7 +232,7 @@ export function createWasmSimdKernels(
     b: number,
     c: number,
     options: { transA?: boolean; transB?: boolean; accumulate?: boolean },
-  ) => rt.gemm(m, n, k, a, b, c, { ...options, threads: threadsFor(m * n * k / 16) });
+  ) => rt.gemm({ m, n, k, a, b, c }, { ...options, threads: threadsFor(m * n * k / 16) });
 
   interface ConvGeometry {
     n: number;

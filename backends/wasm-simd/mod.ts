@@ -21,6 +21,8 @@ export { createWasmSimdKernels, type WasmSimdKernelsOptions, type WasmTensor } f
 export { applyOptimizerWasm, updateMovingAverageWasm } from "./optimizers.ts";
 export {
   createWasmSimdRuntime,
+  type GemmOptions,
+  type GemmProblem,
   POOL_KERNELS,
   type PoolKernel,
   type SimdFlavor,

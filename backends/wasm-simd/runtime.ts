@@ -58,6 +58,40 @@ export const POOL_KERNELS = [
 /** A kernel that runs on the pool. */
 export type PoolKernel = typeof POOL_KERNELS[number];
 
+/** A GEMM's sizes and operand addresses: C (m x n) = op(A) (m x k) · op(B) (k x n). */
+export interface GemmProblem {
+  /** Rows of C. */
+  readonly m: number;
+  /** Columns of C. */
+  readonly n: number;
+  /** Inner dimension. */
+  readonly k: number;
+  /** Byte address of A (m x k, or k x m when transposed). */
+  readonly a: number;
+  /** Byte address of B (k x n, or n x k when transposed). */
+  readonly b: number;
+  /** Byte address of C. */
+  readonly c: number;
+}
+
+/** Options of {@linkcode WasmSimdRuntime.gemm}. */
+export interface GemmOptions {
+  /** Use A transposed (A stored k x m). */
+  readonly transA?: boolean;
+  /** Use B transposed (B stored n x k). */
+  readonly transB?: boolean;
+  /** Add to C instead of overwriting it. */
+  readonly accumulate?: boolean;
+  /** Leading dimension of A in floats (default: packed). */
+  readonly lda?: number;
+  /** Leading dimension of B in floats (default: packed). */
+  readonly ldb?: number;
+  /** Leading dimension of C in floats (default n). */
+  readonly ldc?: number;
+  /** Threads to use (default: all for more than 2^18 flops, else 1). */
+  readonly threads?: number;
+}
+
 /** Options of {@linkcode createWasmSimdRuntime}. */
 export interface WasmSimdRuntimeOptions {
   /** Threads (the caller plus workers); default `navigator.hardwareConcurrency`. */
@@ -236,25 +270,21 @@ export class WasmSimdRuntime {
 
   /**
    * C = op(A)·op(B) (+ C when `accumulate`) on float32 matrices at the given
-   * addresses, row-major with leading dimensions `lda`, `ldb`, `ldc`.
+   * addresses, row-major with leading dimensions `lda`, `ldb`, `ldc`
+   * (defaults: packed). Bit-identical for every thread count.
+   *
+   * @param problem Sizes (`C` is m x n, the inner dimension k) and the byte
+   *   addresses of A, B and C in {@linkcode WasmSimdRuntime.memory}.
+   * @param options Transposes, accumulation, leading dimensions, threads
+   *   (default: all for more than 2^18 flops, else 1).
    */
-  gemm(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    b: number,
-    c: number,
-    options: {
-      readonly transA?: boolean;
-      readonly transB?: boolean;
-      readonly accumulate?: boolean;
-      readonly lda?: number;
-      readonly ldb?: number;
-      readonly ldc?: number;
-      readonly threads?: number;
-    } = {},
-  ): void {
+  gemm(problem: GemmProblem, options: GemmOptions = {}): void {
+    const { m, n, k, a, b, c } = problem;
+    for (const [name, v] of Object.entries(problem)) {
+      if (!Number.isInteger(v) || v < 0) {
+        throw new RangeError(`GEMM ${name} must be a non-negative integer, got ${v}`);
+      }
+    }
     const transA = options.transA ?? false;
     const transB = options.transB ?? false;
     const lda = options.lda ?? (transA ? m : k);
@@ -310,7 +340,7 @@ function alignUp(value: number, alignment: number): number {
  * const a = rt.put(new Float32Array([1, 2, 3, 4]));
  * const b = rt.put(new Float32Array([1, 0, 0, 1]));
  * const c = rt.allocF32(4);
- * rt.gemm(2, 2, 2, a, b, c);
+ * rt.gemm({ m: 2, n: 2, k: 2, a, b, c });
  * assert.deepEqual(Array.from(rt.read(c, 4)), [1, 2, 3, 4]);
  * rt.dispose();
  * ```
