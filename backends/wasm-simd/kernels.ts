@@ -105,7 +105,7 @@ export function createWasmSimdKernels(
   }
   const threadsFor = (work: number) => (work < threshold ? 1 : rt.threads);
   const run = (name: PoolKernel, args: readonly number[], work: number) =>
-    rt.run(name, args, threadsFor(work));
+    rt.run(name, args, { threads: threadsFor(work) });
 
   const make = (shape: readonly number[]): WasmTensor => {
     for (const d of shape) {
@@ -156,7 +156,9 @@ export function createWasmSimdKernels(
     const nt = Math.min(threadsFor(a.size), Math.max(1, rows));
     const partial = rt.alloc(nt * c * 16);
     try {
-      rt.run("channelSums", [a.ptr, b?.ptr ?? 0, center?.ptr ?? 0, rows, c, partial, mode], nt);
+      rt.run("channelSums", [a.ptr, b?.ptr ?? 0, center?.ptr ?? 0, rows, c, partial, mode], {
+        threads: nt,
+      });
       const all = new Float64Array(rt.memory.buffer, partial, nt * 2 * c);
       const s1 = new Float64Array(c);
       const s2 = new Float64Array(c);

@@ -63,7 +63,7 @@ function distances(rt: WasmSimdRuntime, x: Matrix): Matrix {
     rt.run(
       "pairwiseSquaredDistances",
       [input, out, n, x.cols],
-      n * n * x.cols < 1 << 16 ? 1 : rt.threads,
+      { threads: n * n * x.cols < 1 << 16 ? 1 : rt.threads },
     );
     return { rows: n, cols: n, data: rt.read(out, n * n) };
   } finally {

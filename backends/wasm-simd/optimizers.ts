@@ -116,7 +116,7 @@ export function applyOptimizerWasm(
         h3,
         1 - h1,
         1 - h2,
-      ], threadsFor(rt, n));
+      ], { threads: threadsFor(rt, n) });
       newParams[name] = { shape: p.shape, data: rt.read(pv, n) };
       slotNames.forEach((slot, i) => {
         newSlots[slot]![name] = { shape: p.shape, data: rt.read(sv[i]!, n) };
@@ -173,7 +173,7 @@ export function updateMovingAverageWasm(
     const sp = rt.put(s.data);
     const vp = rt.put(v.data);
     try {
-      rt.run("movingAverage", [sp, vp, n, d, 1 - d], threadsFor(rt, n));
+      rt.run("movingAverage", [sp, vp, n, d, 1 - d], { threads: threadsFor(rt, n) });
       out[name] = { shape: s.shape, data: rt.read(sp, n) };
     } finally {
       rt.free(sp);

@@ -225,12 +225,17 @@ export class WasmSimdRuntime {
   }
 
   /**
-   * Runs a pool kernel on `threads` threads (default all): each thread calls
+   * Runs a pool kernel on `options.threads` threads (default all): each thread calls
    * it with `args` followed by its thread index and the thread count. Blocks
    * until every share is done; the first error of any thread is rethrown and
    * the pool stays usable.
    */
-  run(name: PoolKernel, args: readonly number[], threads: number = this.threads): void {
+  run(
+    name: PoolKernel,
+    args: readonly number[],
+    options: { readonly threads?: number } = {},
+  ): void {
+    const threads = options.threads ?? this.threads;
     if (this.#disposed) throw new TypeError("The wasm-simd runtime was disposed.");
     const nt = Math.max(1, Math.min(this.threads, Math.floor(threads)));
     const fn = this.#exports[name];
@@ -307,7 +312,7 @@ export class WasmSimdRuntime {
       options.accumulate ? 1 : 0,
       this.#scratch,
       this.#scratchStride,
-    ], threads);
+    ], { threads });
   }
 
   /** Terminates the workers; the runtime is unusable afterwards. */
