@@ -309,6 +309,11 @@ class TfjsModel implements Model {
         dropoutMask: this.#maskFn(masks),
       });
       if (options.training) this.#updateStats(result.batchStats);
+      // The batch statistics live outside tf.tidy (see compile.ts).
+      for (const st of Object.values(result.batchStats)) {
+        st.mean.dispose();
+        st.variance.dispose();
+      }
       return result.output;
     });
     return out.data().then((data) => {
