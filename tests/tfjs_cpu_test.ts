@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { backendConformance } from "./conformance.ts";
 import { createTfjsBackend } from "../backends/tfjs/backend.ts";
-import { chooseDevice } from "../backends/tfjs/device.ts";
+import { chooseDevice, probeWebGpuAdapter } from "../backends/tfjs/device.ts";
 import { buildGraphModelArtifacts, writeExportedModel } from "../backends/tfjs/export.ts";
 import { initParameters } from "../core/init.ts";
 import { initModelState } from "../core/model_state.ts";
@@ -108,6 +108,21 @@ Deno.test({
       () => chooseDevice({ device: "tpu" as unknown as "cpu" }),
       RangeError,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "chooseDevice() picks webgpu only on a hardware adapter, else cpu to train and wasm to infer",
+  fn: async () => {
+    if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+    const adapter = await probeWebGpuAdapter();
+    const hardware = adapter !== null && !adapter.isFallbackAdapter;
+    const training = await chooseDevice();
+    const inference = await chooseDevice({ purpose: "inference" });
+    assert.equal(training.device, hardware ? "webgpu" : "cpu");
+    assert.equal(inference.device, hardware ? "webgpu" : "wasm");
+    if (adapter !== null) assert.ok(training.description.includes(adapter.description));
   },
 });
 

@@ -90,7 +90,7 @@ export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promi
 
   return {
     name: "tfjs",
-    device: `tfjs ${choice.description}`,
+    device: choice.description,
     choice,
 
     async pairwiseSquaredDistances(x: Matrix): Promise<Matrix> {
