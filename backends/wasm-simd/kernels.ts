@@ -588,21 +588,17 @@ export function createWasmSimdKernels(
         gemm(g.cin, g.cout, g.n * g.h * g.w, x.ptr, dy.ptr, dw.ptr, { transA: true });
         return dw;
       }
-      let first = true;
-      for (const { start, count } of chunks(g)) {
-        const pixels = count * g.oh * g.ow;
-        const cols = rt.alloc(pixels * k * 4);
-        try {
-          const xp = x.ptr + start * g.h * g.w * g.cin * 4;
-          run("im2col", [xp, cols, ...colArgs(g, count)], pixels * k);
-          const dyp = dy.ptr + start * g.oh * g.ow * g.cout * 4;
-          gemm(k, g.cout, pixels, cols, dyp, dw.ptr, { transA: true, accumulate: !first });
-          first = false;
-        } finally {
-          rt.free(cols);
-        }
-      }
-      if (first) view(dw).fill(0);
+      // A GEMM whose column panels are gathered from x (no im2col buffer).
+      const { base, stride } = rt.scratch;
+      run("convFilterGrad", [
+        x.ptr,
+        dy.ptr,
+        dw.ptr,
+        ...colArgs(g, g.n),
+        g.cout,
+        base,
+        stride,
+      ], dy.size * k / 16);
       return dw;
     },
     biasAdd(x, bias) {

@@ -51,6 +51,7 @@ export const POOL_KERNELS = [
   "packPanels",
   "convForward",
   "packPanelsTransposed",
+  "convFilterGrad",
   "optimizerStep",
   "movingAverage",
 ] as const;

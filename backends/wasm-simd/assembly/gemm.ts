@@ -179,6 +179,73 @@ export function kernel6x8(
   v128.store(c5, c51, 16);
 }
 
+// Convolution geometry for packGather, set by convFilterGrad on this thread's
+// instance (globals are per instance, so per thread).
+let gatherA = false;
+let gX: usize = 0;
+let gH: i32 = 0;
+let gW: i32 = 0;
+let gCin: i32 = 0;
+let gKw: i32 = 0;
+let gStride: i32 = 0;
+let gPadTop: i32 = 0;
+let gPadLeft: i32 = 0;
+let gOh: i32 = 0;
+let gOw: i32 = 0;
+
+// Packs op(A) = cols^T, cols being the im2col matrix [pixels, kh * kw * cin]
+// of the input gX, straight from the input (no column buffer): rows
+// [i0, i0 + mc) of cols^T, columns (pixels) [p0, p0 + kc), in MR-row panels.
+function packGather(i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  const cin = gCin;
+  const plane = gOh * gOw;
+  let b = p0 / plane;
+  const rem = p0 - b * plane;
+  let oy = rem / gOw;
+  let ox = rem - oy * gOw;
+  const iEnd = i0 + mc;
+  const panelBytes = <usize>(kc * MR) << 2;
+  for (let p = 0; p < kc; p++) {
+    let out = dst + (<usize>(p * MR) << 2);
+    let lane = 0;
+    let t = i0 / cin;
+    let ci = i0 - t * cin;
+    let i = i0;
+    while (i < iEnd) {
+      const ky = t / gKw;
+      const kx = t - ky * gKw;
+      const iy = oy * gStride - gPadTop + ky;
+      const ix = ox * gStride - gPadLeft + kx;
+      const valid = iy >= 0 && iy < gH && ix >= 0 && ix < gW;
+      const src = gX + ((<usize>((b * gH + iy) * gW + ix) * <usize>cin + <usize>ci) << 2);
+      const len = min(cin - ci, iEnd - i);
+      for (let r = 0; r < len; r++) {
+        store<f32>(out + (<usize>lane << 2), valid ? load<f32>(src + (<usize>r << 2)) : 0);
+        lane++;
+        if (lane == MR) {
+          lane = 0;
+          out += panelBytes;
+        }
+      }
+      i += len;
+      t++;
+      ci = 0;
+    }
+    if (lane != 0) {
+      for (; lane < MR; lane++) store<f32>(out + (<usize>lane << 2), 0);
+    }
+    ox++;
+    if (ox == gOw) {
+      ox = 0;
+      oy++;
+      if (oy == gOh) {
+        oy = 0;
+        b++;
+      }
+    }
+  }
+}
+
 /** Single-threaded GEMM over the block rows [r0, r1) x columns [c0, c1) of C. */
 function gemmBlock(
   k: i32, a: usize, lda: i32, transA: bool, b: usize, ldb: i32, transB: bool,
@@ -205,7 +272,8 @@ function gemmBlock(
       packB(b, ldb, transB, pc, kc, jc, nc, bpack);
       for (let ic = r0; ic < r1; ic += MC) {
         const mc = min(MC, r1 - ic);
-        if (transA) packAT(a, lda, ic, mc, pc, kc, apack);
+        if (gatherA) packGather(ic, mc, pc, kc, apack);
+        else if (transA) packAT(a, lda, ic, mc, pc, kc, apack);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bp = bpack + (<usize>(jr * kc) << 2);
@@ -445,4 +513,44 @@ export function packPanelsTransposed(
       }
     }
   }
+}
+
+/**
+ * The filter gradient of a convolution, dw[kh * kw * cin, cout] =
+ * cols(x)^T . dy, as a GEMM whose A panels are gathered from the input
+ * (no im2col buffer). Threads split like gemm.
+ */
+export function convFilterGrad(
+  x: usize, dy: usize, dw: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32, kw: i32, stride: i32,
+  padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, scratch: usize, scratchStride: i32,
+  tid: i32, nt: i32,
+): void {
+  gX = x;
+  gH = h;
+  gW = w;
+  gCin = cin;
+  gKw = kw;
+  gStride = stride;
+  gPadTop = padTop;
+  gPadLeft = padLeft;
+  gOh = oh;
+  gOw = ow;
+  gatherA = true;
+  const m = kh * kw * cin;
+  const k = n * oh * ow;
+  const s = scratch + <usize>tid * <usize>scratchStride;
+  if (m >= cout) {
+    const units = (m + MR - 1) / MR;
+    const per = (units + nt - 1) / nt;
+    const r0 = min(m, tid * per * MR);
+    const r1 = min(m, r0 + per * MR);
+    gemmBlock(k, 0, 0, true, dy, cout, false, dw, cout, false, s, r0, r1, 0, cout);
+  } else {
+    const units = (cout + NR - 1) / NR;
+    const per = (units + nt - 1) / nt;
+    const c0 = min(cout, tid * per * NR);
+    const c1 = min(cout, c0 + per * NR);
+    gemmBlock(k, 0, 0, true, dy, cout, false, dw, cout, false, s, 0, m, c0, c1);
+  }
+  gatherA = false;
 }

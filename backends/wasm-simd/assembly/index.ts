@@ -3,7 +3,7 @@
 // run on the thread pool take `(…, tid, nt)` as their last two arguments.
 
 export { debugTrap } from "./common";
-export { convForward, gemm, gemmScratchBytes, packPanels, packPanelsTransposed } from "./gemm";
+export { convFilterGrad, convForward, gemm, gemmScratchBytes, packPanels, packPanelsTransposed } from "./gemm";
 export {
   addScaled,
   channelAffine,
