@@ -358,6 +358,7 @@ class TfjsModel implements Model {
     const paramNames = [...this.#params.keys()];
     const paramVars = paramNames.map((n) => this.#params.get(n)!);
     const step = this.#iterations + 1;
+    const graphParams = new Set(this.#compiled.paramNames);
     // Tensors kept out of the gradient function's scope; disposed below.
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
@@ -421,7 +422,13 @@ class TfjsModel implements Model {
       for (let i = 0; i < paramNames.length; i++) {
         const name = paramNames[i]!;
         const v = paramVars[i]!;
-        const g = grads[v.name] ?? tf.zerosLike(v);
+        // As the core: a graph parameter the loss does not reach gets a zero
+        // gradient; a parameter outside the graph and the head is not updated.
+        let g = grads[v.name];
+        if (g === undefined) {
+          if (!graphParams.has(name)) continue;
+          g = tf.zerosLike(v);
+        }
         const slots: Record<string, tf.Variable> = {};
         for (const [slot, vars] of this.#slots) {
           const sv = vars.get(name);
