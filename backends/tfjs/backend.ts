@@ -1,6 +1,22 @@
 /**
  * The TensorFlow.js backend: the whole {@link Backend} contract on tfjs's
- * webgpu, wasm or cpu device (see ./device.ts for the choice).
+ * webgpu, wasm or cpu device (`npm:@tensorflow/tfjs@4.22.0` with
+ * `-backend-webgpu` and `-backend-wasm`, one tfjs-core instance, PROD mode).
+ *
+ * - Device (./device.ts): a hardware WebGPU adapter when Deno offers one;
+ *   with only a software adapter (llvmpipe) or none, `cpu` for training and
+ *   `wasm` for inference (tfjs's wasm backend has no Conv2DBackpropFilter);
+ *   `device` overrides. `backend.device` describes the device and adapter.
+ * - Models (./model.ts, ./compile.ts): the spec compiled to tf ops, gradients
+ *   by tfjs autodiff (batch norm and, on cpu, the conv filter gradient as
+ *   custom ops), the core's optimizer, moving-statistics and moving-average
+ *   rules written with tf ops; state in tf variables; one read per step (the
+ *   loss); dropout masks and triplet draws from the core RNG, so results equal
+ *   the pure backend's within float32 tolerances (tests/conformance.ts).
+ * - Distances, candidate masks and losses run on the device; selection
+ *   equals the core's specification (./select_triplets.ts).
+ * - Export (./export.ts): tfjs graph-model files that stock
+ *   `tf.loadGraphModel` loads in a browser.
  *
  * tfjs has one global engine per JavaScript realm; every call of this backend
  * first makes its device the active tfjs backend, so two instances on
