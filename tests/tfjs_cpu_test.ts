@@ -89,10 +89,54 @@ Deno.test({
     assert.equal(tf.memory().numTensors, after1);
     const state = await model.getState();
     assert.equal(state.step, 50);
+    assert.equal(tf.memory().numTensors, after1);
     assert.equal(state.optimizer.iterations, 50);
     model.dispose();
     backend.dispose();
     assert.ok(tf.memory().numTensors < after1);
+  },
+});
+
+Deno.test({
+  name: "tfjs softmax training with center loss and ArcFace leaks no tensors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const backend = await createTfjsBackend({ device: "cpu" });
+    const options: TrainingOptions = {
+      loss: {
+        kind: "softmax",
+        numClasses: 4,
+        centerLossFactor: 0.1,
+        prelogitsNormLossFactor: 0.01,
+        arcface: { margin: 0.3, scale: 16 },
+      },
+      optimizer: { name: "RMSPROP" },
+      weightDecay: 1e-4,
+      movingAverageDecay: 0.99,
+    };
+    const model = await backend.createModel(
+      MINI,
+      initModelState(MINI, options, createRng(2)),
+      options,
+    );
+    const batch = images(4, 6);
+    const labels = Int32Array.from([0, 1, 2, 3]);
+    let rng = createRng(1);
+    let after1 = -1;
+    for (let step = 1; step <= 10; step++) {
+      const r = await model.trainStep(batch, { learningRate: 0.01, rng, labels });
+      assert.ok(Number.isFinite(r.loss) && r.regularization > 0);
+      rng = r.rng;
+      if (step === 1) after1 = tf.memory().numTensors;
+    }
+    assert.equal(tf.memory().numTensors, after1);
+    const centers = (await model.getState()).stats["centers"]!;
+    assert.deepEqual([...centers.shape], [4, 8]);
+    assert.ok(centers.data.some((v) => v !== 0));
+    await assert.rejects(() => model.trainStep(batch, { learningRate: 0.01, rng }), RangeError);
+    model.dispose();
+    backend.dispose();
   },
 });
 
