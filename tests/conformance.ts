@@ -663,15 +663,22 @@ async function compareStep(
     const se = await expected.getState();
     assert.equal(sa.step, se.step);
     assert.equal(sa.optimizer.iterations, se.optimizer.iterations);
-    // Parameters moved by lr * gradient: compare the moves, scaled to their size.
-    // Agreement within tol.params.rel of the largest move (the gradients agree
-    // to that relative precision), plus float32 rounding of the values.
-    const moveTol = (name: string): Tolerance => {
+    // Parameters moved by lr * gradient: compare the moves. The gradients
+    // agree to tol.params.rel of the parameter's own move, or of a tenth of
+    // the largest move in the model for parameters whose exact gradient is
+    // about zero (e.g. a batch norm's beta before another batch norm, where
+    // both backends see only float32 cancellation noise); plus float32
+    // rounding of the values.
+    const moves: Record<string, number> = {};
+    for (const name of Object.keys(se.params)) {
       const before = c.state.params[name]!.data;
-      const after = se.params[name]!.data;
-      const move = maxAbs(Array.from(after, (v, i) => v - before[i]!));
-      return { abs: 1e-6 + tol.params.rel * move, rel: 1e-5 };
-    };
+      moves[name] = maxAbs(Array.from(se.params[name]!.data, (v, i) => v - before[i]!));
+    }
+    const largest = Math.max(0, ...Object.values(moves));
+    const moveTol = (name: string): Tolerance => ({
+      abs: 1e-6 + tol.params.rel * Math.max(moves[name]!, 0.1 * largest),
+      rel: 1e-5,
+    });
     for (const name of Object.keys(se.params)) {
       assertClose(sa.params[name]!.data, se.params[name]!.data, moveTol(name), `params ${name}`);
     }
