@@ -1,0 +1,174 @@
+/**
+ * Whole-model benches through the Backend contract: nano (64x64x3, 128-d)
+ * embedding in inference mode and one triplet training step (forward,
+ * triplet loss, backward, Adagrad, weight decay, moving average) at the
+ * seed's batch of 90 images; one inception-resnet-v1 (160x160x3, 128-d)
+ * training step at batch 8, marked `[slow]` (run it with
+ * `FACENET_BENCH_SLOW=1`). The pure backend is the baseline; tfjs's wasm
+ * device has no Conv2DBackpropFilter, so it only embeds.
+ *
+ * Validation before timing: embeddings equal the pure backend's within 1e-4;
+ * a training step from the same state gives the pure backend's loss (1e-4
+ * relative) and moves every parameter as the pure backend does (within 1e-3
+ * of the tensor's largest move, the conformance suite's rule).
+ *
+ * Run: deno bench -A bench/model_bench.ts
+ *
+ * @module
+ */
+
+import type { BackendEntry } from "./_fixtures.ts";
+import type { Model, ModelState, StepResult } from "../core/backend.ts";
+import type { ImageBatch } from "../core/types.ts";
+import type { ModelSpec } from "../core/model_spec.ts";
+import { initModelState } from "../core/model_state.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { createRng } from "../core/pure/rng.ts";
+import {
+  assertClose,
+  benchGroup,
+  closeCheck,
+  createBackends,
+  randomValues,
+  TRIPLET_TRAINING,
+} from "./_fixtures.ts";
+
+const LEARNING_RATE = 0.05;
+
+function randomImages(n: number, size: number, seed: number): ImageBatch {
+  return {
+    n,
+    height: size,
+    width: size,
+    channels: 3,
+    data: randomValues(n * size * size * 3, seed),
+  };
+}
+
+interface StepOutcome {
+  readonly result: StepResult;
+  readonly before: ModelState;
+  readonly after: ModelState;
+}
+
+function checkStep(name: string, actual: StepOutcome, expected: StepOutcome): void {
+  assertClose(`${name} (loss)`, [actual.result.loss], [expected.result.loss], {
+    atol: 1e-5,
+    rtol: 1e-4,
+  });
+  for (const [param, t] of Object.entries(expected.after.params)) {
+    const before = expected.before.params[param]!.data;
+    let move = 0;
+    for (let i = 0; i < before.length; i++) {
+      move = Math.max(move, Math.abs(t.data[i]! - before[i]!));
+    }
+    assertClose(`${name} (parameter ${param})`, actual.after.params[param]!.data, t.data, {
+      atol: 1e-6 + 1e-3 * move,
+      rtol: 1e-5,
+    });
+  }
+}
+
+/** One validation step on a fresh model (the timed model keeps stepping on its own). */
+async function validationStep(
+  entry: BackendEntry,
+  spec: ModelSpec,
+  state: ModelState,
+  images: ImageBatch,
+): Promise<StepOutcome> {
+  const model = await entry.backend.createModel(spec, state, TRIPLET_TRAINING);
+  try {
+    const result = await model.trainStep(images, {
+      learningRate: LEARNING_RATE,
+      rng: createRng(3),
+    });
+    return { result, before: state, after: await model.getState() };
+  } finally {
+    model.dispose();
+  }
+}
+
+const backends = await createBackends();
+
+// --- nano, batch 90 ---
+{
+  const spec = modelSpec("nano");
+  const state = initModelState(spec, TRIPLET_TRAINING, createRng(666));
+  const images = randomImages(90, 64, 51);
+  const models = new Map<string, Model>();
+  for (const b of backends) {
+    models.set(b.label, await b.backend.createModel(spec, state, TRIPLET_TRAINING));
+  }
+
+  await benchGroup<Float32Array>(
+    "nano embed (inference), batch 90 x 64x64x3",
+    backends.map((b) => ({
+      name: b.label,
+      ...(b.label === "pure" || b.label === "tfjs cpu" || b.software ? { n: 3, warmup: 1 } : {}),
+      run: async () => (await models.get(b.label)!.embed(images, { training: false })).data,
+    })),
+    { check: closeCheck({ atol: 1e-4, rtol: 1e-4 }) },
+  );
+
+  // On a software WebGPU adapter (llvmpipe) tfjs's Conv2DBackpropFilter is
+  // wrong at this batch: for Conv2d_1a_3x3 (90x64x64x3, 3x3/2 to 16) it
+  // differs from tfjs cpu by up to 208 where values reach 331 (right at
+  // batch 8), and the step fails validation. That member is left out here.
+  const trainers = backends.filter((b) => b.trains && !b.software);
+  for (const b of backends.filter((b) => b.trains && b.software)) {
+    console.log(`nano training step: ${b.label} left out (wrong Conv2DBackpropFilter at batch 90)`);
+  }
+  await benchGroup<StepOutcome>(
+    "nano triplet training step, batch 90 x 64x64x3 (Adagrad, EMA)",
+    trainers.map((b) => ({
+      name: b.label,
+      // tfjs cpu's Conv2DBackpropFilter alone takes 10-60 s per layer at batch 90.
+      ...(b.label === "tfjs cpu" ? { slow: true, n: 1, warmup: 0 } : {}),
+      ...(b.label === "pure" ? { n: 2, warmup: 0 } : {}),
+      validate: () => validationStep(b, spec, state, images),
+      run: async () => ({
+        result: await models.get(b.label)!.trainStep(images, {
+          learningRate: LEARNING_RATE,
+          rng: createRng(3),
+        }),
+        before: state,
+        after: state,
+      }),
+    })),
+    { check: checkStep },
+  );
+}
+
+// --- inception-resnet-v1, batch 8: report only (minutes per step on CPU) ---
+{
+  const spec = modelSpec("inception-resnet-v1");
+  const images = randomImages(8, 160, 52);
+  // Created on first use, so nothing of this 23M-parameter model exists unless the group runs.
+  let state: ModelState | undefined;
+  const initial = () => (state ??= initModelState(spec, TRIPLET_TRAINING, createRng(667)));
+  const models = new Map<string, Model>();
+  await benchGroup<StepOutcome>(
+    "inception-resnet-v1 triplet training step, batch 8 x 160x160x3 (Adagrad, EMA)",
+    // A software WebGPU adapter would take far longer still: left out.
+    backends.filter((b) => b.trains && !b.software).map((b) => ({
+      name: b.label,
+      slow: true,
+      n: 1,
+      warmup: 0,
+      validate: () => validationStep(b, spec, initial(), images),
+      run: async () => {
+        let model = models.get(b.label);
+        if (model === undefined) {
+          model = await b.backend.createModel(spec, initial(), TRIPLET_TRAINING);
+          models.set(b.label, model);
+        }
+        const result = await model.trainStep(images, {
+          learningRate: LEARNING_RATE,
+          rng: createRng(3),
+        });
+        return { result, before: initial(), after: initial() };
+      },
+    })),
+    { check: checkStep },
+  );
+}
