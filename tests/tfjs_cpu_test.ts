@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { backendConformance } from "./conformance.ts";
 import { createTfjsBackend } from "../backends/tfjs/backend.ts";
-import { chooseDevice, probeWebGpuAdapter } from "../backends/tfjs/device.ts";
+import { activateDevice, chooseDevice, probeWebGpuAdapter } from "../backends/tfjs/device.ts";
+import { selectTripletsOnDevice } from "../backends/tfjs/select_triplets.ts";
+import { selectTriplets } from "../core/pure/select_triplets.ts";
+import { pairwiseSquaredDistances } from "../core/pure/distances.ts";
+import fc from "fast-check";
 import { buildGraphModelArtifacts, writeExportedModel } from "../backends/tfjs/export.ts";
 import { initParameters } from "../core/init.ts";
 import { initModelState } from "../core/model_state.ts";
@@ -12,7 +16,7 @@ import { initOptimizerState } from "../core/pure/optimizers.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import type { ModelSpec } from "../core/model_spec.ts";
 import type { ModelState, TrainingOptions } from "../core/backend.ts";
-import type { ImageBatch, OptimizerConfig } from "../core/types.ts";
+import type { ImageBatch, OptimizerConfig, SelectionStrategy } from "../core/types.ts";
 
 tf.env().set("PROD", true);
 
@@ -300,5 +304,54 @@ Deno.test({
       tfjs.dispose();
       pure.dispose();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "selectTripletsOnDevice() equals the specification even with alpha exactly on a margin (tfjs cpu kernels)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await activateDevice("cpu");
+    // alpha is set to d(a,r) - d(a,p) of one (anchor, positive, negative) of
+    // the specification's float32 distances: that comparison sits exactly on
+    // the margin, where the device's |x|^2 + |y|^2 - 2xy rounding could fall
+    // on either side; the device must resolve it as the specification does.
+    const caseArb = fc.record({
+      numPerClass: fc.array(fc.integer({ min: 2, max: 4 }), { minLength: 2, maxLength: 4 }),
+      cols: fc.integer({ min: 2, max: 6 }),
+      seed: fc.nat({ max: 1_000_000 }),
+      pick: fc.nat(),
+      strategy: fc.constantFrom("vggface", "facenet", "hard", "all") as fc.Arbitrary<
+        SelectionStrategy
+      >,
+    }).chain((c) => {
+      const rows = c.numPerClass.reduce((a, b) => a + b, 0);
+      return fc.array(fc.float({ min: -1, max: 1, noNaN: true }), {
+        minLength: rows * c.cols,
+        maxLength: rows * c.cols,
+      }).map((v) => ({ ...c, rows, data: Float32Array.from(v) }));
+    });
+    let onMargin = 0;
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const embeddings = { rows: c.rows, cols: c.cols, data: c.data };
+        const d = pairwiseSquaredDistances(embeddings).data;
+        // Class 0's rows 0 and 1 are an anchor/positive pair; row r of another class.
+        const r = c.numPerClass[0]! + (c.pick % (c.rows - c.numPerClass[0]!));
+        const alpha = d[r]! - d[1]!;
+        fc.pre(alpha > 1e-3);
+        onMargin++;
+        const options = { alpha, strategy: c.strategy, rng: createRng(c.seed) };
+        const actual = await selectTripletsOnDevice(embeddings, c.numPerClass, options);
+        const expected = selectTriplets(embeddings, c.numPerClass, options);
+        assert.deepEqual(actual.triplets, expected.triplets);
+        assert.equal(actual.noCandidateFraction, expected.noCandidateFraction);
+        assert.deepEqual(actual.rng, expected.rng);
+      }),
+      { numRuns: 100 },
+    );
+    assert.ok(onMargin >= 100);
   },
 });
