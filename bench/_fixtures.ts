@@ -12,7 +12,8 @@
  * - inputs are uploaded once, outside the timed function.
  *
  * Environment switches: `FACENET_BENCH_WEBGPU=0` drops the tfjs webgpu
- * members; `FACENET_BENCH_SLOW=1` enables the benches marked `[slow]`.
+ * members; `FACENET_BENCH_SLOW=1` enables the members marked `[slow]`, or a
+ * regular expression enables those whose "group / member" matches.
  *
  * @module
  */
@@ -49,8 +50,26 @@ function envFlag(name: string): string | undefined {
   }
 }
 
-/** Whether the benches marked `[slow]` run (`FACENET_BENCH_SLOW=1`). */
-export const SLOW_ENABLED: boolean = envFlag("FACENET_BENCH_SLOW") === "1";
+const SLOW = envFlag("FACENET_BENCH_SLOW");
+
+/**
+ * Whether a `[slow]` member runs: `FACENET_BENCH_SLOW=1` enables all of them;
+ * any other value is a regular expression tested on `"<group> / <member>"`.
+ *
+ * @param group The group name.
+ * @param member The member name (without the mark).
+ * @returns True when the member runs.
+ * @example
+ * ```ts
+ * import { slowEnabled } from "./_fixtures.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof slowEnabled("g", "pure"), "boolean");
+ * ```
+ */
+export function slowEnabled(group: string, member: string): boolean {
+  if (SLOW === undefined || SLOW === "" || SLOW === "0") return false;
+  return SLOW === "1" || new RegExp(SLOW).test(`${group} / ${member}`);
+}
 
 /**
  * Deterministic uniform values in `[-scale, scale)` from the core RNG.
@@ -442,13 +461,18 @@ export interface Member<R> {
   readonly name: string;
   /** Produces the result; awaited, so asynchronous (GPU) work is timed in full. */
   readonly run: () => R | Promise<R>;
+  /**
+   * Produces the result to validate, when it differs from a timed call's
+   * (e.g. a training step from the initial state); default `run`.
+   */
+  readonly validate?: () => R | Promise<R>;
   /** Iterations (a suggestion for fast members); default: Deno's choice. */
   readonly n?: number;
   /** Warmup iterations; default: Deno's choice. */
   readonly warmup?: number;
   /**
    * Marks the member `[slow]` (the mark is appended to its name): it runs and
-   * is validated only with `FACENET_BENCH_SLOW=1`, otherwise it is ignored.
+   * is validated only when {@link slowEnabled}, otherwise it is ignored.
    */
   readonly slow?: boolean;
 }
@@ -489,12 +513,13 @@ export async function benchGroup<R>(
 ): Promise<void> {
   const [baseline] = members;
   if (baseline === undefined) throw new Error(`Group "${group}" has no members`);
-  const ignored = (m: Member<R>) => m.slow === true && !SLOW_ENABLED;
+  const ignored = (m: Member<R>) => m.slow === true && !slowEnabled(group, m.name);
   const active = members.filter((m) => !ignored(m));
   if (active.length > 0 && active[0] === baseline) {
-    const expected = await baseline.run();
+    const result = (m: Member<R>) => (m.validate ?? m.run)();
+    const expected = await result(baseline);
     for (const m of active.slice(1)) {
-      options.check(`${group} / ${m.name}`, await m.run(), expected);
+      options.check(`${group} / ${m.name}`, await result(m), expected);
     }
   }
   members.forEach((m, i) => {

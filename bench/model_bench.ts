@@ -116,7 +116,9 @@ const backends = await createBackends();
   // batch 8), and the step fails validation. That member is left out here.
   const trainers = backends.filter((b) => b.trains && !b.software);
   for (const b of backends.filter((b) => b.trains && b.software)) {
-    console.log(`nano training step: ${b.label} left out (wrong Conv2DBackpropFilter at batch 90)`);
+    console.error(
+      `nano training step: ${b.label} left out (wrong Conv2DBackpropFilter at batch 90)`,
+    );
   }
   await benchGroup<StepOutcome>(
     "nano triplet training step, batch 90 x 64x64x3 (Adagrad, EMA)",

@@ -58,7 +58,8 @@ export interface BenchReport {
 }
 
 /**
- * Parses the text `deno bench --json` prints.
+ * Parses the text `deno bench --json` prints (lines that bench files print
+ * before the report are skipped).
  *
  * @param text The JSON text.
  * @returns The report.
@@ -76,7 +77,11 @@ export interface BenchReport {
  * ```
  */
 export function parseBenchJson(text: string): BenchReport {
-  const raw = JSON.parse(text) as unknown;
+  // Bench files may print lines of their own before the report: start at the
+  // report's opening line.
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trimEnd() === "{");
+  const raw = JSON.parse(start > 0 ? lines.slice(start).join("\n") : text) as unknown;
   if (
     typeof raw !== "object" || raw === null ||
     !Array.isArray((raw as { benches?: unknown }).benches)
@@ -138,7 +143,7 @@ export function formatTime(ns: number): string {
 function ratio(reference: number | undefined, avg: number | undefined): string {
   if (reference === undefined || avg === undefined || !(avg > 0)) return "–";
   const r = reference / avg;
-  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`;
+  return `${r >= 10 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}x`;
 }
 
 /** What the report says about the run besides the numbers. */
@@ -160,7 +165,8 @@ export interface ReportMeta {
 /**
  * Renders the benches as markdown: a machine/date/command header, then one
  * table per group (groups in order of first appearance; ungrouped benches
- * under their file name). Columns: average, min, p75, iterations, speed
+ * under their file name), the backend comparisons (groups whose baseline is
+ * the pure backend) before the other benches. Columns: average, min, p75, iterations, speed
  * relative to the group's baseline and to the fastest tfjs member (a ratio
  * above 1 means faster than that reference).
  *
@@ -205,36 +211,54 @@ export function renderReport(benches: readonly BenchRecord[], meta: ReportMeta):
     'where a group names another); "vs tfjs" with the fastest tfjs member of the group.',
     "",
   );
-  for (const [group, list] of groups) {
-    const base = list.find((b) => b.baseline) ?? null;
-    const tfjs = list
-      .filter((b) => b.name.startsWith("tfjs") && b.stats !== null)
-      .sort((a, b) => a.stats!.avg - b.stats!.avg)[0];
-    const file = list[0]!.origin.split("/").pop() ?? "";
-    lines.push(`### ${group}`, "");
-    lines.push(
-      `${file}; baseline: ${base === null ? "none" : base.name}; tfjs reference: ${
-        tfjs === undefined ? "none" : tfjs.name
-      }`,
-      "",
-    );
-    lines.push("| member | avg | min | p75 | n | vs baseline | vs tfjs |");
-    lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (const b of list) {
-      const s = b.stats;
-      if (s === null) {
-        lines.push(`| ${b.name} | failed | | | | | |`);
-        continue;
-      }
-      lines.push(
-        `| ${b.name} | ${formatTime(s.avg)} | ${formatTime(s.min)} | ${
-          formatTime(s.p75)
-        } | ${s.n} | ${ratio(base?.stats?.avg, s.avg)} | ${ratio(tfjs?.stats?.avg, s.avg)} |`,
-      );
-    }
-    lines.push("");
+  const comparisons = [...groups].filter(([, list]) => isComparison(list));
+  const others = [...groups].filter(([, list]) => !isComparison(list));
+  for (
+    const [title, section] of [["Backend comparisons", comparisons], [
+      "Other benches",
+      others,
+    ]] as const
+  ) {
+    if (section.length === 0) continue;
+    lines.push(`## ${title}`, "");
+    for (const [group, list] of section) renderGroup(lines, group, list);
   }
   return lines.join("\n");
+}
+
+/** A group compares backends when its baseline is the pure backend. */
+function isComparison(list: readonly BenchRecord[]): boolean {
+  return list.some((b) => b.baseline && b.name.startsWith("pure"));
+}
+
+function renderGroup(lines: string[], group: string, list: readonly BenchRecord[]): void {
+  const base = list.find((b) => b.baseline) ?? null;
+  const tfjs = list
+    .filter((b) => b.name.startsWith("tfjs") && b.stats !== null)
+    .sort((a, b) => a.stats!.avg - b.stats!.avg)[0];
+  const file = list[0]!.origin.split("/").pop() ?? "";
+  lines.push(`### ${group}`, "");
+  lines.push(
+    `${file}; baseline: ${base === null ? "none" : base.name}; tfjs reference: ${
+      tfjs === undefined ? "none" : tfjs.name
+    }`,
+    "",
+  );
+  lines.push("| member | avg | min | p75 | n | vs baseline | vs tfjs |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const b of list) {
+    const s = b.stats;
+    if (s === null) {
+      lines.push(`| ${b.name} | failed | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${b.name} | ${formatTime(s.avg)} | ${formatTime(s.min)} | ${
+        formatTime(s.p75)
+      } | ${s.n} | ${ratio(base?.stats?.avg, s.avg)} | ${ratio(tfjs?.stats?.avg, s.avg)} |`,
+    );
+  }
+  lines.push("");
 }
 
 /**
@@ -276,9 +300,19 @@ wrong kernel cannot win. Every timed function returns host data: tfjs results
 are downloaded with \`await tensor.data()\`, so GPU work is complete.
 
 - Run all: \`deno task bench\`. One file: \`deno bench -A bench/conv2d_bench.ts\`.
-- \`[slow]\` members (minutes per iteration on CPU) are ignored unless
-  \`FACENET_BENCH_SLOW=1\`, e.g.
-  \`FACENET_BENCH_SLOW=1 deno bench -A --filter "[slow]" bench/\`.
+- \`[slow]\` members (tens of seconds to minutes per iteration here) are
+  ignored unless \`FACENET_BENCH_SLOW=1\` (all of them) or
+  \`FACENET_BENCH_SLOW=<regex>\` (those whose "group / member" matches), e.g.
+  \`FACENET_BENCH_SLOW="inception.*(pure|wasm)" deno bench -A --filter "[slow]" bench/model_bench.ts\`.
+- Known gaps: tfjs's wasm device has no Conv2DBackpropFilter (no conv backward
+  or training members); tfjs webgpu on a software adapter is left out of the
+  nano training step because its Conv2DBackpropFilter result is wrong at batch
+  90 there (validation rejects it); tfjs cpu's Conv2DBackpropFilter takes
+  10-60 s per call at these shapes, so its backward and training members are
+  \`[slow]\`.
+- The timings come from one run on a machine shared with other jobs: expect
+  noise of tens of percent, and little gain from a second thread when another
+  process holds the other core.
 - \`FACENET_BENCH_WEBGPU=0\` drops the tfjs webgpu members. Where the only
   WebGPU adapter is a software one (llvmpipe), its members are labelled
   "software": they measure a CPU rasterizer, not a GPU.
