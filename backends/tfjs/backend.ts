@@ -4,8 +4,8 @@
  * `-backend-webgpu` and `-backend-wasm`, one tfjs-core instance, PROD mode).
  *
  * - Device (./device.ts): a hardware WebGPU adapter when Deno offers one;
- *   with only a software adapter (llvmpipe) or none, `cpu` for training and
- *   `wasm` for inference (tfjs's wasm backend has no Conv2DBackpropFilter);
+ *   with only a software adapter (llvmpipe) or none, `wasm` (it trains too:
+ *   the conv filter gradient is computed with Conv2D, see ./compile.ts);
  *   `device` overrides. `backend.device` describes the device and adapter.
  * - Models (./model.ts, ./compile.ts): the spec compiled to tf ops, gradients
  *   by tfjs autodiff (batch norm and, on cpu, the conv filter gradient as
@@ -44,10 +44,8 @@ import { createTfjsModel } from "./model.ts";
 
 /** Options of {@linkcode createTfjsBackend}. */
 export interface TfjsBackendOptions {
-  /** Forces a device; default: a hardware WebGPU adapter, else cpu (training) or wasm (inference). */
+  /** Forces a device; default: a hardware WebGPU adapter, else wasm. */
   readonly device?: TfjsDevice;
-  /** What the backend is for (the automatic choice may pick wasm for inference); default "training". */
-  readonly purpose?: "training" | "inference";
 }
 
 /** A tfjs backend, with the device choice it was made with. */
@@ -82,7 +80,7 @@ function checkMatrix(x: Matrix, name: string): void {
 /**
  * Creates the tfjs backend on the chosen device.
  *
- * @param options The device override and purpose.
+ * @param options The device override.
  * @returns The backend; its `device` describes the device and adapter.
  * @throws {Error} When the requested device cannot be initialized.
  * @example

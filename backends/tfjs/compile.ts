@@ -222,7 +222,7 @@ export function compileModel(spec: ModelSpec): CompiledModel {
               `Node "${node.name}": weights of shape [${w.shape}] do not match kernel ${kh}x${kw} with ${node.filters} filters`,
             );
           }
-          y = tf.getBackend() === "cpu"
+          y = tf.getBackend() === "cpu" || tf.getBackend() === "wasm"
             ? conv2dCpu(x, w, node.stride ?? 1, node.padding ?? "same")
             : tf.conv2d(x, w, node.stride ?? 1, node.padding ?? "same");
           if (node.bias === true) {
@@ -363,11 +363,13 @@ export function l2NormalizeRows(x: tf.Tensor, epsilon: number): tf.Tensor {
 }
 
 /**
- * `tf.conv2d` with a filter gradient built from strided slices and matrix
- * products: tfjs's cpu kernel Conv2DBackpropFilter is a naive loop that is
- * two orders of magnitude slower than the forward pass (over 300 s for one
- * inception-resnet-v1 step at 80x80 on two cores, against about 2 s this way).
- * Forward and input gradient are tfjs's own kernels. Same values, TF padding.
+ * `tf.conv2d` with the filter gradient computed by a Conv2D kernel (a
+ * convolution of the input with the output gradient, dilated by the stride),
+ * for tfjs's CPU devices: the cpu backend's Conv2DBackpropFilter is a naive
+ * loop about 100x slower than its forward pass (over 300 s for one
+ * inception-resnet-v1 step at 80x80 on two cores), and the wasm backend has
+ * none at all. Forward and input gradient are tfjs's own kernels. Same
+ * values, TF padding.
  *
  * @param x Input `[n, h, w, cin]`.
  * @param filter Filter `[kh, kw, cin, cout]`.

@@ -188,5 +188,7 @@ export function updatedCenters(
   alfa: number,
 ): tf.Tensor {
   const delta = tf.mul(tf.scalar(1 - alfa), tf.sub(prelogits, tf.gather(centers, labels)));
-  return tf.add(centers, tf.unsortedSegmentSum(delta, labels, centers.shape[0]!));
+  // Per-class sums as onehot^T @ delta (tfjs's wasm backend has no UnsortedSegmentSum).
+  const onehot = tf.oneHot(labels, centers.shape[0]!);
+  return tf.add(centers, tf.matMul(onehot, delta as tf.Tensor2D, true, false));
 }
