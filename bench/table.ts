@@ -317,7 +317,8 @@ are downloaded with \`await tensor.data()\`, so GPU work is complete.
   WebGPU adapter is a software one (llvmpipe), its members are labelled
   "software": they measure a CPU rasterizer, not a GPU.
 - This table: \`deno bench -A --json > /tmp/bench.json\`, then
-  \`deno run -A bench/table.ts --command "deno bench -A --json" /tmp/bench.json > bench/README.md\`.
+  \`deno run -A bench/table.ts --command "deno bench -A --json" /tmp/bench.json > bench/README.md\`
+  and \`deno fmt bench/README.md\`.
 `;
 
 if (import.meta.main) {
