@@ -11,7 +11,8 @@ export interface ProgressState {
   readonly step: number;
   readonly total: number;
   readonly loss: number;
-  readonly triplets: number;
+  /** Triplets of the current sampling round; null for losses without triplets. */
+  readonly triplets: number | null;
   readonly imagesPerSec: number;
 }
 
@@ -42,9 +43,10 @@ export class Progress {
     const elapsed = (now - this.#start) / 1000;
     const fraction = Math.min(1, state.step / Math.max(1, state.total));
     const eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : NaN;
+    const triplets = state.triplets === null ? "" : ` triplets ${state.triplets}`;
     const text = `epoch ${state.epoch} ${state.step}/${state.total} loss ${
       state.loss.toFixed(4)
-    } triplets ${state.triplets} ${state.imagesPerSec.toFixed(1)} img/s ETA ${formatSeconds(eta)}`;
+    }${triplets} ${state.imagesPerSec.toFixed(1)} img/s ETA ${formatSeconds(eta)}`;
     if (this.#tty) {
       const width = 20;
       const filled = Math.round(fraction * width);

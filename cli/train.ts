@@ -605,7 +605,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
             step: event.step,
             total: s.epochSize,
             loss: event.loss,
-            triplets: lastTriplets,
+            triplets: softmax ? null : lastTriplets,
             imagesPerSec: images / Math.max(seconds, 1e-9),
           });
         }
