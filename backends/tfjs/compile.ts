@@ -396,22 +396,37 @@ export function conv2dCpu(
   stride: number,
   padding: "same" | "valid",
 ): tf.Tensor4D {
+  // TF's "same" padding made explicit (tf.pad's gradient is a slice): the
+  // convolution itself is always "valid". tfjs-backend-wasm 4.22 returns
+  // zeros for some "same" convolutions (e.g. a 1x2 kernel with stride 2).
+  let input = x;
+  if (padding === "same") {
+    const [, h, w] = x.shape;
+    const [kh, kw] = filter.shape;
+    const padH = Math.max((Math.ceil(h / stride) - 1) * stride + kh - h, 0);
+    const padW = Math.max((Math.ceil(w / stride) - 1) * stride + kw - w, 0);
+    if (padH > 0 || padW > 0) {
+      const top = Math.floor(padH / 2);
+      const left = Math.floor(padW / 2);
+      input = tf.pad(x, [[0, 0], [top, padH - top], [left, padW - left], [0, 0]]);
+    }
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args[0] as tf.Tensor4D;
     const ws = args[1] as tf.Tensor4D;
     const save = args[2] as tf.GradSaveFunc;
     save([xs, ws]);
     return {
-      value: tf.conv2d(xs, ws, stride, padding),
+      value: tf.conv2d(xs, ws, stride, "valid"),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xv, wv] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
-        const dx = tf.conv2dTranspose(dy4, wv, xv.shape, stride, padding);
-        return [dx, filterGradient(xv, dy4, wv.shape, stride, padding)];
+        const dx = tf.conv2dTranspose(dy4, wv, xv.shape, stride, "valid");
+        return [dx, filterGradient(xv, dy4, wv.shape, stride, "valid")];
       },
     };
   });
-  return f(x, filter) as tf.Tensor4D;
+  return f(input, filter) as tf.Tensor4D;
 }
 
 function filterGradient(
