@@ -118,6 +118,7 @@ export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
   const backend = await openBackend(flags.values["backend"] as string, {
     device: flags.values["device"] as string | undefined,
     threads: flags.values["threads"] as number | undefined,
+    purpose: "inference",
   });
   const useMovingAverage = state.ema !== null;
   const options: TrainingOptions = {

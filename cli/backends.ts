@@ -10,8 +10,12 @@ import { createPureBackend } from "../core/pure_backend.ts";
 
 /** Options of {@link openBackend}. */
 export interface OpenBackendOptions {
+  /** tfjs device override. */
   readonly device?: string | undefined;
+  /** wasm-simd worker threads. */
   readonly threads?: number | undefined;
+  /** What the backend is for; tfjs picks cpu to train and wasm to infer without a GPU. */
+  readonly purpose?: "training" | "inference";
 }
 
 /** Whether Deno offers a WebGPU adapter that is real hardware (not a software fallback). */
@@ -44,9 +48,12 @@ export async function openBackend(
       return createPureBackend();
     case "tfjs": {
       const { createTfjsBackend } = await import("../backends/tfjs/backend.ts");
-      return await createTfjsBackend(
-        options.device === undefined ? {} : { device: options.device as "webgpu" | "wasm" | "cpu" },
-      );
+      return await createTfjsBackend({
+        ...(options.device === undefined
+          ? {}
+          : { device: options.device as "webgpu" | "wasm" | "cpu" }),
+        purpose: options.purpose ?? "training",
+      });
     }
     case "wasm-simd": {
       const { createWasmSimdBackend } = await import("../backends/wasm-simd/mod.ts");

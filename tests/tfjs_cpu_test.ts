@@ -158,13 +158,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "chooseDevice() picks webgpu only on a hardware adapter, else wasm",
+  name:
+    "chooseDevice() picks webgpu only on a hardware adapter, else cpu to train and wasm to infer",
   fn: async () => {
     if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
     const adapter = await probeWebGpuAdapter();
     const hardware = adapter !== null && !adapter.isFallbackAdapter;
     const choice = await chooseDevice();
-    assert.equal(choice.device, hardware ? "webgpu" : "wasm");
+    assert.equal(choice.device, hardware ? "webgpu" : "cpu");
+    const inference = await chooseDevice({ purpose: "inference" });
+    assert.equal(inference.device, hardware ? "webgpu" : "wasm");
     if (adapter !== null) assert.ok(choice.description.includes(adapter.description));
   },
 });

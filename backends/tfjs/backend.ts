@@ -44,8 +44,10 @@ import { createTfjsModel } from "./model.ts";
 
 /** Options of {@linkcode createTfjsBackend}. */
 export interface TfjsBackendOptions {
-  /** Forces a device; default: a hardware WebGPU adapter, else wasm. */
+  /** Forces a device; default: a hardware WebGPU adapter, else cpu (training) or wasm (inference). */
   readonly device?: TfjsDevice;
+  /** What the backend is for (see `chooseDevice`); default "training". */
+  readonly purpose?: "training" | "inference";
 }
 
 /** A tfjs backend, with the device choice it was made with. */
