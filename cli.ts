@@ -35,6 +35,10 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     help: "TRAIN or CLASSIFY a classifier on embeddings of a folder (classifier)",
     run: async (args) => (await import("./cli/classify.ts")).classifyCommand(args),
   },
+  export: {
+    help: "write a checkpoint as a TensorFlow.js graph model for the browser (freeze/export)",
+    run: async (args) => (await import("./cli/export.ts")).exportCommand(args),
+  },
   cluster: {
     help: "group the faces of a folder by identity, one folder per cluster (cluster)",
     run: async (args) => (await import("./cli/cluster.ts")).clusterCommand(args),

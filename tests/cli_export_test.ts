@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { createPureBackend } from "../core/pure_backend.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { renderSyntheticRef } from "../core/synthetic.ts";
+import { fixedImageStandardization } from "../core/pure/preprocess.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "export writes a checkpoint that stock tf.loadGraphModel embeds like the pure backend",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const train = await run([
+        "run",
+        "-A",
+        CLI,
+        "train",
+        "--preset",
+        "tiny",
+        "--backend",
+        "pure",
+        "--quiet",
+        "--epoch-size",
+        "2",
+        "--max-nrof-epochs",
+        "1",
+        "--out",
+        `${dir}/run`,
+      ]);
+      assert.equal(train.code, 0, train.stderr);
+      const exported = await run([
+        "run",
+        "-A",
+        CLI,
+        "export",
+        "--model",
+        `${dir}/run`,
+        "--out",
+        `${dir}/web`,
+      ]);
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.match(exported.stdout, /model\.json \(nano, 16-d, step \d+, moving-average weights\)/);
+
+      // Expected: the checkpoint's moving-average embedding on the pure backend.
+      const { state, meta } = await loadCheckpoint(`${dir}/run`);
+      const size = (meta.config as { imageSize: number }).imageSize;
+      const spec = modelSpec("nano", { embeddingSize: meta.embeddingSize, imageSize: size });
+      const refs = ["syn:validation:0:0", "syn:validation:1:0", "syn:validation:2:3"];
+      const data = Float32Array.from(
+        refs.flatMap((r) => [...fixedImageStandardization(renderSyntheticRef(r, size, 7))]),
+      );
+      const backend = createPureBackend();
+      const model = await backend.createModel(spec, state, {
+        loss: { kind: "triplet", alpha: 0.2 },
+        optimizer: { name: state.optimizer.name },
+        weightDecay: 0,
+        movingAverageDecay: 0.999,
+      });
+      const expected = await model.embed(
+        { n: refs.length, height: size, width: size, channels: 3, data },
+        { training: false, useMovingAverage: true },
+      );
+      await Deno.writeFile(`${dir}/images.bin`, new Uint8Array(data.buffer));
+
+      // Actual: stock tfjs in a fresh process that knows nothing of this project.
+      const code = `
+        import * as tf from "@tensorflow/tfjs";
+        tf.env().set("PROD", true);
+        await tf.setBackend("cpu");
+        const model = await tf.loadGraphModel("file://${dir}/web/model.json", { fetchFunc: fetch });
+        const x = tf.tensor4d(new Float32Array((await Deno.readFile("${dir}/images.bin")).buffer), [${refs.length}, ${size}, ${size}, 3]);
+        console.log(JSON.stringify(Array.from(await model.predict(x).data())));
+      `;
+      const stock = await run(["eval", "--quiet", "--config", CONFIG, code]);
+      assert.equal(stock.code, 0, stock.stderr);
+      const actual: number[] = JSON.parse(stock.stdout.trim().split("\n").at(-1)!);
+      assert.equal(actual.length, expected.data.length);
+      actual.forEach((v, i) => {
+        assert.ok(
+          Math.abs(v - expected.data[i]!) <= 1e-4,
+          `value ${i}: ${v} vs ${expected.data[i]}`,
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("export without --model or --out is a usage error (exit 2)", async () => {
+  const { code, stderr } = await run(["run", "-A", CLI, "export", "--out", "x"]);
+  assert.equal(code, 2);
+  assert.match(stderr, /--model is required/);
+});
