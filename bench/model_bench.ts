@@ -3,14 +3,15 @@
  * embedding in inference mode and one triplet training step (forward,
  * triplet loss, backward, Adagrad, weight decay, moving average) at the
  * seed's batch of 90 images; one inception-resnet-v1 (160x160x3, 128-d)
- * training step at batch 8, marked `[slow]` (run it with
+ * training step at batch 9 (3 triplets), marked `[slow]` (run it with
  * `FACENET_BENCH_SLOW=1`). The pure backend is the baseline; tfjs's wasm
  * device has no Conv2DBackpropFilter, so it only embeds.
  *
  * Validation before timing: embeddings equal the pure backend's within 1e-4;
  * a training step from the same state gives the pure backend's loss (1e-4
- * relative) and moves every parameter as the pure backend does (within 1e-3
- * of the tensor's largest move, the conformance suite's rule).
+ * relative) and moves every parameter as the pure backend does (nano: within
+ * 1e-3 of the tensor's largest move, the conformance suite's rule;
+ * inception-resnet-v1: the whole update vector, see `checkDeepStep`).
  *
  * Run: deno bench -A bench/model_bench.ts
  *
@@ -66,6 +67,43 @@ function checkStep(name: string, actual: StepOutcome, expected: StepOutcome): vo
       atol: 1e-6 + 1e-3 * move,
       rtol: 1e-5,
     });
+  }
+}
+
+/**
+ * The inception-resnet-v1 check: the loss, and the whole parameter update as
+ * one vector (cosine >= 0.999, norms within 1%). Per-tensor comparison does
+ * not fit this deep net at batch 9: float32 rounding is amplified in tensors
+ * with tiny gradients (measured: tfjs cpu, an independent float32
+ * implementation, differs from the pure backend by up to 0.9x the largest
+ * move of a tensor; wasm-simd by up to 3.6x, both in Block8/Conv2d_1x1/biases),
+ * while a wrong kernel changes the update's direction.
+ */
+function checkDeepStep(name: string, actual: StepOutcome, expected: StepOutcome): void {
+  assertClose(`${name} (loss)`, [actual.result.loss], [expected.result.loss], {
+    atol: 1e-5,
+    rtol: 1e-4,
+  });
+  let dot = 0;
+  let na = 0;
+  let ne = 0;
+  for (const [param, t] of Object.entries(expected.after.params)) {
+    const before = expected.before.params[param]!.data;
+    const a = actual.after.params[param]!.data;
+    for (let i = 0; i < before.length; i++) {
+      const me = t.data[i]! - before[i]!;
+      const ma = a[i]! - before[i]!;
+      dot += me * ma;
+      na += ma * ma;
+      ne += me * me;
+    }
+  }
+  const cosine = dot / Math.sqrt(na * ne);
+  const norms = Math.sqrt(na / ne);
+  if (!(cosine >= 0.999) || !(Math.abs(norms - 1) <= 0.01)) {
+    throw new Error(
+      `${name}: parameter update differs from the pure backend's (cosine ${cosine}, norm ratio ${norms})`,
+    );
   }
 }
 
@@ -141,16 +179,17 @@ const backends = await createBackends();
   );
 }
 
-// --- inception-resnet-v1, batch 8: report only (minutes per step on CPU) ---
+// --- inception-resnet-v1, batch 9: report only (minutes per step on CPU) ---
 {
   const spec = modelSpec("inception-resnet-v1");
-  const images = randomImages(8, 160, 52);
+  // 9 images = 3 triplets (a triplet batch needs a multiple of 3).
+  const images = randomImages(9, 160, 52);
   // Created on first use, so nothing of this 23M-parameter model exists unless the group runs.
   let state: ModelState | undefined;
   const initial = () => (state ??= initModelState(spec, TRIPLET_TRAINING, createRng(667)));
   const models = new Map<string, Model>();
   await benchGroup<StepOutcome>(
-    "inception-resnet-v1 triplet training step, batch 8 x 160x160x3 (Adagrad, EMA)",
+    "inception-resnet-v1 triplet training step, batch 9 x 160x160x3 (Adagrad, EMA)",
     // A software WebGPU adapter would take far longer still: left out.
     backends.filter((b) => b.trains && !b.software).map((b) => ({
       name: b.label,
@@ -171,6 +210,6 @@ const backends = await createBackends();
         return { result, before: initial(), after: initial() };
       },
     })),
-    { check: checkStep },
+    { check: checkDeepStep },
   );
 }
