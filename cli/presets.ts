@@ -73,28 +73,35 @@ export const SEED_PRESET: TrainSettings = {
   lfwNrofFolds: 10,
 };
 
-/** The default: nano on the synthetic identities, minutes on two cores. */
+/**
+ * The default: nano on the synthetic identities, minutes on two cores. Tuned
+ * on wasm-simd (2 cores): validation accuracy 0.96 (seed 666) and 0.97
+ * (seed 1) after 18 epochs in about 2.5-3.3 minutes; raw pixels reach 0.72
+ * on the same kind of pairs at this nuisance strength and image size.
+ */
 export const SMALL_PRESET: TrainSettings = {
   ...SEED_PRESET,
   model: "nano",
-  imageSize: 48,
-  embeddingSize: 64,
-  peoplePerBatch: 15,
-  imagesPerPerson: 6,
+  imageSize: 64,
+  embeddingSize: 128,
+  peoplePerBatch: 45,
+  imagesPerPerson: 4,
   batchSize: 90,
   epochSize: 40,
-  maxNrofEpochs: 8,
+  maxNrofEpochs: 18,
   optimizer: "ADAM",
-  learningRate: 0.15,
+  learningRate: 0.3,
   batchNormDecay: 0.9,
-  learningRateDecayEpochs: 4,
+  learningRateDecayEpochs: 6,
   learningRateDecayFactor: 0.5,
   movingAverageDecay: 0.999,
-  trainIdentities: 400,
+  selection: "facenet",
+  trainIdentities: 1000,
   imagesPerIdentity: 12,
   valIdentities: 100,
   valImagesPerIdentity: 6,
   valPairsPerFold: 30,
+  syntheticNuisance: 0.65,
 };
 
 /** A few seconds of training, for tests. */
@@ -113,6 +120,9 @@ export const TINY_PRESET: TrainSettings = {
   valImagesPerIdentity: 4,
   valPairsPerFold: 20,
   syntheticNuisance: 0.75,
+  learningRate: 0.15,
+  learningRateDecayEpochs: 4,
+  selection: "vggface",
 };
 
 /** All presets by name. */
