@@ -11,6 +11,7 @@ import {
 import { createRng } from "../core/pure/rng.ts";
 import { fixedImageStandardization, prewhiten } from "../core/pure/preprocess.ts";
 import { evaluate } from "../core/pure/evaluation.ts";
+import { SMALL_PRESET } from "../cli/presets.ts";
 
 Deno.test("syntheticIdentity() is a deterministic function of seed and index", () => {
   fc.assert(
@@ -249,10 +250,12 @@ function pixelBaseline(
 }
 
 Deno.test("comparing raw pixels verifies synthetic validation pairs with at most 0.75 accuracy", () => {
-  const size = 64;
-  const { pairs, accuracy } = pixelBaseline({ seed: 666, size, pairsPerFold: 60 });
+  // At the strength and size that `deno task train` trains and validates with.
+  const size = SMALL_PRESET.imageSize;
+  const nuisance = SMALL_PRESET.syntheticNuisance;
+  const { pairs, accuracy } = pixelBaseline({ seed: 666, size, pairsPerFold: 60, nuisance });
   console.log(
-    `raw-pixel baseline on ${pairs} synthetic validation pairs (${size}x${size}): ` +
+    `raw-pixel baseline on ${pairs} synthetic validation pairs (${size}x${size}, nuisance ${nuisance}): ` +
       Object.entries(accuracy).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", "),
   );
   for (const [name, value] of Object.entries(accuracy)) {
