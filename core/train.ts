@@ -96,7 +96,20 @@ export interface EpochResult {
   readonly images: number;
 }
 
-/** Thrown when a training step produces a loss that is NaN or infinite. */
+/**
+ * Thrown when a training step produces a loss, an embedding or a parameter
+ * that is NaN or infinite.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./train.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new NonFiniteLossError(3, NaN);
+ * assert.equal(error.step, 3);
+ * assert.match(error.message, /Training loss became NaN at step 3/);
+ * ```
+ */
 export class NonFiniteLossError extends Error {
   /**
    * Creates the error.
@@ -125,6 +138,23 @@ export class NonFiniteLossError extends Error {
  *
  * @param config The settings.
  * @throws {RangeError} Naming the first bad value.
+ *
+ * @example
+ * ```ts
+ * import { checkTripletLoopConfig } from "./train.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = {
+ *   peoplePerBatch: 45,
+ *   imagesPerPerson: 40,
+ *   alpha: 0.2,
+ *   batchSize: 90,
+ *   epochSize: 1000,
+ *   selection: "vggface",
+ * } as const;
+ * checkTripletLoopConfig(config);
+ * assert.throws(() => checkTripletLoopConfig({ ...config, batchSize: 100 }), RangeError);
+ * ```
  */
 export function checkTripletLoopConfig(config: TripletLoopConfig): void {
   const positive: (keyof TripletLoopConfig)[] = [
@@ -156,6 +186,16 @@ export function checkTripletLoopConfig(config: TripletLoopConfig): void {
  * @param batch The source batch.
  * @param rows Row indices, in output order.
  * @returns The gathered batch.
+ *
+ * @throws {RangeError} When a row is outside the batch.
+ * @example
+ * ```ts
+ * import { gatherImages } from "./train.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const batch = { n: 3, height: 1, width: 1, channels: 1, data: new Float32Array([7, 8, 9]) };
+ * assert.deepEqual(gatherImages(batch, [2, 0]).data, new Float32Array([9, 7]));
+ * ```
  */
 export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageBatch {
   const size = batch.height * batch.width * batch.channels;
@@ -176,6 +216,29 @@ export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageB
  * @param images The images.
  * @param options Mode, chunk size and randomness (dropout in training mode).
  * @returns The embeddings (rows in image order) and the advanced RNG.
+ *
+ * @example
+ * ```ts
+ * import { embedInChunks } from "./train.ts";
+ * import { createPureBackend } from "./pure_backend.ts";
+ * import { initModelState } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 4 });
+ * const options = {
+ *   loss: { kind: "triplet", alpha: 0.2 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * } as const;
+ * const model = await createPureBackend().createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const images = { n: 5, height: 16, width: 16, channels: 3, data: new Float32Array(5 * 768).fill(0.5) };
+ * const { embeddings } = await embedInChunks(model, images, { training: false, chunk: 2, rng: createRng(2) });
+ * assert.equal(embeddings.rows, 5);
+ * assert.equal(embeddings.cols, 4);
+ * ```
  */
 export async function embedInChunks(
   model: Model,
@@ -215,6 +278,47 @@ export async function embedInChunks(
  * @param args The model, backend, data and settings; `rng` drives every draw.
  * @returns An async iterator of events whose return value is the epoch result.
  * @throws {NonFiniteLossError} When a step's loss is not finite.
+ *
+ * @example
+ * ```ts
+ * import { runTripletEpoch } from "./train.ts";
+ * import { createPureBackend } from "./pure_backend.ts";
+ * import { initModelState } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import { renderSyntheticRef, syntheticDataset } from "./synthetic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
+ * const options = {
+ *   loss: { kind: "triplet", alpha: 0.2 },
+ *   optimizer: { name: "ADAM" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * } as const;
+ * const backend = createPureBackend();
+ * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const source = (refs: readonly string[]) =>
+ *   Promise.resolve({
+ *     n: refs.length,
+ *     height: 16,
+ *     width: 16,
+ *     channels: 3,
+ *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x - 127.5) / 128))),
+ *   });
+ * const run = runTripletEpoch({
+ *   backend,
+ *   model,
+ *   dataset: syntheticDataset({ seed: 1, identities: 6, imagesPerIdentity: 3, split: "train" }),
+ *   source,
+ *   config: { peoplePerBatch: 4, imagesPerPerson: 3, alpha: 0.2, batchSize: 6, epochSize: 2, selection: "vggface" },
+ *   learningRate: 0.01,
+ *   rng: createRng(2),
+ * });
+ * let next = await run.next();
+ * while (!next.done) next = await run.next();
+ * assert.ok(next.value.steps >= 2);
+ * ```
  */
 export async function* runTripletEpoch(args: {
   readonly backend: Backend;

@@ -30,6 +30,38 @@ export interface RefPair {
  * @param source Loads images by reference (inference mode: no augmentation).
  * @param options Chunk size, RNG for the source, and evaluation options.
  * @returns The evaluation report.
+ *
+ * @throws {RangeError} When no pairs are given.
+ * @example
+ * ```ts
+ * import { validateOnPairs } from "./validate.ts";
+ * import { createPureBackend } from "./pure_backend.ts";
+ * import { initModelState } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import { renderSyntheticRef, syntheticPairs } from "./synthetic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
+ * const options = {
+ *   loss: { kind: "triplet", alpha: 0.2 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * } as const;
+ * const model = await createPureBackend().createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const source = (refs: readonly string[]) =>
+ *   Promise.resolve({
+ *     n: refs.length,
+ *     height: 16,
+ *     width: 16,
+ *     channels: 3,
+ *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x - 127.5) / 128))),
+ *   });
+ * const { pairs } = syntheticPairs({ seed: 1, identities: 20, imagesPerIdentity: 2, pairsPerFold: 1 });
+ * const report = await validateOnPairs(model, pairs, source, { chunk: 10, rng: createRng(3), useMovingAverage: false });
+ * assert.equal(report.accuracy.length, 10);
+ * ```
  */
 export async function validateOnPairs(
   model: Model,
