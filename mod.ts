@@ -62,6 +62,7 @@ export {
 export { samplePeople } from "./core/pure/sample_people.ts";
 export type { SampledPeople, SamplePeopleOptions } from "./core/pure/sample_people.ts";
 export {
+  checkSelectionInputs,
   MAX_TRIPLETS,
   selectTriplets,
   selectTripletsFromDistances,

@@ -20,73 +20,10 @@ import type { Matrix, SelectTripletsOptions, TripletSelection } from "../../core
 import { shuffle, uniforms } from "../../core/pure/rng.ts";
 import { squaredDistanceMatrix } from "./distances.ts";
 import { squaredDistanceRows } from "../../core/pure/distances.ts";
-
-const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
+import { checkSelectionInputs } from "../../core/pure/select_triplets.ts";
 
 /** Upper bound of `pairs x rows` mask entries computed at once. */
 const CHUNK_ENTRIES = 1 << 22;
-
-function validate(
-  embeddings: Matrix,
-  numPerClass: readonly number[],
-  options: SelectTripletsOptions,
-) {
-  if (
-    typeof embeddings !== "object" || embeddings === null ||
-    !(embeddings.data instanceof Float32Array)
-  ) {
-    throw new TypeError("Embeddings must be a Matrix with Float32Array data");
-  }
-  const { rows, cols, data } = embeddings;
-  if (data.length !== rows * cols) {
-    throw new RangeError(`Embeddings data length ${data.length} does not match ${rows}x${cols}`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) {
-      throw new RangeError(
-        `Embeddings contain ${data[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`,
-      );
-    }
-  }
-  if (!(options.alpha > 0) || !Number.isFinite(options.alpha)) {
-    throw new RangeError(`Alpha must be a positive finite number, got ${options.alpha}`);
-  }
-  const strategy = options.strategy ?? "vggface";
-  if (!STRATEGIES.includes(strategy)) {
-    throw new RangeError(
-      `Unknown triplet selection strategy "${strategy}"; expected one of ${STRATEGIES.join(", ")}`,
-    );
-  }
-  let total = 0;
-  for (let i = 0; i < numPerClass.length; i++) {
-    const n = numPerClass[i]!;
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`numPerClass[${i}] must be a non-negative integer, got ${n}`);
-    }
-    total += n;
-  }
-  if (total !== rows) {
-    throw new RangeError(`numPerClass sums to ${total} but the embeddings have ${rows} rows`);
-  }
-  const anchorClasses = options.anchorClasses ?? numPerClass.length;
-  if (
-    !Number.isSafeInteger(anchorClasses) || anchorClasses < 0 ||
-    anchorClasses > numPerClass.length
-  ) {
-    throw new RangeError(
-      `anchorClasses must be an integer in [0, ${numPerClass.length}], got ${anchorClasses}`,
-    );
-  }
-  const needsDraws = strategy === "vggface" || strategy === "facenet";
-  if ((needsDraws || options.shuffle !== false) && options.rng === undefined) {
-    throw new TypeError(
-      needsDraws
-        ? `Strategy "${strategy}" needs an rng for its negative draws`
-        : "Shuffling the triplets needs an rng; pass one or set shuffle: false",
-    );
-  }
-  return { strategy, anchorClasses };
-}
 
 /**
  * Selects triplets on the active tfjs device; the result equals
@@ -120,7 +57,7 @@ export async function selectTripletsOnDevice(
   numPerClass: readonly number[],
   options: SelectTripletsOptions,
 ): Promise<TripletSelection> {
-  const { strategy, anchorClasses } = validate(embeddings, numPerClass, options);
+  const { strategy, anchorClasses } = checkSelectionInputs(embeddings, numPerClass, options);
   const n = embeddings.rows;
   const draws = strategy === "vggface" || strategy === "facenet";
 

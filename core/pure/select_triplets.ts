@@ -31,7 +31,12 @@
  * @module
  */
 
-import type { Matrix, SelectTripletsOptions, TripletSelection } from "../types.ts";
+import type {
+  Matrix,
+  SelectionStrategy,
+  SelectTripletsOptions,
+  TripletSelection,
+} from "../types.ts";
 import { pairwiseSquaredDistances } from "./distances.ts";
 import { shuffle, uniforms } from "./rng.ts";
 
@@ -88,6 +93,34 @@ export function selectTriplets(
   numPerClass: readonly number[],
   options: SelectTripletsLimitOptions,
 ): TripletSelection {
+  checkSelectionInputs(embeddings, numPerClass, options);
+  return selectTripletsFromDistances(pairwiseSquaredDistances(embeddings), numPerClass, options);
+}
+
+/**
+ * Checks the inputs of {@link selectTriplets} as the specification does, so
+ * that every backend rejects bad input with the same messages.
+ *
+ * @param embeddings The embeddings, rows grouped by class.
+ * @param numPerClass Rows per class.
+ * @param options Selection options.
+ * @returns The resolved strategy and number of anchor classes.
+ * @throws {TypeError} For a malformed matrix or options, or a missing rng.
+ * @throws {RangeError} For a non-finite embedding, a bad alpha, strategy or class sizes.
+ * @example
+ * ```ts
+ * import { checkSelectionInputs } from "./select_triplets.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const e = { rows: 2, cols: 1, data: new Float32Array([0, NaN]) };
+ * assert.throws(() => checkSelectionInputs(e, [2], { alpha: 0.2, shuffle: false, strategy: "all" }), RangeError);
+ * ```
+ */
+export function checkSelectionInputs(
+  embeddings: Matrix,
+  numPerClass: readonly number[],
+  options: SelectTripletsOptions,
+): { strategy: SelectionStrategy; anchorClasses: number } {
   if (
     typeof embeddings !== "object" || embeddings === null ||
     !(embeddings.data instanceof Float32Array)
@@ -107,7 +140,10 @@ export function selectTriplets(
     }
   }
   checkOptions(rows, numPerClass, options);
-  return selectTripletsFromDistances(pairwiseSquaredDistances(embeddings), numPerClass, options);
+  return {
+    strategy: options.strategy ?? "vggface",
+    anchorClasses: options.anchorClasses ?? numPerClass.length,
+  };
 }
 
 function checkOptions(
