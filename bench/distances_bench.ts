@@ -45,10 +45,11 @@ await benchGroup(
 // --- L2 normalization, as the kernel each backend's model uses ---
 const raw = randomTensor([ROWS, DIM], 12);
 const kernelSets = await createKernelSets();
-const l2Members: Member<ArrayLike<number>>[] = kernelSets.map((e) => ({
+const [pureMember, ...wasmSimdMembers] = kernelSets.map((e): Member<ArrayLike<number>> => ({
   name: e.label,
   run: kernelRunner(e.kernels, [raw], (k, [x]) => [k.l2Normalize(x, EPSILON)]),
 }));
+const l2Members: Member<ArrayLike<number>>[] = [pureMember!];
 for (const d of await tfjsDevices()) {
   const x = await onTfjs(d.device, () => tf.tensor2d(raw.data, [ROWS, DIM]));
   l2Members.push({
@@ -62,6 +63,7 @@ for (const d of await tfjsDevices()) {
       }),
   });
 }
+l2Members.push(...wasmSimdMembers);
 await benchGroup(`L2 normalization ${ROWS}x${DIM}`, l2Members, {
   check: closeCheck({ atol: 1e-6, rtol: 1e-4 }),
 });
