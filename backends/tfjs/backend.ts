@@ -26,6 +26,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { checkMatrix } from "../../core/pure/_matrix.ts";
 import type {
   Backend,
   LossWithGradient,
@@ -56,27 +57,6 @@ export interface TfjsBackend extends Backend {
   readonly name: "tfjs";
   /** The chosen device and adapter. */
   readonly choice: DeviceChoice;
-}
-
-function checkMatrix(x: Matrix, name: string): void {
-  if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Matrix with Float32Array data`);
-  }
-  if (!Number.isInteger(x.rows) || x.rows < 0 || !Number.isInteger(x.cols) || x.cols < 0) {
-    throw new RangeError(
-      `${name} must have non-negative integer rows and cols, got ${x.rows}x${x.cols}`,
-    );
-  }
-  if (x.data.length !== x.rows * x.cols) {
-    throw new RangeError(`${name} data length ${x.data.length} does not match ${x.rows}x${x.cols}`);
-  }
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i]!)) {
-      throw new RangeError(
-        `${name} contain ${x.data[i]} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}`,
-      );
-    }
-  }
 }
 
 /**

@@ -7,22 +7,7 @@
  */
 
 import type { Matrix } from "../types.ts";
-
-function checkMatrix(x: Matrix, name: string): void {
-  if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Matrix with Float32Array data`);
-  }
-  if (!Number.isInteger(x.rows) || x.rows < 0 || !Number.isInteger(x.cols) || x.cols < 0) {
-    throw new RangeError(
-      `${name} must have non-negative integer rows and cols, got ${x.rows}x${x.cols}`,
-    );
-  }
-  if (x.data.length !== x.rows * x.cols) {
-    throw new RangeError(
-      `${name} data length ${x.data.length} does not match ${x.rows}x${x.cols}`,
-    );
-  }
-}
+import { checkMatrix } from "./_matrix.ts";
 
 /**
  * Squared euclidean distance between row `i` of `a` and row `j` of `b`,
