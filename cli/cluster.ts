@@ -24,6 +24,7 @@
  */
 
 import { basename, extname, join } from "node:path";
+import { euclideanDistanceMatrix } from "./compare.ts";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { embeddingProgress, embedFiles, MODEL_FLAGS, openModel } from "./_embedder.ts";
 import {
@@ -136,22 +137,6 @@ function dotProducts(x: Matrix): Matrix {
   return { rows: n, cols: n, data: out };
 }
 
-function euclidean(x: Matrix): Matrix {
-  const n = x.rows;
-  const out = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < x.cols; k++) {
-        const d = (x.data[i * x.cols + k] as number) - (x.data[j * x.cols + k] as number);
-        s += d * d;
-      }
-      out[i * n + j] = out[j * n + i] = Math.sqrt(s);
-    }
-  }
-  return { rows: n, cols: n, data: out };
-}
-
 async function checkEmptyOrMissing(out: string): Promise<void> {
   try {
     for await (const _ of Deno.readDir(out)) {
@@ -230,7 +215,7 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
 
   let labels: Int32Array;
   if (method === "dbscan") {
-    labels = dbscan(euclidean(embeddings), { eps: threshold, minSamples: minSize });
+    labels = dbscan(euclideanDistanceMatrix(embeddings), { eps: threshold, minSamples: minSize });
   } else {
     labels = chineseWhispers(dotProducts(embeddings), {
       threshold,

@@ -6,6 +6,7 @@
  */
 
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { pairwiseSquaredDistances } from "../core/pure/distances.ts";
 import { embedFiles, MODEL_FLAGS, openModel } from "./_embedder.ts";
 import type { Matrix } from "../core/types.ts";
 
@@ -22,19 +23,8 @@ export const COMPARE_FLAGS: FlagTable = {
  * @returns An `n x n` matrix.
  */
 export function euclideanDistanceMatrix(x: Matrix): Matrix {
-  const n = x.rows;
-  const out = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < x.cols; k++) {
-        const d = (x.data[i * x.cols + k] as number) - (x.data[j * x.cols + k] as number);
-        s += d * d;
-      }
-      out[i * n + j] = out[j * n + i] = Math.sqrt(s);
-    }
-  }
-  return { rows: n, cols: n, data: out };
+  const squared = pairwiseSquaredDistances(x);
+  return { ...squared, data: squared.data.map(Math.sqrt) };
 }
 
 /**
