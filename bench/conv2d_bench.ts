@@ -10,10 +10,12 @@
  * - inception-resnet-v1 block35 at batch 8: 8x35x35x256, 1x1 to 32
  *   (Branch_0) and 8x35x35x32, 3x3 to 32 (Branch_1/Conv2d_0b_3x3).
  *
- * tfjs's wasm device registers no Conv2DBackpropFilter, so it has no
- * backward member. tfjs's cpu Conv2DBackpropFilter takes 10-60 s at these
- * shapes (measured alone: 14 s for the nano shape, against 0.2 s for its
- * Conv2DBackpropInput), so its backward members are `[slow]`.
+ * tfjs's wasm device registers no Conv2DBackpropFilter, and tfjs's cpu
+ * Conv2DBackpropFilter takes 10-60 s at these shapes (measured alone: 14 s
+ * for the nano shape, against 0.2 s for its Conv2DBackpropInput), so its
+ * raw-kernel backward members are `[slow]`. The tfjs backend itself computes
+ * the filter gradient with Conv2D on those devices (backends/tfjs/compile.ts
+ * `conv2dCpu`); the "backend's conv2dCpu gradient" members time that path.
  *
  * Run: deno bench -A bench/conv2d_bench.ts
  *
@@ -22,6 +24,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { Tensor } from "../core/types.ts";
+import { conv2dCpu } from "../backends/tfjs/compile.ts";
 import {
   benchGroup,
   closeCheck,
@@ -152,6 +155,25 @@ for (const c of CASES) {
     backward.push({
       ...member,
       ...(d.device === "cpu" ? { slow: true, n: 1, warmup: 0 } : few),
+    });
+  }
+  // What the tfjs backend trains with on cpu and wasm: conv2dCpu's custom
+  // gradient (filter gradient by a Conv2D). tf.grads records the forward pass
+  // too, so these members include one forward convolution.
+  for (const d of devices.filter((d) => d.device !== "webgpu")) {
+    const member = await tfjsMember(
+      d.label,
+      d.device,
+      [x, filter, dy],
+      ([xh, fh, dyh]) =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          conv2dCpu(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, "same")
+        )([xh!, fh!], dyh!),
+    );
+    backward.push({
+      ...member,
+      name: `${d.label} (backend's conv2dCpu gradient, forward included)`,
+      ...(d.device === "wasm" ? {} : few),
     });
   }
   for (const e of wasmSimd) {
