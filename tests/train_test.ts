@@ -75,7 +75,7 @@ function fakeBackend(triplets: TripletSelection["triplets"]): Backend {
   const pure = createPureBackend();
   return {
     ...pure,
-    selectTriplets: (e: Matrix, _n, options) =>
+    selectTriplets: (_e: Matrix, _n, options) =>
       Promise.resolve({
         triplets,
         pairs: 12,
