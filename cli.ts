@@ -64,6 +64,9 @@ function usage(): string {
  * @returns The exit code.
  */
 export async function main(args: string[]): Promise<number> {
+  // Mesa's Vulkan loader complains on stderr when probing a WebGPU adapter
+  // without a runtime directory (root shells, containers); give it one.
+  if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
