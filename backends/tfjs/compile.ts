@@ -222,9 +222,9 @@ export function compileModel(spec: ModelSpec): CompiledModel {
               `Node "${node.name}": weights of shape [${w.shape}] do not match kernel ${kh}x${kw} with ${node.filters} filters`,
             );
           }
-          y = tf.getBackend() === "cpu" || tf.getBackend() === "wasm"
-            ? conv2dCpu(x, w, node.stride ?? 1, node.padding ?? "same")
-            : tf.conv2d(x, w, node.stride ?? 1, node.padding ?? "same");
+          // Every device: tfjs's own filter gradient is slow (cpu), missing
+          // (wasm) or wrong at large batches (webgpu; see conv2dCpu).
+          y = conv2dCpu(x, w, node.stride ?? 1, node.padding ?? "same");
           if (node.bias === true) {
             y = tf.add(y, need(fi.params, `${node.name}/biases`, "parameter"));
           }
@@ -365,11 +365,14 @@ export function l2NormalizeRows(x: tf.Tensor, epsilon: number): tf.Tensor {
 /**
  * `tf.conv2d` with the filter gradient computed by a Conv2D kernel (a
  * convolution of the input with the output gradient, dilated by the stride),
- * for tfjs's CPU devices: the cpu backend's Conv2DBackpropFilter is a naive
+ * used on every device: the cpu backend's Conv2DBackpropFilter is a naive
  * loop about 100x slower than its forward pass (over 300 s for one
- * inception-resnet-v1 step at 80x80 on two cores), and the wasm backend has
- * none at all. Forward and input gradient are tfjs's own kernels. Same
- * values, TF padding.
+ * inception-resnet-v1 step at 80x80 on two cores), the wasm backend has none
+ * at all, and the webgpu backend's is wrong at large batches (measured on
+ * Mesa's llvmpipe adapter: batch 90, 64x64x3 input, 3x3 stride 2 to 16
+ * filters: off by 1.49 where the gradient reaches 2.38, while this
+ * formulation stays within 4e-5 of tfjs cpu). Forward and input gradient are
+ * tfjs's own kernels. Same values, TF padding.
  *
  * @param x Input `[n, h, w, cin]`.
  * @param filter Filter `[kh, kw, cin, cout]`.
