@@ -14,10 +14,48 @@ import { inferShapes } from "./shapes.ts";
 import { initOptimizerState } from "./pure/optimizers.ts";
 import { uniforms } from "./pure/rng.ts";
 
-/** Name of the softmax head's node: parameters `Logits/weights` `[E, C]` and `Logits/biases` `[C]`. */
+/**
+ * Name of the softmax head's node: parameters `Logits/weights` `[E, C]` and `Logits/biases` `[C]`.
+ *
+ * @example
+ * ```ts
+ * import { initModelState, LOGITS } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = initModelState(modelSpec("nano", { embeddingSize: 16 }), {
+ *   loss: { kind: "softmax", numClasses: 3, centerLossFactor: 0.01 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * }, createRng(1));
+ * assert.deepEqual(state.params[`${LOGITS}/weights`]?.shape, [16, 3]);
+ * assert.deepEqual(state.params[`${LOGITS}/biases`]?.shape, [3]);
+ * ```
+ */
 export const LOGITS = "Logits";
 
-/** Name of the center-loss centers statistic, `[C, E]`. */
+/**
+ * Name of the center-loss centers statistic, `[C, E]`.
+ *
+ * @example
+ * ```ts
+ * import { CENTERS, initModelState } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = initModelState(modelSpec("nano", { embeddingSize: 16 }), {
+ *   loss: { kind: "softmax", numClasses: 3, centerLossFactor: 0.01 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * }, createRng(1));
+ * assert.deepEqual(state.stats[CENTERS]?.shape, [3, 16]);
+ * assert.ok(state.stats[CENTERS]?.data.every((v) => v === 0));
+ * ```
+ */
 export const CENTERS = "centers";
 
 function copy(t: Tensor): Tensor {

@@ -23,10 +23,58 @@ import type { ModelState } from "../core/backend.ts";
 import type { NamedTensors, OptimizerName, RngState, Tensor } from "../core/types.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 
-/** The checkpoint format version this module writes and reads. */
+/**
+ * The checkpoint format version this module writes and reads.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_FILES, CHECKPOINT_FORMAT, saveCheckpoint } from "./checkpoint.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const state = {
+ *   params: { "dense/weights": { shape: [2], data: new Float32Array([0.5, -1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD" as const, slots: {}, iterations: 3 },
+ *   ema: null,
+ *   step: 3,
+ * };
+ * const rng = { key: [1, 2] as [number, number], counter: 0 };
+ * const meta = { model: "dummy", embeddingSize: 2, epoch: 1, rng, config: {} };
+ * const path = await saveCheckpoint(dir, { state, meta });
+ * const json = JSON.parse(await Deno.readTextFile(join(path, CHECKPOINT_FILES.meta)));
+ * assert.equal(json.format, CHECKPOINT_FORMAT);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export const CHECKPOINT_FORMAT = 1;
 
-/** File names inside a checkpoint directory. */
+/**
+ * File names inside a checkpoint directory.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_FILES, saveCheckpoint } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const state = {
+ *   params: { "dense/weights": { shape: [2], data: new Float32Array([0.5, -1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD" as const, slots: {}, iterations: 3 },
+ *   ema: null,
+ *   step: 3,
+ * };
+ * const rng = { key: [1, 2] as [number, number], counter: 0 };
+ * const meta = { model: "dummy", embeddingSize: 2, epoch: 1, rng, config: {} };
+ * const path = await saveCheckpoint(dir, { state, meta });
+ * const names = [];
+ * for await (const entry of Deno.readDir(path)) names.push(entry.name);
+ * assert.deepEqual(names.sort(), Object.values(CHECKPOINT_FILES).sort());
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export const CHECKPOINT_FILES = {
   tensors: "model.safetensors",
   meta: "checkpoint.json",

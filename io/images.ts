@@ -28,7 +28,20 @@ import type { RgbImage } from "../core/pure/image_ops.ts";
 /** The image formats this module reads. */
 export type ImageFormat = "jpeg" | "png";
 
-/** An image file that could not be read or decoded; `file` names it. */
+/**
+ * An image file that could not be read or decoded; `file` names it.
+ *
+ * @example
+ * ```ts
+ * import { decodeImage, ImageDecodeError } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new ImageDecodeError("a.png", "truncated");
+ * assert.equal(err.message, "Cannot read image a.png: truncated");
+ * assert.equal(err.file, "a.png");
+ * assert.throws(() => decodeImage(new Uint8Array([1, 2, 3]), "x.jpg"), ImageDecodeError);
+ * ```
+ */
 export class ImageDecodeError extends Error {
   /** The file (or the name given for in-memory bytes). */
   readonly file: string;
@@ -50,7 +63,20 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const PNG_SIGNATURE_BYTES = new Uint8Array(PNG_SIGNATURE);
 const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
 
-/** How many bytes at the end of a file {@linkcode checkImageHeader} looks at. */
+/**
+ * How many bytes at the end of a file {@linkcode checkImageHeader} looks at.
+ *
+ * @example
+ * ```ts
+ * import { checkImageHeader, encodePng, IMAGE_TAIL_BYTES } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
+ * assert.equal(checkImageHeader(png.subarray(0, 64), png.subarray(-IMAGE_TAIL_BYTES)), null);
+ * const cut = png.subarray(0, png.length - 1);
+ * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)), "string");
+ * ```
+ */
 export const IMAGE_TAIL_BYTES = 1024;
 
 function startsWith(bytes: Uint8Array, prefix: readonly number[], at = 0): boolean {

@@ -41,7 +41,18 @@ export interface NpyArray {
   readonly data: Float32Array | Float64Array | Int32Array;
 }
 
-/** An error in a `.npy` file, naming the file. */
+/**
+ * An error in a `.npy` file, naming the file.
+ *
+ * @example
+ * ```ts
+ * import { decodeNpy, NpyFormatError } from "./npy.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new NpyFormatError("a.npy", "bad header").message, "a.npy: bad header");
+ * assert.throws(() => decodeNpy(new Uint8Array(4), "x.npy"), NpyFormatError);
+ * ```
+ */
 export class NpyFormatError extends Error {
   /**
    * Creates the error.

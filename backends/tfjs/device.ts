@@ -17,7 +17,18 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 /** The tfjs devices this backend runs on. */
 export type TfjsDevice = "webgpu" | "wasm" | "cpu";
 
-/** The devices, for validating user input. */
+/**
+ * The devices, for validating user input.
+ *
+ * @example
+ * ```ts
+ * import { chooseDevice, TFJS_DEVICES } from "./device.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(TFJS_DEVICES.includes("cpu"));
+ * await assert.rejects(chooseDevice({ device: "tpu" as "cpu" }), RangeError);
+ * ```
+ */
 export const TFJS_DEVICES: readonly TfjsDevice[] = ["webgpu", "wasm", "cpu"];
 
 /** What Deno's WebGPU reports about an adapter. */

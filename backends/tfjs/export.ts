@@ -23,9 +23,77 @@ import { DEFAULT_BN_EPSILON, DEFAULT_L2_EPSILON } from "./compile.ts";
 /** Size of one weight shard, as tfjs's converter writes them. */
 export const SHARD_BYTES = 4 * 1024 * 1024;
 
-/** Name of the graph's input placeholder and of its signature key. */
+/**
+ * Name of the graph's input placeholder and of its signature key.
+ *
+ * @example
+ * ```ts
+ * import { buildGraphModelArtifacts, EXPORT_INPUT_NAME } from "./export.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = {
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [1, 1, 2] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2, bias: false },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * } as const;
+ * const state = {
+ *   params: { "fc/weights": { shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD", slots: {}, iterations: 0 },
+ *   ema: null,
+ *   step: 0,
+ * } as const;
+ * const { modelJson } = buildGraphModelArtifacts(spec, state);
+ * const signature = modelJson.signature as {
+ *   inputs: Record<string, { name: string }>;
+ *   outputs: Record<string, { name: string }>;
+ * };
+ * assert.deepEqual(Object.keys(signature.inputs), [EXPORT_INPUT_NAME]);
+ * assert.equal(signature.inputs[EXPORT_INPUT_NAME]?.name, `${EXPORT_INPUT_NAME}:0`);
+ * ```
+ */
 export const EXPORT_INPUT_NAME = "images";
-/** Signature key of the embedding output. */
+/**
+ * Signature key of the embedding output.
+ *
+ * @example
+ * ```ts
+ * import { buildGraphModelArtifacts, EXPORT_OUTPUT_NAME } from "./export.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = {
+ *   name: "tiny",
+ *   nodes: [
+ *     { op: "input", name: "input", shape: [1, 1, 2] },
+ *     { op: "flatten", name: "flat", input: "input" },
+ *     { op: "dense", name: "fc", input: "flat", units: 2, bias: false },
+ *     { op: "l2Normalize", name: "emb", input: "fc" },
+ *   ],
+ *   prelogits: "fc",
+ *   output: "emb",
+ * } as const;
+ * const state = {
+ *   params: { "fc/weights": { shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) } },
+ *   stats: {},
+ *   optimizer: { name: "SGD", slots: {}, iterations: 0 },
+ *   ema: null,
+ *   step: 0,
+ * } as const;
+ * const { modelJson } = buildGraphModelArtifacts(spec, state);
+ * const signature = modelJson.signature as {
+ *   inputs: Record<string, { name: string }>;
+ *   outputs: Record<string, { name: string }>;
+ * };
+ * assert.deepEqual(Object.keys(signature.outputs), [EXPORT_OUTPUT_NAME]);
+ * assert.equal(signature.outputs[EXPORT_OUTPUT_NAME]?.name, "emb:0");
+ * ```
+ */
 export const EXPORT_OUTPUT_NAME = "embeddings";
 
 /** Options of {@linkcode buildGraphModelArtifacts}. */

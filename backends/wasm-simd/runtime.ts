@@ -28,7 +28,19 @@ import { loadKernels, type SimdFlavor } from "./_loader.ts";
 
 export type { SimdFlavor } from "./_loader.ts";
 
-/** Names of the kernels that run on the pool (each takes `tid, nt` last). */
+/**
+ * Names of the kernels that run on the pool (each takes `tid, nt` last).
+ *
+ * @example
+ * ```ts
+ * import { POOL_KERNELS } from "./runtime.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(POOL_KERNELS.includes("gemm"));
+ * assert.ok(POOL_KERNELS.includes("convForward"));
+ * assert.equal(new Set(POOL_KERNELS).size, POOL_KERNELS.length);
+ * ```
+ */
 export const POOL_KERNELS = [
   "gemm",
   "debugTrap",
@@ -106,6 +118,19 @@ type KernelFunction = (...args: number[]) => number | void;
 /**
  * The kernels over a shared memory, with an allocator and a thread pool.
  * Create it with {@linkcode createWasmSimdRuntime}.
+ *
+ * @example
+ * ```ts
+ * import { createWasmSimdRuntime, WasmSimdRuntime } from "./runtime.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rt = await createWasmSimdRuntime({ threads: 1 });
+ * assert.ok(rt instanceof WasmSimdRuntime);
+ * assert.equal(rt.threads, 1);
+ * const x = rt.put(new Float32Array([1.5, -2]));
+ * assert.deepEqual(Array.from(rt.read(x, 2)), [1.5, -2]);
+ * rt.dispose();
+ * ```
  */
 export class WasmSimdRuntime {
   /** Threads taking part in pool kernels (the caller counts as one). */

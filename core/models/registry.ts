@@ -11,7 +11,17 @@ import { inceptionResnetV1 } from "./inception_resnet_v1.ts";
 /** Names of the shipped model specs. */
 export type ModelName = "nano" | "inception-resnet-v1";
 
-/** The names accepted by {@link modelSpec}. */
+/**
+ * The names accepted by {@link modelSpec}.
+ *
+ * @example
+ * ```ts
+ * import { MODEL_NAMES, modelSpec } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(MODEL_NAMES.map((name) => modelSpec(name).name), MODEL_NAMES);
+ * ```
+ */
 export const MODEL_NAMES: readonly ModelName[] = ["nano", "inception-resnet-v1"];
 
 /** Options shared by the shipped specs. */

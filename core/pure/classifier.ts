@@ -59,7 +59,18 @@ export interface SoftmaxClassifier {
   readonly converged: boolean;
 }
 
-/** The default L2 coefficient of {@link fitClassifier}. */
+/**
+ * The default L2 coefficient of {@link fitClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_L2, fitClassifier } from "./classifier.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const x = { rows: 4, cols: 1, data: new Float32Array([-2, -1, 1, 2]) };
+ * assert.equal(fitClassifier(x, [0, 0, 1, 1], ["left", "right"]).l2, DEFAULT_L2);
+ * ```
+ */
 export const DEFAULT_L2 = 1e-4;
 
 /** Options of {@link fitClassifier}. */

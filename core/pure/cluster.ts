@@ -14,7 +14,21 @@
 import type { Matrix, RngState } from "../types.ts";
 import { shuffle } from "./rng.ts";
 
-/** The label of points that belong to no cluster (DBSCAN noise). */
+/**
+ * The label of points that belong to no cluster (DBSCAN noise).
+ *
+ * @example
+ * ```ts
+ * import { dbscan, NOISE } from "./cluster.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Points on a line at 0, 1 and 10: the lone point at 10 is noise.
+ * const xs = [0, 1, 10];
+ * const data = new Float32Array(xs.flatMap((a) => xs.map((b) => Math.abs(a - b))));
+ * const labels = dbscan({ rows: 3, cols: 3, data }, { eps: 1, minSamples: 2 });
+ * assert.deepEqual([...labels], [0, 0, NOISE]);
+ * ```
+ */
 export const NOISE: number = -1;
 
 function checkSquare(m: Matrix, name: string): void {

@@ -69,10 +69,34 @@ export interface EvaluationReport {
   readonly eer: number;
 }
 
-/** The seed's accuracy/ROC thresholds: `i * 0.01` for `i = 0 .. 399` (numpy's `arange(0, 4, 0.01)`). */
+/**
+ * The seed's accuracy/ROC thresholds: `i * 0.01` for `i = 0 .. 399` (numpy's `arange(0, 4, 0.01)`).
+ *
+ * @example
+ * ```ts
+ * import { ROC_THRESHOLDS } from "./evaluation.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(ROC_THRESHOLDS.length, 400);
+ * assert.equal(ROC_THRESHOLDS[0], 0);
+ * assert.ok(Math.abs(ROC_THRESHOLDS[399]! - 3.99) < 1e-12);
+ * ```
+ */
 export const ROC_THRESHOLDS: Float64Array = Float64Array.from({ length: 400 }, (_, i) => i * 0.01);
 
-/** The seed's VAL thresholds: `i * 0.001` for `i = 0 .. 3999`. */
+/**
+ * The seed's VAL thresholds: `i * 0.001` for `i = 0 .. 3999`.
+ *
+ * @example
+ * ```ts
+ * import { VAL_THRESHOLDS } from "./evaluation.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(VAL_THRESHOLDS.length, 4000);
+ * assert.ok(Math.abs(VAL_THRESHOLDS[1000]! - 1) < 1e-12);
+ * assert.ok(VAL_THRESHOLDS.every((t, i) => i === 0 || t > VAL_THRESHOLDS[i - 1]!));
+ * ```
+ */
 export const VAL_THRESHOLDS: Float64Array = Float64Array.from(
   { length: 4000 },
   (_, i) => i * 0.001,

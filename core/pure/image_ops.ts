@@ -491,7 +491,20 @@ export interface AugmentOptions {
   readonly randomRotate?: number;
 }
 
-/** Uniform draws {@linkcode augmentImage} consumes per image, whatever its options. */
+/**
+ * Uniform draws {@linkcode augmentImage} consumes per image, whatever its options.
+ *
+ * @example
+ * ```ts
+ * import { AUGMENT_DRAWS, augmentImage, createRgbImage } from "./image_ops.ts";
+ * import { createRng, uniforms } from "./rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rng = createRng(3);
+ * const [, next] = augmentImage(createRgbImage(4, 4), { size: 2 }, rng);
+ * assert.deepEqual(next, uniforms(rng, AUGMENT_DRAWS)[1]);
+ * ```
+ */
 export const AUGMENT_DRAWS = 4;
 
 /**

@@ -47,6 +47,19 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  * row-index tuples). Only "all" can approach it: batch-all on the seed's
  * 45 x 40 batches of collapsed embeddings would list ~60 million triplets.
  * Hermans et al. use batch-all on small batches (18 people x 4 images).
+ *
+ * @example
+ * ```ts
+ * import { MAX_TRIPLETS, selectTriplets } from "./select_triplets.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(MAX_TRIPLETS, 4_000_000);
+ * // Batch-all over these two classes lists 3 triplets: a lower limit refuses them.
+ * const embeddings = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 5]) };
+ * const options = { alpha: 0.2, strategy: "all", shuffle: false } as const;
+ * assert.equal(selectTriplets(embeddings, [2, 2], options).triplets.length, 3);
+ * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }), RangeError);
+ * ```
  */
 export const MAX_TRIPLETS = 4_000_000;
 
