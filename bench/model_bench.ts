@@ -154,21 +154,16 @@ const backends = await createBackends();
     { check: closeCheck({ atol: 1e-4, rtol: 1e-4 }) },
   );
 
-  // On a software WebGPU adapter (llvmpipe) tfjs's Conv2DBackpropFilter is
-  // wrong at this batch: for Conv2d_1a_3x3 (90x64x64x3, 3x3/2 to 16) it
-  // differs from tfjs cpu by up to 208 where values reach 331 (right at
-  // batch 8), and the step fails validation. That member is left out here.
-  const trainers = backends.filter((b) => b.trains && !b.software);
-  for (const b of backends.filter((b) => b.trains && b.software)) {
-    console.error(
-      `nano training step: ${b.label} left out (wrong Conv2DBackpropFilter at batch 90)`,
-    );
-  }
+  // tfjs-webgpu's own Conv2DBackpropFilter is wrong at this batch (on
+  // llvmpipe: off by up to 208 where values reach 331); the tfjs backend
+  // computes the filter gradient as a convolution instead, so every device
+  // trains here and passes the validation.
+  const trainers = backends.filter((b) => b.trains);
   await benchGroup<StepOutcome>(
     "nano triplet training step, batch 90 x 64x64x3 (Adagrad, EMA)",
     trainers.map((b) => ({
       name: b.label,
-      ...(b.label === "pure" || b.label === "tfjs cpu" ? { n: 2, warmup: 0 } : {}),
+      ...(b.label === "pure" || b.label === "tfjs cpu" || b.software ? { n: 2, warmup: 0 } : {}),
       validate: () => validationStep(b, spec, state, images),
       run: async () => ({
         result: await models.get(b.label)!.trainStep(images, {

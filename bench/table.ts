@@ -304,11 +304,10 @@ are downloaded with \`await tensor.data()\`, so GPU work is complete.
   ignored unless \`FACENET_BENCH_SLOW=1\` (all of them) or
   \`FACENET_BENCH_SLOW=<regex>\` (those whose "group / member" matches), e.g.
   \`FACENET_BENCH_SLOW="inception.*(pure|wasm)" deno bench -A --filter "[slow]" bench/model_bench.ts\`.
-- Known gaps: tfjs webgpu on a software adapter is left out of the nano
-  training step because its Conv2DBackpropFilter result is wrong at batch 90
-  there (validation rejects it). tfjs's raw Conv2DBackpropFilter kernel is
-  missing on wasm and takes 10-60 s per call on cpu (\`[slow]\`); the tfjs
-  backend computes that gradient with Conv2D instead, which the "backend's
+- Known gaps: tfjs's raw Conv2DBackpropFilter kernel is missing on wasm,
+  takes 10-60 s per call on cpu (\`[slow]\`) and is wrong at batch 90 on
+  webgpu (llvmpipe); the tfjs backend computes that gradient with Conv2D on
+  every device instead, which the "backend's
   conv2dCpu gradient" members time (forward pass included).
 - The timings come from one run on a machine shared with other jobs: expect
   noise of tens of percent, and little gain from a second thread when another
