@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { assertNanoStepsLeakNoTensors } from "./_tfjs_leaks.ts";
 import * as tf from "@tensorflow/tfjs";
 import { backendConformance } from "./conformance.ts";
 import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { initModelState } from "../core/model_state.ts";
-import { nano } from "../core/models/nano.ts";
 import { inceptionResnetV1 } from "../core/models/inception_resnet_v1.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
@@ -20,35 +20,14 @@ Deno.test({
   name: "tfjs wasm: nano trains without leaking tensors (numTensors equal after steps 1 and 20)",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const backend = await createTfjsBackend({ device: "wasm" });
-    assert.match(backend.device, /^wasm/);
-    const spec = nano({ imageSize: 32, embeddingSize: 16, keepProbability: 0.8 });
-    const options: TrainingOptions = {
-      loss: { kind: "triplet", alpha: 0.2 },
-      optimizer: { name: "ADAM" },
-      weightDecay: 1e-4,
-      movingAverageDecay: 0.999,
-    };
-    const model = await backend.createModel(
-      spec,
-      initModelState(spec, options, createRng(1)),
-      options,
-    );
-    const [u] = uniforms(createRng(2), 12 * 32 * 32 * 3);
-    const images = { n: 12, height: 32, width: 32, channels: 3, data: Float32Array.from(u) };
-    let rng = createRng(3);
-    let after1 = -1;
-    for (let step = 1; step <= 20; step++) {
-      const r = await model.trainStep(images, { learningRate: 0.01, rng });
-      assert.ok(Number.isFinite(r.loss));
-      rng = r.rng;
-      if (step === 1) after1 = tf.memory().numTensors;
-    }
-    assert.equal(tf.memory().numTensors, after1);
-    model.dispose();
-    backend.dispose();
-  },
+  fn: () =>
+    assertNanoStepsLeakNoTensors("wasm", {
+      steps: 20,
+      batch: 12,
+      optimizer: "ADAM",
+      learningRate: 0.01,
+      keepProbability: 0.8,
+    }),
 });
 
 Deno.test({

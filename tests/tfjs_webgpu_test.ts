@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
+import { assertNanoStepsLeakNoTensors } from "./_tfjs_leaks.ts";
 import * as tf from "@tensorflow/tfjs";
 import { backendConformance } from "./conformance.ts";
 import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { probeWebGpuAdapter } from "../backends/tfjs/device.ts";
 import { initModelState } from "../core/model_state.ts";
-import { nano } from "../core/models/nano.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import type { TrainingOptions } from "../core/backend.ts";
 
@@ -60,35 +60,13 @@ Deno.test({
   ignore: ignoreAll !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const backend = await createTfjsBackend({ device: "webgpu" });
-    assert.match(backend.device, /webgpu/);
-    const spec = nano({ imageSize: 32, embeddingSize: 16 });
-    const options: TrainingOptions = {
-      loss: { kind: "triplet", alpha: 0.2 },
-      optimizer: { name: "ADAGRAD" },
-      weightDecay: 1e-4,
-      movingAverageDecay: 0.999,
-    };
-    const model = await backend.createModel(
-      spec,
-      initModelState(spec, options, createRng(1)),
-      options,
-    );
-    const [u] = uniforms(createRng(2), 6 * 32 * 32 * 3);
-    const images = { n: 6, height: 32, width: 32, channels: 3, data: Float32Array.from(u) };
-    let rng = createRng(3);
-    let after1 = -1;
-    for (let step = 1; step <= 5; step++) {
-      const r = await model.trainStep(images, { learningRate: 0.05, rng });
-      assert.ok(Number.isFinite(r.loss));
-      rng = r.rng;
-      if (step === 1) after1 = tf.memory().numTensors;
-    }
-    assert.equal(tf.memory().numTensors, after1);
-    model.dispose();
-    backend.dispose();
-  },
+  fn: () =>
+    assertNanoStepsLeakNoTensors("webgpu", {
+      steps: 5,
+      batch: 6,
+      optimizer: "ADAGRAD",
+      learningRate: 0.05,
+    }),
 });
 
 Deno.test({
