@@ -1,10 +1,12 @@
 /**
  * Device choice of the TensorFlow.js backend: a hardware WebGPU adapter when
  * Deno offers one; with only a software (fallback) adapter such as llvmpipe,
- * or none, tfjs's `wasm` backend, for training and inference. (tfjs's wasm
- * backend has no Conv2DBackpropFilter kernel; this backend computes that
- * gradient with Conv2D itself, see compile.ts, so wasm trains: about 5x
- * tfjs's `cpu` backend on nano, and it passes the whole conformance suite.)
+ * or none, tfjs's `cpu` backend for training and its `wasm` backend for
+ * inference (`purpose`). (tfjs's wasm backend has no Conv2DBackpropFilter
+ * kernel; this backend computes that gradient with Conv2D itself, see
+ * compile.ts, so wasm can train too: about 10x tfjs's `cpu` on nano and it
+ * passes the conformance suite, but its gradients drift from the
+ * specification by a few percent of a step on inception-resnet-v1's stem.)
  * An explicit device (`webgpu`, `wasm`, `cpu`) overrides the choice.
  *
  * @module
