@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runDeno } from "./_cli.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
@@ -8,16 +9,7 @@ import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+const run = runDeno;
 
 Deno.test({
   name: "export writes a checkpoint that stock tf.loadGraphModel embeds like the pure backend",

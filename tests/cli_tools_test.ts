@@ -2,6 +2,7 @@
 // cluster -> compare, each as a real `deno run cli.ts` process whose exit code
 // is asserted, plus the usage and data errors of the tools.
 import assert from "node:assert/strict";
+import { type Ran, runCli } from "./_cli.ts";
 import { join } from "node:path";
 import { decodeNpy } from "../io/npy.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
@@ -13,19 +14,9 @@ import { encodePng } from "../io/images.ts";
 import { splitDataset } from "../cli/classify.ts";
 import { euclideanDistanceMatrix, formatDistanceTable } from "../cli/compare.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function cli(...args: string[]): Promise<Ran> {
+  return runCli(args);
 }
 
 async function ok(...args: string[]): Promise<string> {

@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
+import { runCli } from "./_cli.ts";
 import { join } from "node:path";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
+const cli = runCli;
 
 async function metrics(dir: string): Promise<Record<string, number | string>[]> {
   const text = await Deno.readTextFile(join(dir, "metrics.jsonl"));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runCli } from "./_cli.ts";
 import fc from "fast-check";
 import type { Model, StepOptions, TrainingOptions } from "../core/backend.ts";
 import type { ModelSpec } from "../core/model_spec.ts";
@@ -412,15 +413,7 @@ Deno.test("validateSoftmax() rejects a triplet model and an empty validation set
   );
 });
 
-async function cli(args: readonly string[]): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", "train", ...args],
-    cwd: new URL("..", import.meta.url),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
+const cli = (args: readonly string[]) => runCli(["train", ...args]);
 
 Deno.test("train --loss softmax: a tiny run on the synthetic identities lifts held-out accuracy far above chance", async () => {
   const dir = await Deno.makeTempDir();
