@@ -457,6 +457,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   let state = initModelState(spec, training, initRng);
   let startEpoch = 0;
   let lastCheckpoint: string | undefined;
+  let globalStep = state.step;
   if (resume !== undefined) {
     lastCheckpoint = (await latestCheckpoint(resume)) ?? resume;
     const checkpoint = await loadCheckpoint(resume);
@@ -466,6 +467,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       optimizer: s.optimizer,
     });
     state = checkpoint.state;
+    globalStep = state.step;
     if (softmax && state.params["Logits/weights"]?.shape[1] !== dataset.length) {
       throw new UsageError(
         `--resume ${resume}: the checkpoint has no softmax head over ${dataset.length} identities ` +
@@ -531,11 +533,10 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   if (out !== undefined) await Deno.mkdir(out, { recursive: true });
   try {
     for (let epoch = startEpoch; epoch < s.maxNrofEpochs; epoch++) {
-      const current = await model.getState();
       const learningRate = schedule !== null ? scheduledRate(schedule, epoch) : s.learningRate *
         Math.pow(
           s.learningRateDecayFactor,
-          Math.floor(current.step / (s.learningRateDecayEpochs * s.epochSize)),
+          Math.floor(globalStep / (s.learningRateDecayEpochs * s.epochSize)),
         );
       if (learningRate <= 0) {
         progress.log(
@@ -641,6 +642,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         });
       }
       const after = await model.getState();
+      globalStep = after.step;
       for (const [group, tensors] of [["params", after.params], ["stats", after.stats]] as const) {
         for (const [name, tensor] of Object.entries(tensors)) {
           const bad = tensor.data.find((v) => !Number.isFinite(v));
