@@ -14,7 +14,6 @@ import { encodePng } from "../io/images.ts";
 import { splitDataset } from "../cli/classify.ts";
 import { euclideanDistanceMatrix, formatDistanceTable } from "../cli/compare.ts";
 
-
 function cli(...args: string[]): Promise<Ran> {
   return runCli(args);
 }

@@ -3,7 +3,6 @@ import { runCli } from "./_cli.ts";
 import { join } from "node:path";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 
-
 const cli = runCli;
 
 async function metrics(dir: string): Promise<Record<string, number | string>[]> {
