@@ -331,6 +331,25 @@ export {
   type ResolvePairsOptions,
 } from "./io/pairs.ts";
 export {
+  buildPairs,
+  type BuildPairsOptions,
+  type BuiltPairs,
+  type HeldOut,
+  holdOutIdentities,
+  type HoldOutOptions,
+  pairsToRefs,
+  validationIdentityCount,
+} from "./io/validation_pairs.ts";
+export {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  type IdxArray,
+  type LabelledImages,
+  parseIdx,
+  readIdxFile,
+  readMnistSplit,
+} from "./io/idx.ts";
+export {
   checkCompatible,
   type Checkpoint,
   CHECKPOINT_FILES,

@@ -1,7 +1,10 @@
 /**
- * `make-dataset`: writes the built-in synthetic identities to disk in the
- * seed's layout, so the file path can be used end to end (make-dataset, then
- * `train --data-dir`, `validate --lfw-dir --lfw-pairs`, classify, cluster):
+ * `make-dataset`: writes the built-in synthetic identities (or, with `--from
+ * fashion-mnist`, the real Fashion-MNIST images from Debian's
+ * `dataset-fashion-mnist` package: 7 classes for training, pairs over the
+ * other 3) to disk in the seed's layout, so the file path can be used end to
+ * end (make-dataset, then `train --data-dir`, `validate --lfw-dir
+ * --lfw-pairs`, classify, cluster):
  *
  * - `OUT/train/<identity>/<identity>_0001.png ...` (the training identities),
  * - `OUT/lfw/<identity>/<identity>_0001.png ...` (the validation identities),
@@ -23,10 +26,31 @@ import {
 import type { Dataset } from "../core/types.ts";
 import { encodePng } from "../io/images.ts";
 import { formatPairs, type PairEntry, pairImageStem } from "../io/pairs.ts";
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, readMnistSplit } from "../io/idx.ts";
+import { buildPairs } from "../io/validation_pairs.ts";
+import { createRng } from "../core/pure/rng.ts";
+
+/** `make-dataset --from fashion-mnist`'s defaults where they differ from the synthetic ones. */
+export const FASHION_MNIST_DEFAULTS = { imagesPerIdentity: 300, pairsPerFold: 30 } as const;
+
+/** The Fashion-MNIST classes held out for validation pairs: the last three labels. */
+export const FASHION_MNIST_VALIDATION_CLASSES: readonly number[] = [7, 8, 9];
 
 /** The flags of `make-dataset`. */
 export const MAKE_DATASET_FLAGS: FlagTable = {
   "out": { kind: "string", help: "output folder (must not exist or be empty)" },
+  "from": {
+    kind: "string",
+    help: "synthetic (rendered faces) or fashion-mnist (Debian's dataset-fashion-mnist: " +
+      "classes 0-6 for training, pairs over classes 7-9)",
+    default: "synthetic",
+    choices: ["synthetic", "fashion-mnist"],
+  },
+  "fashion-mnist-dir": {
+    kind: "string",
+    help: "fashion-mnist: the folder of the IDX files",
+    default: FASHION_MNIST_DIR,
+  },
   "identities": {
     kind: "number",
     help: "training identities",
@@ -36,7 +60,8 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
   },
   "images-per-identity": {
     kind: "number",
-    help: "images per identity (training and validation)",
+    help: "images per identity (training and validation); fashion-mnist: " +
+      `${FASHION_MNIST_DEFAULTS.imagesPerIdentity} unless given`,
     integer: true,
     min: 2,
     default: 10,
@@ -59,7 +84,8 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
   "folds": { kind: "number", help: "folds in pairs.txt", integer: true, min: 1, default: 10 },
   "pairs-per-fold": {
     kind: "number",
-    help: "same-person (and different-person) pairs per fold",
+    help: "same-person (and different-person) pairs per fold; fashion-mnist: " +
+      `${FASHION_MNIST_DEFAULTS.pairsPerFold} unless given`,
     integer: true,
     min: 1,
     default: 10,
@@ -182,6 +208,90 @@ export async function makeDataset(out: string, options: MakeDatasetOptions): Pro
   return { trainDir, lfwDir, pairsFile, images, pairs: entries.length };
 }
 
+/** Options of {@link makeFashionMnistDataset}. */
+export interface MakeFashionMnistOptions {
+  /** The folder of the IDX files (default {@link FASHION_MNIST_DIR}). */
+  readonly dir?: string;
+  /** Images written per class (the first ones of the class in the training file). */
+  readonly imagesPerIdentity: number;
+  /** Folds in pairs.txt. */
+  readonly folds: number;
+  /** Same-person (and different-person) pairs per fold. */
+  readonly pairsPerFold: number;
+  /** Seed of the pair draws. */
+  readonly seed: number;
+}
+
+/**
+ * Writes Fashion-MNIST's training file as a folder-per-identity dataset:
+ * classes 0-6 under `OUT/train/`, classes 7-9 under `OUT/lfw/`, each class's
+ * first `imagesPerIdentity` images as 28x28 PNG files named the LFW way
+ * (`7_sneaker/7_sneaker_0001.png`), and `OUT/pairs.txt` over `lfw/` built by
+ * {@link buildPairs} (three classes: folds disjoint in images).
+ *
+ * @param out The output folder (must not exist, or be empty).
+ * @param options Source folder, images per class, folds, pairs per fold, seed.
+ * @returns The paths written and counts.
+ * @throws {Error} When `out` is not empty or the IDX files are missing.
+ * @throws {RangeError} When a class has fewer than `imagesPerIdentity` images.
+ */
+export async function makeFashionMnistDataset(
+  out: string,
+  options: MakeFashionMnistOptions,
+): Promise<MadeDataset> {
+  await checkEmptyOrMissing(out);
+  const data = await readMnistSplit(options.dir ?? FASHION_MNIST_DIR, "train");
+  const byClass: number[][] = FASHION_MNIST_CLASSES.map(() => []);
+  for (let i = 0; i < data.count; i++) {
+    const list = byClass[data.labels[i] as number];
+    if (list === undefined) {
+      throw new RangeError(`Label ${data.labels[i]} of image ${i} is not a Fashion-MNIST class`);
+    }
+    if (list.length < options.imagesPerIdentity) list.push(i);
+  }
+  const trainDir = join(out, "train");
+  const lfwDir = join(out, "lfw");
+  const pairsFile = join(out, "pairs.txt");
+  const pixels = data.rows * data.cols;
+  const validation: { name: string; images: string[] }[] = [];
+  let images = 0;
+  for (let label = 0; label < FASHION_MNIST_CLASSES.length; label++) {
+    const name = FASHION_MNIST_CLASSES[label] as string;
+    const members = byClass[label] as number[];
+    if (members.length < options.imagesPerIdentity) {
+      throw new RangeError(
+        `Class ${name} has ${members.length} images, fewer than the ${options.imagesPerIdentity} asked for`,
+      );
+    }
+    const held = FASHION_MNIST_VALIDATION_CLASSES.includes(label);
+    const folder = join(held ? lfwDir : trainDir, name);
+    await Deno.mkdir(folder, { recursive: true });
+    const written: string[] = [];
+    for (let j = 0; j < members.length; j++) {
+      const offset = (members[j] as number) * pixels;
+      const rgb = new Float32Array(pixels * 3);
+      for (let p = 0; p < pixels; p++) {
+        const v = data.pixels[offset + p] as number;
+        rgb[3 * p] = v;
+        rgb[3 * p + 1] = v;
+        rgb[3 * p + 2] = v;
+      }
+      const file = join(folder, pairImageStem(name, j + 1) + ".png");
+      await Deno.writeFile(file, encodePng({ width: data.cols, height: data.rows, data: rgb }));
+      written.push(file);
+      images++;
+    }
+    if (held) validation.push({ name, images: written });
+  }
+  const built = buildPairs(validation, {
+    folds: options.folds,
+    pairsPerFold: options.pairsPerFold,
+    rng: createRng(options.seed),
+  });
+  await Deno.writeTextFile(pairsFile, formatPairs(built.pairs));
+  return { trainDir, lfwDir, pairsFile, images, pairs: built.pairs.pairs.length };
+}
+
 /**
  * Runs `make-dataset` with the given arguments.
  *
@@ -206,6 +316,24 @@ export async function makeDatasetCommand(args: readonly string[]): Promise<numbe
   const out = flags.values["out"] as string | undefined;
   if (out === undefined) throw new UsageError("--out is required");
   const folds = flags.values["folds"] as number;
+  if (flags.values["from"] === "fashion-mnist") {
+    for (const flag of ["identities", "val-identities", "image-size", "nuisance"]) {
+      if (flags.explicit.has(flag)) {
+        throw new UsageError(`--${flag} applies to --from synthetic only`);
+      }
+    }
+    const given = (flag: string, fallback: number) =>
+      flags.explicit.has(flag) ? flags.values[flag] as number : fallback;
+    const made = await makeFashionMnistDataset(out, {
+      dir: flags.values["fashion-mnist-dir"] as string,
+      imagesPerIdentity: given("images-per-identity", FASHION_MNIST_DEFAULTS.imagesPerIdentity),
+      folds,
+      pairsPerFold: given("pairs-per-fold", FASHION_MNIST_DEFAULTS.pairsPerFold),
+      seed: flags.values["seed"] as number,
+    });
+    if (!flags.values["quiet"]) report(made);
+    return 0;
+  }
   const valIdentities = flags.values["val-identities"] as number;
   if (valIdentities < 2 * folds) {
     throw new UsageError(
@@ -222,11 +350,13 @@ export async function makeDatasetCommand(args: readonly string[]): Promise<numbe
     pairsPerFold: flags.values["pairs-per-fold"] as number,
     nuisance: flags.values["nuisance"] as number,
   });
-  if (!flags.values["quiet"]) {
-    console.log(`wrote ${made.images} images and ${made.pairs} pairs`);
-    console.log(`  training identities: ${made.trainDir}`);
-    console.log(`  validation identities: ${made.lfwDir}`);
-    console.log(`  pairs: ${made.pairsFile}`);
-  }
+  if (!flags.values["quiet"]) report(made);
   return 0;
+}
+
+function report(made: MadeDataset): void {
+  console.log(`wrote ${made.images} images and ${made.pairs} pairs`);
+  console.log(`  training identities: ${made.trainDir}`);
+  console.log(`  validation identities: ${made.lfwDir}`);
+  console.log(`  pairs: ${made.pairsFile}`);
 }
