@@ -228,7 +228,7 @@ export {
   type TrainEvent,
   type TripletLoopConfig,
 } from "./core/train.ts";
-export { type RefPair, validateOnPairs } from "./core/validate.ts";
+export { type RefPair, validateOnPairs, validatePixelsOnPairs } from "./core/validate.ts";
 export {
   type DatasetSplit,
   epochImageIndices,

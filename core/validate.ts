@@ -11,6 +11,7 @@ import type { Matrix, RngState } from "./types.ts";
 import type { ImageSource } from "./train.ts";
 import { embedInChunks } from "./train.ts";
 import { evaluate, type EvaluateOptions, type EvaluationReport } from "./pure/evaluation.ts";
+import { l2Normalize } from "./pure/distances.ts";
 
 /** A verification pair of image references. */
 export interface RefPair {
@@ -74,11 +75,7 @@ export async function validateOnPairs(
     readonly evaluation?: EvaluateOptions;
   },
 ): Promise<EvaluationReport> {
-  if (pairs.length === 0) throw new RangeError("No validation pairs were given");
-  const index = new Map<string, number>();
-  for (const pair of pairs) {
-    for (const ref of [pair.a, pair.b]) if (!index.has(ref)) index.set(ref, index.size);
-  }
+  const index = refIndex(pairs);
   const refs = [...index.keys()];
   const images = await source(refs, { training: false, rng: options.rng });
   const { embeddings } = await embedInChunks(model, images, {
@@ -87,6 +84,24 @@ export async function validateOnPairs(
     rng: options.rng,
     useMovingAverage: options.useMovingAverage ?? true,
   });
+  return evaluateIndexed(embeddings, index, pairs, options.evaluation ?? {});
+}
+
+function refIndex(pairs: readonly RefPair[]): Map<string, number> {
+  if (pairs.length === 0) throw new RangeError("No validation pairs were given");
+  const index = new Map<string, number>();
+  for (const pair of pairs) {
+    for (const ref of [pair.a, pair.b]) if (!index.has(ref)) index.set(ref, index.size);
+  }
+  return index;
+}
+
+function evaluateIndexed(
+  embeddings: Matrix,
+  index: ReadonlyMap<string, number>,
+  pairs: readonly RefPair[],
+  evaluation: EvaluateOptions,
+): EvaluationReport {
   const pick = (side: "a" | "b"): Matrix => {
     const cols = embeddings.cols;
     const data = new Float32Array(pairs.length * cols);
@@ -96,5 +111,54 @@ export async function validateOnPairs(
     });
     return { rows: pairs.length, cols, data };
   };
-  return evaluate(pick("a"), pick("b"), pairs.map((p) => p.same), options.evaluation ?? {});
+  return evaluate(pick("a"), pick("b"), pairs.map((p) => p.same), evaluation);
+}
+
+/**
+ * The raw-pixel baseline of a validation: each image's pixels, exactly as the
+ * source gives them to the network (cropped, standardized), flattened into
+ * one vector and L2-normalized, then the same LFW protocol as
+ * {@link validateOnPairs} on the same pairs. A network that does not beat it
+ * has learned nothing its input did not already show.
+ *
+ * @param pairs The pairs, fold after fold.
+ * @param source Loads images by reference (inference mode: no augmentation).
+ * @param options RNG for the source, and evaluation options.
+ * @returns The evaluation report of the pixel vectors.
+ * @throws {RangeError} When no pairs are given.
+ * @example Identical images are "same", opposite images are not
+ * ```ts
+ * import { validatePixelsOnPairs } from "./validate.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const value = (ref: string) => (ref.startsWith("x") ? 1 : -1);
+ * const source = (refs: readonly string[]) =>
+ *   Promise.resolve({
+ *     n: refs.length,
+ *     height: 1,
+ *     width: 2,
+ *     channels: 1,
+ *     data: Float32Array.from(refs.flatMap((r) => [value(r), 2 * value(r)])),
+ *   });
+ * const pairs = [
+ *   { a: "x1", b: "x2", same: true },
+ *   { a: "x1", b: "y1", same: false },
+ *   { a: "y1", b: "y2", same: true },
+ *   { a: "x2", b: "y2", same: false },
+ * ];
+ * const report = await validatePixelsOnPairs(pairs, source, { rng: createRng(1), evaluation: { nrofFolds: 2 } });
+ * assert.equal(report.accuracyMean, 1);
+ * ```
+ */
+export async function validatePixelsOnPairs(
+  pairs: readonly RefPair[],
+  source: ImageSource,
+  options: { readonly rng: RngState; readonly evaluation?: EvaluateOptions },
+): Promise<EvaluationReport> {
+  const index = refIndex(pairs);
+  const images = await source([...index.keys()], { training: false, rng: options.rng });
+  const cols = images.data.length / images.n;
+  const embeddings = l2Normalize({ rows: images.n, cols, data: images.data });
+  return evaluateIndexed(embeddings, index, pairs, options.evaluation ?? {});
 }
