@@ -1,0 +1,646 @@
+/**
+ * The pure half of `train`: flags, a preset and a description of the loaded
+ * data become a typed {@link TrainPlan}. No files, clocks or devices here;
+ * cli/train.ts executes the plan.
+ *
+ * @module
+ */
+
+import { type FlagTable, formatHelp, type ParsedFlags, parseFlags, UsageError } from "./flags.ts";
+import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
+import type { TrainingOptions } from "../core/backend.ts";
+import type { ModelSpec } from "../core/model_spec.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { exponentialDecay, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
+
+const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as const;
+
+/** The train command's flags. Numeric defaults come from the preset. */
+export const TRAIN_FLAGS: FlagTable = {
+  "preset": {
+    kind: "string",
+    help: "settings preset: small (nano on synthetic faces), seed (the seed's defaults), tiny",
+    default: "small",
+    choices: ["small", "seed", "tiny"],
+  },
+  "backend": {
+    kind: "string",
+    help: "compute backend; auto picks tfjs on a hardware GPU, else wasm-simd",
+    default: "auto",
+    choices: ["auto", "pure", "tfjs", "wasm-simd"],
+  },
+  "device": {
+    kind: "string",
+    help: "tfjs device override",
+    choices: ["webgpu", "wasm", "cpu"],
+  },
+  "threads": {
+    kind: "number",
+    help: "wasm-simd worker threads (default: all cores)",
+    integer: true,
+    min: 1,
+  },
+  "model": { kind: "string", help: "network spec", choices: ["nano", "inception-resnet-v1"] },
+  "image-size": { kind: "number", help: "input image size in pixels", integer: true, min: 8 },
+  "embedding-size": { kind: "number", help: "embedding dimension", integer: true, min: 1 },
+  "people-per-batch": {
+    kind: "number",
+    help: "identities sampled per round",
+    integer: true,
+    min: 1,
+  },
+  "images-per-person": {
+    kind: "number",
+    help: "images per sampled identity",
+    integer: true,
+    min: 2,
+  },
+  "alpha": { kind: "number", help: "triplet margin", min: 0, exclusiveMin: true },
+  "batch-size": {
+    kind: "number",
+    help: "images per training step (multiple of 3)",
+    integer: true,
+    min: 3,
+  },
+  "epoch-size": { kind: "number", help: "training steps per epoch", integer: true, min: 1 },
+  "max-nrof-epochs": { kind: "number", help: "epochs to train", integer: true, min: 1 },
+  "optimizer": { kind: "string", help: "optimizer", choices: OPTIMIZERS },
+  "learning-rate": { kind: "number", help: "initial learning rate (-1: use the schedule file)" },
+  "learning-rate-decay-epochs": {
+    kind: "number",
+    help: "epochs between decays",
+    integer: true,
+    min: 1,
+  },
+  "learning-rate-decay-factor": {
+    kind: "number",
+    help: "staircase decay factor",
+    min: 0,
+    exclusiveMin: true,
+  },
+  "learning-rate-schedule-file": { kind: "string", help: "file of `epoch: lr` lines" },
+  "moving-average-decay": {
+    kind: "number",
+    help: "decay of the parameters' moving average",
+    min: 0,
+    max: 1,
+  },
+  "weight-decay": { kind: "number", help: "L2 weight decay", min: 0 },
+  "keep-probability": {
+    kind: "number",
+    help: "dropout keep probability",
+    min: 0,
+    exclusiveMin: true,
+    max: 1,
+  },
+  "random-crop": { kind: "boolean", help: "random crop to --image-size (needs --data-dir)" },
+  "random-flip": { kind: "boolean", help: "random horizontal flip (needs --data-dir)" },
+  "selection": {
+    kind: "string",
+    help: "triplet selection",
+    choices: ["vggface", "facenet", "hard", "all"],
+  },
+  "seed": { kind: "number", help: "random seed", integer: true, min: 0 },
+  "synthetic-nuisance": {
+    kind: "number",
+    help: "strength of the synthetic faces' nuisances, 0..2",
+    min: 0,
+    max: 2,
+  },
+  "lfw-nrof-folds": { kind: "number", help: "validation folds", integer: true, min: 2 },
+  "data-dir": {
+    kind: "string",
+    help: "train on a folder of identities (one sub-folder each, JPEG/PNG) instead of the " +
+      "synthetic faces",
+  },
+  "min-nrof-images-per-class": {
+    kind: "number",
+    help: "with --data-dir: drop identities with fewer images",
+    integer: true,
+    min: 1,
+    default: 1,
+  },
+  "lfw-dir": { kind: "string", help: "with --lfw-pairs: the folder of the pair images" },
+  "lfw-pairs": {
+    kind: "string",
+    help: "validate each epoch on these pairs (LFW pairs.txt format)",
+  },
+  "allow-missing": {
+    kind: "boolean",
+    help: "validate on the pairs whose images exist instead of stopping",
+  },
+  "resize": {
+    kind: "number",
+    help: "with --data-dir: resize images to N pixels before cropping",
+    integer: true,
+    min: 1,
+  },
+  "out": { kind: "string", help: "run directory: metrics.jsonl and checkpoints" },
+  "resume": { kind: "string", help: "continue the run in this directory (or checkpoint)" },
+  "keep-checkpoints": {
+    kind: "number",
+    help: "checkpoints to keep",
+    integer: true,
+    min: 1,
+    default: 3,
+  },
+  "quiet": { kind: "boolean", help: "no progress output" },
+  "loss": {
+    kind: "string",
+    help:
+      "triplet (train_tripletloss), softmax (train_softmax: classifier, optional center loss), " +
+      "arcface (softmax with an additive angular margin)",
+    default: "triplet",
+    choices: ["triplet", "softmax", "arcface"],
+  },
+  "center-loss-factor": {
+    kind: "number",
+    help: "softmax/arcface: center loss weight",
+    min: 0,
+    default: 0,
+  },
+  "center-loss-alfa": {
+    kind: "number",
+    help: "softmax/arcface: center update rate",
+    min: 0,
+    max: 1,
+    default: 0.95,
+  },
+  "prelogits-norm-loss-factor": {
+    kind: "number",
+    help: "softmax/arcface: weight of the prelogits norm penalty",
+    min: 0,
+    default: 0,
+  },
+  "prelogits-norm-p": {
+    kind: "number",
+    help: "softmax/arcface: norm order of the prelogits penalty",
+    min: 1,
+    default: 1.0,
+  },
+  "margin": {
+    kind: "number",
+    help: "arcface: additive angular margin in radians",
+    min: 0,
+    max: Math.PI / 2,
+    default: 0.5,
+  },
+  "scale": {
+    kind: "number",
+    help: "arcface: logit scale",
+    min: 0,
+    exclusiveMin: true,
+    default: 64,
+  },
+  "validation-set-split-ratio": {
+    kind: "number",
+    help: "softmax/arcface: fraction of each identity's images held out for validation",
+    min: 0,
+    max: 0.99,
+    default: 0,
+  },
+  "min-nrof-val-images-per-class": {
+    kind: "number",
+    help: "softmax/arcface: identities with fewer held-out images keep them all for training",
+    integer: true,
+    min: 0,
+    default: 0,
+  },
+  "validate-every-n-epochs": {
+    kind: "number",
+    help: "softmax/arcface: epochs between held-out validations (and after the last epoch)",
+    integer: true,
+    min: 1,
+    default: 1,
+  },
+  "batch-norm-decay": {
+    kind: "number",
+    help: "batch-norm moving-statistics decay of every layer (the seed's 0.995 " +
+      "needs hundreds of steps before inference mode is meaningful; short runs: 0.9)",
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+  },
+  "random-rotate": {
+    kind: "boolean",
+    help: "rotate training images by a random angle in [-10, 10) degrees",
+  },
+};
+
+const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
+  "model": "model",
+  "image-size": "imageSize",
+  "embedding-size": "embeddingSize",
+  "people-per-batch": "peoplePerBatch",
+  "images-per-person": "imagesPerPerson",
+  "alpha": "alpha",
+  "batch-size": "batchSize",
+  "epoch-size": "epochSize",
+  "max-nrof-epochs": "maxNrofEpochs",
+  "optimizer": "optimizer",
+  "learning-rate": "learningRate",
+  "learning-rate-decay-epochs": "learningRateDecayEpochs",
+  "learning-rate-decay-factor": "learningRateDecayFactor",
+  "moving-average-decay": "movingAverageDecay",
+  "weight-decay": "weightDecay",
+  "keep-probability": "keepProbability",
+  "selection": "selection",
+  "seed": "seed",
+  "lfw-nrof-folds": "lfwNrofFolds",
+  "synthetic-nuisance": "syntheticNuisance",
+  "batch-norm-decay": "batchNormDecay",
+};
+
+function presetNotes(): string[] {
+  const keys = Object.entries(FLAG_TO_SETTING);
+  const lines = ["presets (an explicit flag overrides the preset):"];
+  for (const name of ["small", "seed", "tiny"] as PresetName[]) {
+    const preset = PRESETS[name];
+    lines.push(
+      `  ${name}: ` + keys.map(([flag, key]) => `--${flag}=${preset[key]}`).join(" "),
+    );
+  }
+  return lines;
+}
+
+/** The help text of `train`. */
+export function trainHelp(): string {
+  return formatHelp("deno task train [flags]", TRAIN_FLAGS, presetNotes());
+}
+
+/**
+ * Parses `train`'s arguments against {@link TRAIN_FLAGS}.
+ *
+ * @param args Arguments after `train`.
+ * @returns The parsed flags, preset defaults not yet applied.
+ * @throws {UsageError} For an unknown flag or a bad value.
+ * @example
+ * ```ts
+ * import { parseTrainFlags } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const flags = parseTrainFlags(["--alpha=0.3"]);
+ * assert.equal(flags.values["alpha"], 0.3);
+ * assert.ok(flags.explicit.has("alpha"));
+ * ```
+ */
+export function parseTrainFlags(args: readonly string[]): ParsedFlags {
+  return parseFlags(args, TRAIN_FLAGS);
+}
+
+/** The loss families `train` offers. */
+export type LossKind = "triplet" | "softmax" | "arcface";
+
+/** Where the training identities come from. */
+export type TrainDataPlan =
+  | {
+    /** The synthetic identities of core/synthetic.ts. */
+    readonly kind: "synthetic";
+    readonly seed: number;
+    readonly identities: number;
+    readonly imagesPerIdentity: number;
+  }
+  | {
+    /** A folder with one sub-folder of images per identity. */
+    readonly kind: "folder";
+    readonly dir: string;
+    readonly minNrofImagesPerClass: number;
+  };
+
+/** What each epoch is validated on. */
+export type PairsPlan =
+  | {
+    /** Synthetic pairs of held-out synthetic identities. */
+    readonly kind: "synthetic";
+    readonly seed: number;
+    readonly identities: number;
+    readonly imagesPerIdentity: number;
+    readonly folds: number;
+    readonly pairsPerFold: number;
+  }
+  | {
+    /** An LFW-format pairs file over a folder of images. */
+    readonly kind: "lfw";
+    readonly pairsFile: string;
+    readonly dir: string;
+    readonly allowMissing: boolean;
+    /** Explicit `--lfw-nrof-folds`; null: the file's own fold count. */
+    readonly nrofFolds: number | null;
+  }
+  | {
+    /** No pair validation (a data folder without `--lfw-pairs`). */
+    readonly kind: "none";
+  };
+
+/** How each epoch's learning rate is found. */
+export type LearningRatePlan =
+  | {
+    /** `epoch: lr` lines read from a file by the shell. */
+    readonly kind: "schedule";
+    readonly file: string;
+  }
+  | {
+    /** TF's staircase exponential decay over the global step. */
+    readonly kind: "decay";
+    readonly learningRate: number;
+    readonly decaySteps: number;
+    readonly decayRate: number;
+  };
+
+/** How training and validation images are prepared. */
+export interface ImagePlan {
+  /** Model input size in pixels. */
+  readonly size: number;
+  /** Resize files to this size before cropping; null: no resize. */
+  readonly resize: number | null;
+  readonly randomCrop: boolean;
+  readonly randomFlip: boolean;
+  /** Maximum random rotation in degrees (0: none). */
+  readonly randomRotate: number;
+  /** Strength of the synthetic faces' nuisances. */
+  readonly syntheticNuisance: number;
+}
+
+/** The softmax/arcface loss settings (unused by triplet loss). */
+export interface SoftmaxPlan {
+  readonly centerLossFactor: number;
+  readonly centerLossAlfa: number;
+  readonly prelogitsNormLossFactor: number;
+  readonly prelogitsNormP: number;
+  /** ArcFace's margin and scale; null for plain softmax. */
+  readonly arcface: { readonly margin: number; readonly scale: number } | null;
+  /** Held-out split of each identity's images. */
+  readonly split: { readonly ratio: number; readonly minNrofValImagesPerClass: number };
+  /** Epochs between held-out validations (and after the last epoch). */
+  readonly validateEveryNEpochs: number;
+}
+
+/** Everything a `train` run does, decided before any file is read. */
+export interface TrainPlan {
+  /** The preset the settings start from. */
+  readonly preset: PresetName;
+  /** The preset with the explicit flags applied. */
+  readonly settings: TrainSettings;
+  /** The backend to open. */
+  readonly backend: {
+    readonly name: string;
+    readonly device: string | undefined;
+    readonly threads: number | undefined;
+  };
+  /** The network, with every batch norm's decay set to `settings.batchNormDecay`. */
+  readonly spec: ModelSpec;
+  readonly loss: LossKind;
+  readonly softmax: SoftmaxPlan;
+  readonly data: TrainDataPlan;
+  readonly pairs: PairsPlan;
+  readonly images: ImagePlan;
+  readonly learningRate: LearningRatePlan;
+  /** Run folder for metrics and checkpoints; undefined: nothing is written. */
+  readonly out: string | undefined;
+  /** Run folder or checkpoint to resume from. */
+  readonly resume: string | undefined;
+  readonly keepCheckpoints: number;
+  readonly quiet: boolean;
+}
+
+/**
+ * Builds the plan of a `train` run from parsed flags.
+ *
+ * @param flags The parsed flags ({@link parseTrainFlags}).
+ * @returns The plan.
+ * @throws {UsageError} When flags contradict each other.
+ * @example
+ * ```ts
+ * import { parseTrainFlags, planTrain } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan = planTrain(parseTrainFlags(["--preset", "tiny", "--alpha", "0.3"]));
+ * assert.equal(plan.settings.alpha, 0.3);
+ * assert.equal(plan.data.kind, "synthetic");
+ * ```
+ */
+export function planTrain(flags: ParsedFlags): TrainPlan {
+  const v = flags.values;
+  if (flags.positionals.length > 0) {
+    throw new UsageError(`train takes no positional arguments, got "${flags.positionals[0]}"`);
+  }
+  const preset = v["preset"] as PresetName;
+  const merged: Record<string, unknown> = { ...PRESETS[preset] };
+  for (const [flag, key] of Object.entries(FLAG_TO_SETTING)) {
+    if (flags.explicit.has(flag)) merged[key] = v[flag];
+  }
+  const s = merged as unknown as TrainSettings;
+  if (s.batchSize % 3 !== 0) {
+    throw new UsageError(`--batch-size must be a multiple of 3, got ${s.batchSize}`);
+  }
+  const dataDir = v["data-dir"] as string | undefined;
+  const lfwPairs = v["lfw-pairs"] as string | undefined;
+  const lfwDir = v["lfw-dir"] as string | undefined;
+  if (dataDir === undefined && (v["random-crop"] || v["random-flip"])) {
+    throw new UsageError("--random-crop and --random-flip need --data-dir");
+  }
+  if ((lfwPairs === undefined) !== (lfwDir === undefined)) {
+    throw new UsageError("--lfw-pairs and --lfw-dir go together");
+  }
+  const loss = v["loss"] as LossKind;
+  const ratio = v["validation-set-split-ratio"] as number;
+  if (ratio > 0 && loss === "triplet") {
+    throw new UsageError("--validation-set-split-ratio needs --loss softmax or arcface");
+  }
+  const scheduleFile = v["learning-rate-schedule-file"] as string | undefined;
+  const baseSpec = modelSpec(s.model, {
+    embeddingSize: s.embeddingSize,
+    keepProbability: s.keepProbability,
+    imageSize: s.imageSize,
+  });
+  const spec: ModelSpec = {
+    ...baseSpec,
+    nodes: baseSpec.nodes.map((node) =>
+      node.op === "batchNorm" ? { ...node, decay: s.batchNormDecay } : node
+    ),
+  };
+  const resume = v["resume"] as string | undefined;
+  const resize = v["resize"] as number | undefined;
+  return {
+    preset,
+    settings: s,
+    backend: {
+      name: v["backend"] as string,
+      device: v["device"] as string | undefined,
+      threads: v["threads"] as number | undefined,
+    },
+    spec,
+    loss,
+    softmax: {
+      centerLossFactor: v["center-loss-factor"] as number,
+      centerLossAlfa: v["center-loss-alfa"] as number,
+      prelogitsNormLossFactor: v["prelogits-norm-loss-factor"] as number,
+      prelogitsNormP: v["prelogits-norm-p"] as number,
+      arcface: loss === "arcface"
+        ? { margin: v["margin"] as number, scale: v["scale"] as number }
+        : null,
+      split: {
+        ratio,
+        minNrofValImagesPerClass: v["min-nrof-val-images-per-class"] as number,
+      },
+      validateEveryNEpochs: v["validate-every-n-epochs"] as number,
+    },
+    data: dataDir !== undefined
+      ? {
+        kind: "folder",
+        dir: dataDir,
+        minNrofImagesPerClass: v["min-nrof-images-per-class"] as number,
+      }
+      : {
+        kind: "synthetic",
+        seed: s.seed,
+        identities: s.trainIdentities,
+        imagesPerIdentity: s.imagesPerIdentity,
+      },
+    pairs: lfwPairs !== undefined && lfwDir !== undefined
+      ? {
+        kind: "lfw",
+        pairsFile: lfwPairs,
+        dir: lfwDir,
+        allowMissing: v["allow-missing"] === true,
+        nrofFolds: flags.explicit.has("lfw-nrof-folds") ? s.lfwNrofFolds : null,
+      }
+      : dataDir !== undefined
+      ? { kind: "none" }
+      : {
+        kind: "synthetic",
+        seed: s.seed,
+        identities: s.valIdentities,
+        imagesPerIdentity: s.valImagesPerIdentity,
+        folds: s.lfwNrofFolds,
+        pairsPerFold: s.valPairsPerFold,
+      },
+    images: {
+      size: s.imageSize,
+      resize: resize ?? null,
+      randomCrop: v["random-crop"] === true,
+      randomFlip: v["random-flip"] === true,
+      randomRotate: v["random-rotate"] === true ? 10 : 0,
+      syntheticNuisance: s.syntheticNuisance,
+    },
+    learningRate: scheduleFile !== undefined ? { kind: "schedule", file: scheduleFile } : {
+      kind: "decay",
+      learningRate: s.learningRate,
+      decaySteps: s.learningRateDecayEpochs * s.epochSize,
+      decayRate: s.learningRateDecayFactor,
+    },
+    out: (v["out"] as string | undefined) ?? resume,
+    resume,
+    keepCheckpoints: v["keep-checkpoints"] as number,
+    quiet: v["quiet"] === true,
+  };
+}
+
+/** What the shell learned about the training data after loading it. */
+export interface DataDescription {
+  /** Number of training identities (the softmax classes). */
+  readonly identities: number;
+}
+
+/**
+ * The loss, optimizer and regularization a plan trains with.
+ *
+ * @param plan The plan.
+ * @param data The loaded data (softmax needs its number of identities).
+ * @returns The training options.
+ * @example
+ * ```ts
+ * import { parseTrainFlags, planTrain, trainingOptions } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan = planTrain(parseTrainFlags(["--preset=tiny", "--loss=softmax"]));
+ * const options = trainingOptions(plan, { identities: 7 });
+ * assert.equal(options.loss.kind === "softmax" && options.loss.numClasses, 7);
+ * ```
+ */
+export function trainingOptions(plan: TrainPlan, data: DataDescription): TrainingOptions {
+  const s = plan.settings;
+  const m = plan.softmax;
+  return {
+    loss: plan.loss !== "triplet"
+      ? {
+        kind: "softmax",
+        numClasses: data.identities,
+        centerLossFactor: m.centerLossFactor,
+        centerLossAlfa: m.centerLossAlfa,
+        prelogitsNormLossFactor: m.prelogitsNormLossFactor,
+        prelogitsNormP: m.prelogitsNormP,
+        ...(m.arcface === null ? {} : { arcface: m.arcface }),
+      }
+      : { kind: "triplet", alpha: s.alpha },
+    optimizer: { name: s.optimizer },
+    weightDecay: s.weightDecay,
+    movingAverageDecay: s.movingAverageDecay > 0 ? s.movingAverageDecay : null,
+  };
+}
+
+/**
+ * The learning rate of an epoch: the schedule file's entry, or the staircase
+ * decay at the global step the epoch starts from. A rate <= 0 ends training.
+ *
+ * @param plan The learning-rate part of a plan.
+ * @param at The epoch (0-based), the global step it starts at, and the parsed
+ *   schedule file when the plan has one.
+ * @returns The learning rate.
+ * @throws {RangeError} When a schedule plan comes without its entries.
+ * @example
+ * ```ts
+ * import { epochLearningRate } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan = { kind: "decay", learningRate: 0.1, decaySteps: 10, decayRate: 0.5 } as const;
+ * assert.equal(epochLearningRate(plan, { epoch: 1, globalStep: 10, schedule: null }), 0.05);
+ * ```
+ */
+export function epochLearningRate(
+  plan: LearningRatePlan,
+  at: {
+    readonly epoch: number;
+    readonly globalStep: number;
+    readonly schedule: readonly ScheduleEntry[] | null;
+  },
+): number {
+  if (plan.kind === "schedule") {
+    if (at.schedule === null) {
+      throw new RangeError(`The schedule of ${plan.file} was not given`);
+    }
+    return scheduledRate(at.schedule, at.epoch);
+  }
+  return exponentialDecay(at.globalStep, {
+    learningRate: plan.learningRate,
+    decaySteps: plan.decaySteps,
+    decayRate: plan.decayRate,
+    staircase: true,
+  });
+}
+
+/**
+ * Whether a softmax run validates on its held-out images after `epoch`
+ * (0-based): every `validateEveryNEpochs` epochs and after the last one.
+ *
+ * @param plan The plan.
+ * @param epoch The epoch just trained (0-based).
+ * @param heldOutImages Number of held-out images (0: never).
+ * @returns Whether to validate.
+ * @example
+ * ```ts
+ * import { parseTrainFlags, planTrain, validatesHeldOut } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan = planTrain(parseTrainFlags([
+ *   "--preset=tiny", "--loss=softmax", "--validate-every-n-epochs=2", "--max-nrof-epochs=5",
+ * ]));
+ * assert.deepEqual([0, 1, 2, 3, 4].map((e) => validatesHeldOut(plan, e, 10)),
+ *   [false, true, false, true, true]);
+ * ```
+ */
+export function validatesHeldOut(plan: TrainPlan, epoch: number, heldOutImages: number): boolean {
+  if (plan.loss === "triplet" || heldOutImages === 0) return false;
+  const every = plan.softmax.validateEveryNEpochs;
+  return (epoch + 1) % every === 0 || epoch + 1 === plan.settings.maxNrofEpochs;
+}
