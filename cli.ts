@@ -39,6 +39,10 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     help: "write a checkpoint as a TensorFlow.js graph model for the browser (freeze/export)",
     run: async (args) => (await import("./cli/export.ts")).exportCommand(args),
   },
+  report: {
+    help: "draw a training run (train --out folder) as one self-contained HTML page",
+    run: async (args) => (await import("./cli/report.ts")).reportCommand(args),
+  },
   cluster: {
     help: "group the faces of a folder by identity, one folder per cluster (cluster)",
     run: async (args) => (await import("./cli/cluster.ts")).clusterCommand(args),

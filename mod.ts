@@ -150,6 +150,7 @@ export {
   renumberBySize,
 } from "./core/pure/cluster.ts";
 export { type RetrievalMetrics, retrievalMetrics } from "./core/pure/retrieval.ts";
+export { pca, type PcaOptions, type PcaResult } from "./core/pure/pca.ts";
 
 // --- model graph (core) ---
 export type {
@@ -228,7 +229,13 @@ export {
   type TrainEvent,
   type TripletLoopConfig,
 } from "./core/train.ts";
-export { type RefPair, validateOnPairs, validatePixelsOnPairs } from "./core/validate.ts";
+export {
+  type PairValidation,
+  type RefPair,
+  validateOnPairs,
+  validateOnPairsDetailed,
+  validatePixelsOnPairs,
+} from "./core/validate.ts";
 export {
   type DatasetSplit,
   epochImageIndices,
@@ -364,6 +371,27 @@ export {
   type SaveCheckpointOptions,
 } from "./io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./io/safetensors.ts";
+export {
+  appendSteps,
+  type EpochRecord,
+  identityOfRef,
+  METRICS_FILE,
+  readRunLog,
+  type RunLog,
+  type StepRecord,
+  STEPS_FILE,
+  VALIDATION_FILE,
+  VALIDATION_FORMAT,
+  type ValidationRecord,
+  validationRecord,
+  writeValidation,
+} from "./io/run_log.ts";
+export {
+  MAP_IDENTITIES,
+  renderReport,
+  type ReportOptions,
+  SERIES_COLORS,
+} from "./io/report_html.ts";
 export {
   decodeNpy,
   encodeNpyInt32,

@@ -88,7 +88,14 @@ export interface ValidateJson {
     far: number;
     auc: number;
     eer: number;
+    /** The accuracy threshold chosen on each fold's training pairs. */
     thresholds: number[];
+    /** The VAL threshold interpolated on each fold's training pairs. */
+    valThresholds: number[];
+    /** Test-fold accuracy of each fold. */
+    foldAccuracy: number[];
+    /** The averaged ROC: true and false positive rates at each of `rocThresholds`. */
+    roc: { thresholds: number[]; tpr: number[]; fpr: number[] };
   };
   retrieval?: RetrievalMetrics & { images: number; identities: number };
 }
@@ -223,6 +230,13 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
         auc: report.auc,
         eer: report.eer,
         thresholds: report.thresholdsChosen,
+        valThresholds: report.valThresholds,
+        foldAccuracy: report.accuracy,
+        roc: {
+          thresholds: [...report.thresholds],
+          tpr: [...report.tpr],
+          fpr: [...report.fpr],
+        },
       };
     }
     if (labelled !== undefined) {

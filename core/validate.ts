@@ -10,7 +10,12 @@ import type { Model } from "./backend.ts";
 import type { Matrix, RngState } from "./types.ts";
 import type { ImageSource } from "./train.ts";
 import { embedInChunks } from "./train.ts";
-import { evaluate, type EvaluateOptions, type EvaluationReport } from "./pure/evaluation.ts";
+import {
+  distance,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationReport,
+} from "./pure/evaluation.ts";
 import { l2Normalize } from "./pure/distances.ts";
 
 /** A verification pair of image references. */
@@ -75,6 +80,76 @@ export async function validateOnPairs(
     readonly evaluation?: EvaluateOptions;
   },
 ): Promise<EvaluationReport> {
+  return (await validateOnPairsDetailed(model, pairs, source, options)).report;
+}
+
+/** What {@link validateOnPairsDetailed} returns: the report and what it was computed from. */
+export interface PairValidation {
+  /** The evaluation report. */
+  readonly report: EvaluationReport;
+  /** The distinct image references, in order of first appearance in the pairs. */
+  readonly refs: string[];
+  /** One embedding row per reference of `refs`. */
+  readonly embeddings: Matrix;
+  /** The distance of each pair (the evaluation's metric, without mean subtraction). */
+  readonly distances: Float64Array;
+}
+
+/**
+ * Embeds the images of `pairs` and evaluates them, keeping the embeddings and
+ * the pair distances (for plots of the embedding space and of the distances).
+ *
+ * @param model The model (evaluated with its moving averages when it keeps them).
+ * @param pairs The pairs, fold after fold.
+ * @param source Loads images by reference (inference mode: no augmentation).
+ * @param options Chunk size, RNG for the source, and evaluation options.
+ * @returns The report, the references with their embeddings, and the pair distances.
+ *
+ * @throws {RangeError} When no pairs are given.
+ * @example
+ * ```ts
+ * import { validateOnPairsDetailed } from "./validate.ts";
+ * import { createPureBackend } from "./pure_backend.ts";
+ * import { initModelState } from "./model_state.ts";
+ * import { modelSpec } from "./models/registry.ts";
+ * import { createRng } from "./pure/rng.ts";
+ * import { renderSyntheticRef, syntheticPairs } from "./synthetic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
+ * const options = {
+ *   loss: { kind: "triplet", alpha: 0.2 },
+ *   optimizer: { name: "SGD" },
+ *   weightDecay: 0,
+ *   movingAverageDecay: null,
+ * } as const;
+ * const model = await createPureBackend().createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const source = (refs: readonly string[]) =>
+ *   Promise.resolve({
+ *     n: refs.length,
+ *     height: 16,
+ *     width: 16,
+ *     channels: 3,
+ *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x - 127.5) / 128))),
+ *   });
+ * const { pairs } = syntheticPairs({ seed: 1, identities: 20, imagesPerIdentity: 2, pairsPerFold: 1 });
+ * const v = await validateOnPairsDetailed(model, pairs, source, { chunk: 10, rng: createRng(3), useMovingAverage: false });
+ * assert.equal(v.distances.length, pairs.length);
+ * assert.equal(v.embeddings.rows, v.refs.length);
+ * assert.equal(v.embeddings.cols, 8);
+ * ```
+ */
+export async function validateOnPairsDetailed(
+  model: Model,
+  pairs: readonly RefPair[],
+  source: ImageSource,
+  options: {
+    readonly chunk: number;
+    readonly rng: RngState;
+    readonly useMovingAverage?: boolean;
+    readonly evaluation?: EvaluateOptions;
+  },
+): Promise<PairValidation> {
   const index = refIndex(pairs);
   const refs = [...index.keys()];
   const images = await source(refs, { training: false, rng: options.rng });
@@ -84,7 +159,14 @@ export async function validateOnPairs(
     rng: options.rng,
     useMovingAverage: options.useMovingAverage ?? true,
   });
-  return evaluateIndexed(embeddings, index, pairs, options.evaluation ?? {});
+  const evaluation = options.evaluation ?? {};
+  const [e1, e2] = pairSides(embeddings, index, pairs);
+  return {
+    report: evaluate(e1, e2, pairs.map((p) => p.same), evaluation),
+    refs,
+    embeddings,
+    distances: distance(e1, e2, evaluation.distanceMetric ?? "euclidean"),
+  };
 }
 
 function refIndex(pairs: readonly RefPair[]): Map<string, number> {
@@ -96,12 +178,11 @@ function refIndex(pairs: readonly RefPair[]): Map<string, number> {
   return index;
 }
 
-function evaluateIndexed(
+function pairSides(
   embeddings: Matrix,
   index: ReadonlyMap<string, number>,
   pairs: readonly RefPair[],
-  evaluation: EvaluateOptions,
-): EvaluationReport {
+): [Matrix, Matrix] {
   const pick = (side: "a" | "b"): Matrix => {
     const cols = embeddings.cols;
     const data = new Float32Array(pairs.length * cols);
@@ -111,7 +192,7 @@ function evaluateIndexed(
     });
     return { rows: pairs.length, cols, data };
   };
-  return evaluate(pick("a"), pick("b"), pairs.map((p) => p.same), evaluation);
+  return [pick("a"), pick("b")];
 }
 
 /**
@@ -160,5 +241,6 @@ export async function validatePixelsOnPairs(
   const images = await source([...index.keys()], { training: false, rng: options.rng });
   const cols = images.data.length / images.n;
   const embeddings = l2Normalize({ rows: images.n, cols, data: images.data });
-  return evaluateIndexed(embeddings, index, pairs, options.evaluation ?? {});
+  const [e1, e2] = pairSides(embeddings, index, pairs);
+  return evaluate(e1, e2, pairs.map((p) => p.same), options.evaluation ?? {});
 }

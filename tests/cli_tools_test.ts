@@ -10,6 +10,7 @@ import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
 import { renderSyntheticRef } from "../core/synthetic.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
+import { areaUnderCurve } from "../core/pure/evaluation.ts";
 import { encodePng } from "../io/images.ts";
 import { splitDataset } from "../cli/classify.ts";
 import { euclideanDistanceMatrix, formatDistanceTable } from "../cli/compare.ts";
@@ -150,6 +151,20 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
       );
       assert.equal(json.lfw.pairs, 80);
       assert.equal(json.lfw.thresholds.length, 10);
+      assert.equal(json.lfw.valThresholds.length, 10);
+      assert.equal(json.lfw.foldAccuracy.length, 10);
+      // The ROC curve: as many points as thresholds, rates rising with the threshold, and
+      // the reported AUC is the area under exactly this curve.
+      const roc = json.lfw.roc;
+      assert.equal(roc.tpr.length, roc.thresholds.length);
+      assert.equal(roc.fpr.length, roc.thresholds.length);
+      for (let i = 1; i < roc.tpr.length; i++) {
+        assert.ok(roc.tpr[i] >= roc.tpr[i - 1] && roc.fpr[i] >= roc.fpr[i - 1]);
+      }
+      assert.equal(
+        areaUnderCurve(Float64Array.from(roc.fpr), Float64Array.from(roc.tpr)),
+        json.lfw.auc,
+      );
       assert.equal(
         lines[0],
         `Accuracy: ${json.lfw.accuracy.toFixed(5)}+-${json.lfw.accuracyStd.toFixed(5)}`,
