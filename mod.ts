@@ -300,15 +300,27 @@ export {
 // --- io ---
 export {
   checkImageHeader,
+  declaredImageSize,
+  type DeclaredSize,
   decodeImage,
   detectImageFormat,
   encodePng,
   IMAGE_TAIL_BYTES,
   ImageDecodeError,
   type ImageFormat,
+  type ImageLimits,
+  MAX_IMAGE_FILE_BYTES,
+  MAX_IMAGE_PIXELS,
   probeImageFile,
   readImage,
 } from "./io/images.ts";
+export {
+  appendJsonLines,
+  readFileBounded,
+  readJsonLines,
+  replaceFolderAtomic,
+  writeFileAtomic,
+} from "./io/atomic.ts";
 export {
   describeSkipped,
   type DroppedClass,

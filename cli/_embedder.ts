@@ -74,6 +74,8 @@ export interface LoadedModel {
   readonly useMovingAverage: boolean;
   /** The training step of the checkpoint. */
   readonly step: number;
+  /** The SHA-256 of the checkpoint's tensors file, when its metadata records it. */
+  readonly sha256?: string;
   /** Frees the model and the backend. */
   dispose(): void;
 }
@@ -143,6 +145,7 @@ export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
     standardize,
     useMovingAverage,
     step: state.step,
+    ...(meta.tensorsSha256 === undefined ? {} : { sha256: meta.tensorsSha256 }),
     dispose() {
       model.dispose();
       backend.dispose();

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputPath } from "./_output.ts";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   embeddingProgress,
@@ -79,7 +80,35 @@ export interface SavedClassifier extends SoftmaxClassifier {
     readonly model: string;
     readonly step: number;
     readonly embeddingSize: number;
+    /** The SHA-256 of the checkpoint's tensors, when the checkpoint records it. */
+    readonly sha256?: string;
   };
+}
+
+/**
+ * How the checkpoint a classifier was trained on differs from the loaded one,
+ * or null when they look the same (same tensors' checksum when both have one,
+ * else the same model, step and embedding size).
+ *
+ * @param source What the classifier file records (absent in old files).
+ * @param loaded The loaded checkpoint.
+ * @returns A description of the difference, or null.
+ */
+export function sourceMismatch(
+  source: SavedClassifier["embeddingModel"] | undefined,
+  loaded: { name: string; step: number; embeddingSize: number; sha256?: string | undefined },
+): string | null {
+  if (typeof source !== "object" || source === null) return null;
+  const was = `${source.checkpoint}: ${source.model}, step ${source.step}`;
+  const now = `now ${loaded.name}, step ${loaded.step}`;
+  if (source.sha256 !== undefined && loaded.sha256 !== undefined) {
+    return source.sha256 === loaded.sha256 ? null : `${was}; ${now}, other weights`;
+  }
+  if (
+    source.model !== loaded.name || source.step !== loaded.step ||
+    source.embeddingSize !== loaded.embeddingSize
+  ) return `${was}; ${now}`;
+  return null;
 }
 
 /**
@@ -145,9 +174,11 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const dataDir = flags.values["data-dir"] as string | undefined;
-  const classifierFile = flags.values["classifier"] as string | undefined;
   if (dataDir === undefined) throw new UsageError("--data-dir is required");
-  if (classifierFile === undefined) throw new UsageError("--classifier is required");
+  const classifierFile = checkOutputPath(
+    flags.values["classifier"] as string | undefined,
+    "--classifier",
+  );
   const quiet = flags.values["quiet"] === true;
   const split = flags.values["use-split-dataset"] === true;
   const minImages = flags.values["min-nrof-images-per-class"] as number;
@@ -199,6 +230,13 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
         `${classifierFile} expects ${saved.dims}-d embeddings, the model gives ${loaded.embeddingSize}`,
       );
     }
+    const mismatch = saved === undefined ? null : sourceMismatch(saved.embeddingModel, loaded);
+    if (mismatch !== null) {
+      console.error(
+        `warning: ${classifierFile} was trained on the embeddings of another checkpoint (${mismatch}); ` +
+          `its predictions on these embeddings are likely meaningless`,
+      );
+    }
     embeddings = await embedFiles(loaded, part.paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
@@ -225,10 +263,10 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
         model: loaded.name,
         step: loaded.step,
         embeddingSize: loaded.embeddingSize,
+        ...(loaded.sha256 === undefined ? {} : { sha256: loaded.sha256 }),
       },
     };
-    await Deno.mkdir(dirname(classifierFile), { recursive: true });
-    await Deno.writeTextFile(classifierFile, JSON.stringify(file) + "\n");
+    await writeFileAtomic(classifierFile, JSON.stringify(file) + "\n");
     const trainAccuracy = accuracyOf(fitted, embeddings, part.labels, classes);
     if (!quiet) {
       console.log(

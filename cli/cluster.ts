@@ -37,7 +37,9 @@ import {
 } from "../core/pure/cluster.ts";
 import { createRng } from "../core/pure/rng.ts";
 import { loadDatasetFolder } from "../io/dataset.ts";
-import { probeImageFile } from "../io/images.ts";
+import { MAX_IMAGE_FILE_BYTES, probeImageFile } from "../io/images.ts";
+import { readFileBounded, replaceFolderAtomic, writeNewFileSynced } from "../io/atomic.ts";
+import { checkOutputFolder, checkOutputPath } from "./_output.ts";
 import type { Matrix } from "../core/types.ts";
 
 /** The flags of `cluster`. */
@@ -137,17 +139,6 @@ function dotProducts(x: Matrix): Matrix {
   return { rows: n, cols: n, data: out };
 }
 
-async function checkEmptyOrMissing(out: string): Promise<void> {
-  try {
-    for await (const _ of Deno.readDir(out)) {
-      throw new Error(`${out} already exists and is not empty; choose a new --out folder`);
-    }
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-}
-
 async function copyInto(folder: string, paths: readonly string[]): Promise<void> {
   await Deno.mkdir(folder, { recursive: true });
   const used = new Set<string>();
@@ -161,7 +152,7 @@ async function copyInto(folder: string, paths: readonly string[]): Promise<void>
       name = `${stem}_${k}${ext}`;
     }
     used.add(name);
-    await Deno.copyFile(path, join(folder, name));
+    await writeNewFileSynced(join(folder, name), await readFileBounded(path, MAX_IMAGE_FILE_BYTES));
   }
 }
 
@@ -186,9 +177,8 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
     throw new UsageError(`cluster takes no positional arguments, got "${flags.positionals[0]}"`);
   }
   const dataDir = flags.values["data-dir"] as string | undefined;
-  const out = flags.values["out"] as string | undefined;
+  const out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
   if (dataDir === undefined) throw new UsageError("--data-dir is required");
-  if (out === undefined) throw new UsageError("--out is required");
   const method = flags.values["method"] as "dbscan" | "chinese-whispers";
   const threshold = (flags.values["cluster-threshold"] as number | undefined) ??
     (method === "dbscan" ? 1.0 : 0.55);
@@ -197,7 +187,7 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
   }
   const minSize = flags.values["min-cluster-size"] as number;
   const quiet = flags.values["quiet"] === true;
-  await checkEmptyOrMissing(out);
+  await checkOutputFolder(out, "--out", { hint: "choose a new --out folder" });
   const { paths, identities } = await collectImages(dataDir, quiet);
 
   const loaded = await openModel(flags);
@@ -229,16 +219,18 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
   });
   const unclustered = paths.filter((_, i) => final[i] === NOISE);
 
-  await Deno.mkdir(out, { recursive: true });
   const width = Math.max(3, String(Math.max(0, groups.length - 1)).length);
-  for (let k = 0; k < groups.length; k++) {
-    const members = groups[k] as number[];
-    await copyInto(
-      join(out, `cluster_${String(k).padStart(width, "0")}`),
-      members.map((i) => paths[i] as string),
-    );
-  }
-  if (unclustered.length > 0) await copyInto(join(out, "unclustered"), unclustered);
+  // The folders appear together or not at all: filled beside --out, then swapped in.
+  await replaceFolderAtomic(out, async (tmp) => {
+    for (let k = 0; k < groups.length; k++) {
+      const members = groups[k] as number[];
+      await copyInto(
+        join(tmp, `cluster_${String(k).padStart(width, "0")}`),
+        members.map((i) => paths[i] as string),
+      );
+    }
+    if (unclustered.length > 0) await copyInto(join(tmp, "unclustered"), unclustered);
+  });
 
   let purity: (ReturnType<typeof clusterPurity> & { adjustedRandIndex: number }) | null = null;
   if (identities !== null) {

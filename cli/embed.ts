@@ -13,7 +13,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { join } from "node:path";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   embeddingProgress,
@@ -23,6 +23,25 @@ import {
   openModel,
 } from "./_embedder.ts";
 import { encodeNpyInt32, encodeNpyMatrix } from "../io/npy.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputPath } from "./_output.ts";
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The flags of `embed`. */
 export const EMBED_FLAGS: FlagTable = {
@@ -39,13 +58,18 @@ export const EMBED_FLAGS: FlagTable = {
     kind: "string",
     help: "output prefix: PREFIX.npy, PREFIX_labels.npy, PREFIX.jsonl, ...",
   },
+  "force": { kind: "boolean", help: "replace existing output files" },
   "use-flipped-images": {
     kind: "boolean",
     help: "concatenate the embeddings of each image and its mirror",
   },
 };
 
-/** The files `embed` writes for a prefix. */
+/**
+ * The files `embed` writes for a prefix; a prefix naming a folder (ending in
+ * `/`) writes `embeddings.npy`, `embeddings_labels.npy`, ... inside it, never
+ * hidden files such as `DIR/.npy`.
+ */
 export function embeddingFiles(prefix: string): {
   embeddings: string;
   labels: string;
@@ -53,7 +77,10 @@ export function embeddingFiles(prefix: string): {
   classes: string;
   jsonl: string;
 } {
-  const base = prefix.endsWith(".npy") ? prefix.slice(0, -4) : prefix;
+  let base = prefix.endsWith(".npy") ? prefix.slice(0, -4) : prefix;
+  if (/[\\/]$/.test(base) || base === "" || base === "." || base === "..") {
+    base = join(base === "" ? "." : base, "embeddings");
+  }
   return {
     embeddings: `${base}.npy`,
     labels: `${base}_labels.npy`,
@@ -85,8 +112,18 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
     return 0;
   }
   const dataDir = flags.values["data-dir"] as string | undefined;
-  const out = flags.values["out"] as string | undefined;
-  if (out === undefined) throw new UsageError("--out is required");
+  let out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
+  if (!/[\\/]$/.test(out) && (await isFolder(out))) out += "/";
+  const files = embeddingFiles(out);
+  if (flags.values["force"] !== true) {
+    for (const file of Object.values(files)) {
+      if (await exists(file)) {
+        throw new UsageError(
+          `${file} already exists; choose another --out prefix or add --force to replace it`,
+        );
+      }
+    }
+  }
   if (dataDir === undefined && flags.positionals.length === 0) {
     throw new UsageError("give --data-dir or image files");
   }
@@ -123,13 +160,11 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
   } finally {
     loaded.dispose();
   }
-  const files = embeddingFiles(out);
-  await Deno.mkdir(dirname(files.embeddings), { recursive: true });
-  await Deno.writeFile(files.embeddings, encodeNpyMatrix(embeddings));
-  await Deno.writeFile(files.labels, encodeNpyInt32(labels));
+  await writeFileAtomic(files.embeddings, encodeNpyMatrix(embeddings));
+  await writeFileAtomic(files.labels, encodeNpyInt32(labels));
   const names = Array.from(labels, (l) => (l >= 0 ? classes[l] as string : null));
-  await Deno.writeTextFile(files.labelStrings, JSON.stringify(names) + "\n");
-  await Deno.writeTextFile(files.classes, JSON.stringify(classes) + "\n");
+  await writeFileAtomic(files.labelStrings, JSON.stringify(names) + "\n");
+  await writeFileAtomic(files.classes, JSON.stringify(classes) + "\n");
   const lines: string[] = [];
   for (let i = 0; i < paths.length; i++) {
     const row = embeddings.data.subarray(i * embeddings.cols, (i + 1) * embeddings.cols);
@@ -140,7 +175,7 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
       embedding: Array.from(row),
     }));
   }
-  await Deno.writeTextFile(files.jsonl, lines.join("\n") + (lines.length > 0 ? "\n" : ""));
+  await writeFileAtomic(files.jsonl, lines.join("\n") + (lines.length > 0 ? "\n" : ""));
   if (!quiet) {
     console.log(
       `wrote ${embeddings.rows}x${embeddings.cols} embeddings to ${files.embeddings} (labels ${files.labels}, JSONL ${files.jsonl})`,

@@ -10,17 +10,41 @@
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
-import { buildGraphModelArtifacts, writeExportedModel } from "../backends/tfjs/export.ts";
+import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
+import { replaceFolderAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputFolder, checkOutputPath } from "./_output.ts";
+import { join } from "node:path";
 
 /** The export command's flags. */
 export const EXPORT_FLAGS: FlagTable = {
   "model": { kind: "string", help: "checkpoint folder (a run folder means its latest)" },
   "out": { kind: "string", help: "folder to write model.json and the weight shards into" },
+  "force": { kind: "boolean", help: "replace a non-empty --out folder" },
   "raw-weights": {
     kind: "boolean",
     help: "export the raw parameters instead of their moving averages",
   },
 };
+
+/** `--force` replaces only a previous export: a folder of model.json and .bin shards. */
+async function checkPreviousExport(out: string): Promise<void> {
+  const info = await Deno.lstat(out);
+  const foreign: string[] = [];
+  if (info.isDirectory) {
+    for await (const entry of Deno.readDir(out)) {
+      if (!entry.isFile || !(entry.name === "model.json" || entry.name.endsWith(".bin"))) {
+        foreign.push(entry.name);
+      }
+    }
+  } else foreign.push(out);
+  if (foreign.length > 0) {
+    throw new UsageError(
+      `--force replaces only a previous export (model.json and .bin shards), but ${out} holds ${
+        foreign.slice(0, 3).join(", ")
+      }${foreign.length > 3 ? ", ..." : ""}; choose another --out folder`,
+    );
+  }
+}
 
 /**
  * Runs `export`.
@@ -38,9 +62,10 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
     return 0;
   }
   const path = flags.values["model"] as string | undefined;
-  const out = flags.values["out"] as string | undefined;
   if (path === undefined) throw new UsageError("--model is required (a checkpoint folder)");
-  if (out === undefined) throw new UsageError("--out is required (the export folder)");
+  const out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
+  const existing = await checkOutputFolder(out, "--out", { force: flags.values["force"] === true });
+  if (existing === "replace") await checkPreviousExport(out);
   const { state, meta } = await loadCheckpoint(path);
   if (!(MODEL_NAMES as readonly string[]).includes(meta.model)) {
     throw new Error(`${path}: the checkpoint's model "${meta.model}" is not one of ${MODEL_NAMES}`);
@@ -52,10 +77,14 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
     ...(imageSize === undefined ? {} : { imageSize }),
   });
   const useMovingAverage = flags.values["raw-weights"] !== true && state.ema !== null;
-  const written = await writeExportedModel(
-    out,
-    buildGraphModelArtifacts(spec, state, { useMovingAverage }),
-  );
+  const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage });
+  // Shards and model.json appear together or not at all: a new folder is
+  // filled beside --out, then swapped in.
+  await replaceFolderAtomic(out, async (tmp) => {
+    for (const shard of artifacts.shards) await writeFileAtomic(join(tmp, shard.name), shard.data);
+    await writeFileAtomic(join(tmp, "model.json"), JSON.stringify(artifacts.modelJson));
+  });
+  const written = join(out, "model.json");
   console.log(
     `wrote ${written} (${meta.model}, ${meta.embeddingSize}-d, step ${meta.step}, ` +
       `${useMovingAverage ? "moving-average" : "raw"} weights)`,

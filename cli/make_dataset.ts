@@ -35,6 +35,7 @@ export const FASHION_MNIST_DEFAULTS = { imagesPerIdentity: 300, pairsPerFold: 30
 
 /** The Fashion-MNIST classes held out for validation pairs: the last three labels. */
 export const FASHION_MNIST_VALIDATION_CLASSES: readonly number[] = [7, 8, 9];
+import { checkOutputFolder, checkOutputPath } from "./_output.ts";
 
 /** The flags of `make-dataset`. */
 export const MAKE_DATASET_FLAGS: FlagTable = {
@@ -313,8 +314,8 @@ export async function makeDatasetCommand(args: readonly string[]): Promise<numbe
       `make-dataset takes no positional arguments, got "${flags.positionals[0]}"`,
     );
   }
-  const out = flags.values["out"] as string | undefined;
-  if (out === undefined) throw new UsageError("--out is required");
+  const out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
+  await checkOutputFolder(out, "--out", { hint: "choose a new --out folder" });
   const folds = flags.values["folds"] as number;
   if (flags.values["from"] === "fashion-mnist") {
     for (const flag of ["identities", "val-identities", "image-size", "nuisance"]) {

@@ -97,16 +97,23 @@ export interface ValidateJson {
     /** The averaged ROC: true and false positive rates at each of `rocThresholds`. */
     roc: { thresholds: number[]; tpr: number[]; fpr: number[] };
   };
-  retrieval?: RetrievalMetrics & { images: number; identities: number };
+  /** The averages are absent when there is no query (every identity has one image). */
+  retrieval?:
+    & (RetrievalMetrics | Pick<RetrievalMetrics, "queries" | "loneQueries">)
+    & { images: number; identities: number };
 }
 
 /**
  * Formats retrieval metrics as report lines.
  *
  * @param metrics The metrics.
- * @returns `Precision@1: 0.12345` and so on, one per line.
+ * @returns `Precision@1: 0.12345` and so on, one per line; one line saying
+ *   they are undefined when there is no query.
  */
 export function formatRetrieval(metrics: RetrievalMetrics): string {
+  if (metrics.queries === 0) {
+    return `Retrieval metrics: undefined (0 queries: each of the ${metrics.loneQueries} images is the only one of its identity)`;
+  }
   return [
     `Precision@1: ${metrics.precisionAt1.toFixed(5)}`,
     `R-precision: ${metrics.rPrecision.toFixed(5)}`,
@@ -249,13 +256,14 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
       });
       const metrics = retrievalMetrics(embeddings, labelled.labels);
       lines.push(formatRetrieval(metrics));
-      if (metrics.loneQueries > 0 && !quiet) {
+      if (metrics.loneQueries > 0 && metrics.queries > 0 && !quiet) {
         console.error(
           `note: ${metrics.loneQueries} images are the only one of their identity and are not queries`,
         );
       }
+      const { queries, loneQueries } = metrics;
       out.retrieval = {
-        ...metrics,
+        ...(queries === 0 ? { queries, loneQueries } : metrics),
         images: labelled.paths.length,
         identities: labelled.dataset.length,
       };

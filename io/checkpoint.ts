@@ -8,12 +8,17 @@
  *   the step, the optimizer name, iterations and slot names, and whether
  *   moving averages are present, so the file is self-describing;
  * - `checkpoint.json`: `{format: 1, model, embeddingSize, step, epoch,
- *   optimizer: {name, iterations}, rng, config, created}`.
+ *   optimizer: {name, iterations}, rng, config, created, tensorsSha256,
+ *   metrics?}`.
  *
  * A checkpoint is written into a temporary directory (`.tmp-ckpt-<step>-<id>`),
  * every file is fsynced, then the directory is renamed to `ckpt-<step>`: a
  * crash leaves either the previous checkpoints or the new one, never a half
- * written `ckpt-*` (leftover temporary directories are ignored).
+ * written `ckpt-*`; the next save removes such leftovers. Loading verifies the
+ * SHA-256 of `model.safetensors` recorded in `checkpoint.json` and that every
+ * tensor (parameters, statistics, optimizer slots, moving averages) is finite;
+ * saving refuses a state with a non-finite tensor, so a diverged run never
+ * replaces (or prunes) good checkpoints.
  *
  * @module
  */
@@ -22,6 +27,7 @@ import { basename, join } from "node:path";
 import type { ModelState } from "../core/backend.ts";
 import type { NamedTensors, OptimizerName, RngState, Tensor } from "../core/types.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import { randomId, syncFolder, writeNewFileSynced } from "./atomic.ts";
 
 /**
  * The checkpoint format version this module writes and reads.
@@ -103,6 +109,8 @@ export interface NewCheckpointMeta {
   readonly config: JsonValue;
   /** ISO-8601 creation time; default now. */
   readonly created?: string;
+  /** The metrics of the epoch this checkpoint ends (one metrics.jsonl record), if any. */
+  readonly metrics?: JsonValue;
 }
 
 /** Everything `checkpoint.json` holds. */
@@ -125,6 +133,10 @@ export interface CheckpointMeta {
   readonly config: JsonValue;
   /** ISO-8601 creation time. */
   readonly created: string;
+  /** The SHA-256 (hex) of `model.safetensors`, verified on load; absent in older checkpoints. */
+  readonly tensorsSha256?: string;
+  /** The metrics of the epoch this checkpoint ends, if the writer gave them. */
+  readonly metrics?: JsonValue;
 }
 
 /** A checkpoint in memory. */
@@ -152,6 +164,7 @@ export interface ExpectedCheckpoint {
 }
 
 const CKPT_PATTERN = /^ckpt-(\d+)$/;
+const LEFTOVER_PATTERN = /^\.(tmp|old)-ckpt-(\d+)-[0-9a-f]+$/;
 const OPTIMIZER_NAMES: readonly OptimizerName[] = [
   "SGD",
   "ADAGRAD",
@@ -201,29 +214,23 @@ function flattenState(state: ModelState): NamedTensors {
   return out;
 }
 
-async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  try {
-    let written = 0;
-    while (written < data.length) written += await file.write(data.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
+/** Throws when a tensor holds NaN or an infinity, naming it and the first bad index. */
+function checkFinite(tensors: NamedTensors, where: string): void {
+  for (const [name, t] of Object.entries(tensors)) {
+    const at = t.data.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) {
+      throw new RangeError(
+        `${where}: tensor ${name} holds ${t.data[at]} at index ${at} (of ${t.data.length})`,
+      );
+    }
   }
 }
 
-/** fsyncs a directory so a rename inside it is durable; a no-op where unsupported. */
-async function syncDirectory(path: string): Promise<void> {
-  try {
-    const dir = await Deno.open(path, { read: true });
-    try {
-      await dir.sync();
-    } finally {
-      dir.close();
-    }
-  } catch {
-    // Some platforms cannot open or fsync a directory; the rename is still atomic.
-  }
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function listCheckpoints(runDir: string): Promise<Array<{ step: number; path: string }>> {
@@ -242,13 +249,6 @@ async function listCheckpoints(runDir: string): Promise<Array<{ step: number; pa
   return found.sort((a, b) => a.step - b.step);
 }
 
-function randomId(): string {
-  return crypto.getRandomValues(new Uint32Array(2)).reduce(
-    (s, w) => s + w.toString(16).padStart(8, "0"),
-    "",
-  );
-}
-
 /**
  * Writes a checkpoint as `<dir>/ckpt-<step>` atomically (temporary directory,
  * fsync, rename) and prunes older `ckpt-*` directories beyond `keepLast`. An
@@ -259,7 +259,8 @@ function randomId(): string {
  *   optimizer's name and iterations are taken from the state.
  * @param options `keepLast` (default 3).
  * @returns The path of the written checkpoint directory.
- * @throws {RangeError} When `keepLast` is not a positive integer, or a step, epoch or size is invalid.
+ * @throws {RangeError} When `keepLast` is not a positive integer, a step, epoch
+ *   or size is invalid, or a tensor holds NaN or an infinity (named in the message).
  * @throws {TypeError} When the model name or an optimizer slot name is invalid, or the config is not JSON.
  *
  * @example Save, then load the latest checkpoint of a run
@@ -295,6 +296,16 @@ export async function saveCheckpoint(
   }
   const { state, meta } = checkpoint;
   validateNewMeta(state, meta);
+  const flat = flattenState(state);
+  checkFinite(flat, `Refusing to save checkpoint step ${state.step}`);
+  const tensorBytes = encodeSafetensors(flat, {
+    format: String(CHECKPOINT_FORMAT),
+    step: String(state.step),
+    optimizer: state.optimizer.name,
+    iterations: String(state.optimizer.iterations),
+    optimizer_slots: JSON.stringify(Object.keys(state.optimizer.slots).sort()),
+    ema: state.ema === null ? "false" : "true",
+  });
   const fullMeta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     model: meta.model,
@@ -305,6 +316,8 @@ export async function saveCheckpoint(
     rng: { key: [meta.rng.key[0], meta.rng.key[1]], counter: meta.rng.counter },
     config: meta.config,
     created: meta.created ?? new Date().toISOString(),
+    tensorsSha256: await sha256Hex(tensorBytes),
+    ...(meta.metrics === undefined ? {} : { metrics: meta.metrics }),
   };
   let metaJson: string;
   try {
@@ -312,24 +325,23 @@ export async function saveCheckpoint(
   } catch (e) {
     throw new TypeError(`Checkpoint config is not JSON-serializable: ${(e as Error).message}`);
   }
-  const tensorBytes = encodeSafetensors(flattenState(state), {
-    format: String(CHECKPOINT_FORMAT),
-    step: String(state.step),
-    optimizer: state.optimizer.name,
-    iterations: String(state.optimizer.iterations),
-    optimizer_slots: JSON.stringify(Object.keys(state.optimizer.slots).sort()),
-    ema: state.ema === null ? "false" : "true",
-  });
 
   await Deno.mkdir(dir, { recursive: true });
+  await cleanLeftovers(dir);
   const name = `ckpt-${state.step}`;
   const finalPath = join(dir, name);
   const tmpPath = join(dir, `.tmp-${name}-${randomId()}`);
   await Deno.mkdir(tmpPath);
   try {
-    await writeFileSynced(join(tmpPath, CHECKPOINT_FILES.tensors), tensorBytes);
-    await writeFileSynced(join(tmpPath, CHECKPOINT_FILES.meta), new TextEncoder().encode(metaJson));
-    await syncDirectory(tmpPath);
+    const tensorsPath = join(tmpPath, CHECKPOINT_FILES.tensors);
+    const metaPath = join(tmpPath, CHECKPOINT_FILES.meta);
+    await writeNewFileSynced(tensorsPath, tensorBytes, join(finalPath, CHECKPOINT_FILES.tensors));
+    await writeNewFileSynced(
+      metaPath,
+      new TextEncoder().encode(metaJson),
+      join(finalPath, CHECKPOINT_FILES.meta),
+    );
+    await syncFolder(tmpPath);
     let replaced: string | null = null;
     try {
       await Deno.rename(tmpPath, finalPath);
@@ -340,7 +352,7 @@ export async function saveCheckpoint(
       await Deno.rename(finalPath, replaced);
       await Deno.rename(tmpPath, finalPath);
     }
-    await syncDirectory(dir);
+    await syncFolder(dir);
     if (replaced !== null) await Deno.remove(replaced, { recursive: true });
   } catch (e) {
     await Deno.remove(tmpPath, { recursive: true }).catch(() => {});
@@ -352,6 +364,28 @@ export async function saveCheckpoint(
     await Deno.remove(old.path, { recursive: true });
   }
   return finalPath;
+}
+
+/**
+ * Removes what an interrupted save left in a run directory: `.tmp-ckpt-*`
+ * folders (a partial new checkpoint) and `.old-ckpt-*` folders (a replaced
+ * one); an `.old-ckpt-<step>-*` whose `ckpt-<step>` is missing (a kill between
+ * the two renames of a replacement) is renamed back instead.
+ */
+async function cleanLeftovers(dir: string): Promise<void> {
+  const leftovers: { name: string; kind: string; step: string }[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const match = LEFTOVER_PATTERN.exec(entry.name);
+    if (match && entry.isDirectory) {
+      leftovers.push({ name: entry.name, kind: match[1]!, step: match[2]! });
+    }
+  }
+  for (const { name, kind, step } of leftovers) {
+    const path = join(dir, name);
+    const final = join(dir, `ckpt-${step}`);
+    if (kind === "old" && !(await isDirectory(final))) await Deno.rename(path, final);
+    else await Deno.remove(path, { recursive: true });
+  }
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -421,6 +455,12 @@ function parseMeta(text: string, file: string): CheckpointMeta {
   }
   if (!("config" in m)) bad(`"config" is missing`);
   if (typeof m.created !== "string") bad(`"created" is not a string`);
+  if (
+    m.tensorsSha256 !== undefined &&
+    (typeof m.tensorsSha256 !== "string" || !/^[0-9a-f]{64}$/.test(m.tensorsSha256))
+  ) {
+    bad(`"tensorsSha256" is not 64 hex digits`);
+  }
   return raw as CheckpointMeta;
 }
 
@@ -440,7 +480,8 @@ async function readFileNamed(path: string): Promise<Uint8Array> {
  * @param path A `ckpt-<step>` directory or a run directory.
  * @returns The model state and the metadata.
  * @throws {Error} When no checkpoint is found, a file is missing, truncated or
- *   malformed, or the tensors disagree with `checkpoint.json`; the message names the file.
+ *   malformed, its checksum differs, or the tensors disagree with `checkpoint.json`; the message names the file.
+ * @throws {RangeError} When a tensor holds NaN or an infinity; the message names the tensor.
  *
  * @example A run directory without checkpoints is refused
  * ```ts
@@ -474,7 +515,17 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const metaPath = join(ckptDir, CHECKPOINT_FILES.meta);
   const tensorPath = join(ckptDir, CHECKPOINT_FILES.tensors);
   const meta = parseMeta(new TextDecoder().decode(await readFileNamed(metaPath)), metaPath);
-  const { tensors, metadata } = decodeSafetensors(await readFileNamed(tensorPath), tensorPath);
+  const tensorBytes = await readFileNamed(tensorPath);
+  const { tensors, metadata } = decodeSafetensors(tensorBytes, tensorPath);
+  if (meta.tensorsSha256 !== undefined) {
+    const actual = await sha256Hex(tensorBytes);
+    if (actual !== meta.tensorsSha256) {
+      throw new Error(
+        `Corrupt checkpoint ${tensorPath}: its SHA-256 ${actual} differs from ${meta.tensorsSha256} recorded in ${metaPath}`,
+      );
+    }
+  }
+  checkFinite(tensors, `Corrupt checkpoint ${tensorPath}`);
 
   const bad = (what: string): never => {
     throw new Error(`Checkpoint ${tensorPath} disagrees with ${metaPath}: ${what}`);

@@ -86,14 +86,26 @@ async function isDirectory(path: string, entry: Deno.DirEntry): Promise<boolean>
   }
 }
 
+async function isRegularFile(path: string, entry: Deno.DirEntry): Promise<boolean> {
+  if (entry.isFile) return true;
+  if (!entry.isSymlink) return false;
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads a dataset folder in the seed's layout: each sub-folder of `dir` is an
  * identity; identities are sorted by name (UTF-16 code units, which matches
  * Python's `sorted` for names without characters beyond the BMP) and the
  * sorted index is the label. Each identity's files are sorted by name too
  * (the seed keeps `os.listdir` order, which is not stable across machines).
- * Files directly in `dir` are ignored. Files that are not JPEG or PNG images,
- * are truncated or unreadable, and nested folders are skipped and listed with
+ * Files directly in `dir` are ignored. Anything that is not a regular file
+ * (a FIFO, a device; never opened), files that are not JPEG or PNG images,
+ * are truncated, unreadable, or over the size limits of io/images.ts (file
+ * bytes, declared pixels), and nested folders are skipped and listed with
  * the reason; identities with fewer than `minNrofImagesPerClass` usable
  * images are dropped and listed.
  *
@@ -177,8 +189,11 @@ export async function loadDatasetFolder(
       const path = join(classDir, entry.name);
       if (await isDirectory(path, entry)) {
         skipped.push({ path, reason: "a folder inside an identity folder" });
-      } else {
+      } else if (await isRegularFile(path, entry)) {
         candidates.push({ classIndex: c, path });
+      } else {
+        // A FIFO, socket or device: opening or reading it could block forever.
+        skipped.push({ path, reason: "not a regular file" });
       }
     }
   }

@@ -24,6 +24,45 @@
 import jpeg from "jpeg-js";
 import { decode as decodePngBytes, encode as encodePngBytes } from "fast-png";
 import type { RgbImage } from "../core/pure/image_ops.ts";
+import { readFileBounded } from "./atomic.ts";
+
+/**
+ * The largest image decoded by default, in pixels: 8192 x 8192 (64 MiP; a
+ * decoded RGB float32 image of that size takes 768 MiB). An image declaring
+ * more is refused from its header, before any pixel memory is allocated.
+ *
+ * @example
+ * ```ts
+ * import { MAX_IMAGE_PIXELS } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(8000 * 8000 <= MAX_IMAGE_PIXELS);
+ * assert.ok(20000 * 20000 > MAX_IMAGE_PIXELS);
+ * ```
+ */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/**
+ * The largest image file read by default, in bytes (256 MiB); a larger file,
+ * or anything that is not a regular file, is refused before it is read.
+ *
+ * @example
+ * ```ts
+ * import { MAX_IMAGE_FILE_BYTES } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(MAX_IMAGE_FILE_BYTES, 256 * 1024 * 1024);
+ * ```
+ */
+export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Limits of {@linkcode decodeImage} and {@linkcode readImage}. */
+export interface ImageLimits {
+  /** The largest accepted `width * height`; default {@linkcode MAX_IMAGE_PIXELS}. */
+  readonly maxPixels?: number;
+  /** The largest accepted file, in bytes; default {@linkcode MAX_IMAGE_FILE_BYTES}. */
+  readonly maxFileBytes?: number;
+}
 
 /** The image formats this module reads. */
 export type ImageFormat = "jpeg" | "png";
@@ -170,8 +209,136 @@ export function checkImageHeader(head: Uint8Array, tail: Uint8Array): string | n
   return "truncated JPEG (no end-of-image marker)";
 }
 
-function decodeJpeg(bytes: Uint8Array): RgbImage {
-  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+/** A declared image size (from a PNG IHDR chunk or a JPEG frame header). */
+export interface DeclaredSize {
+  /** Width in pixels. */
+  readonly width: number;
+  /** Height in pixels. */
+  readonly height: number;
+}
+
+const JPEG_SOF = new Set([
+  0xc0,
+  0xc1,
+  0xc2,
+  0xc3,
+  0xc5,
+  0xc6,
+  0xc7,
+  0xc9,
+  0xca,
+  0xcb,
+  0xcd,
+  0xce,
+  0xcf,
+]);
+
+/**
+ * The reads needed to find an image's declared size: yields `[offset, length]`,
+ * receives those bytes (fewer at the end of the file), returns the size, or
+ * null when the format is not JPEG/PNG or the size cannot be found (the
+ * decoder then reports what is wrong).
+ */
+function* declaredSizeReads(): Generator<
+  readonly [number, number],
+  DeclaredSize | null,
+  Uint8Array
+> {
+  const head = yield [0, 24];
+  const format = detectImageFormat(head);
+  if (format === "png") {
+    if (head.length < 24) return null;
+    return { width: readU32(head, 16), height: readU32(head, 20) };
+  }
+  if (format !== "jpeg") return null;
+  let at = 2;
+  for (let segments = 0; segments < 100_000; segments++) {
+    const marker = yield [at, 4];
+    if (marker.length < 2 || marker[0] !== 0xff) return null;
+    const code = marker[1]!;
+    if (code === 0xff) { // fill byte
+      at += 1;
+      continue;
+    }
+    if (code === 0x01 || (code >= 0xd0 && code <= 0xd8)) { // no length field
+      at += 2;
+      continue;
+    }
+    if (code === 0xd9 || code === 0xda || marker.length < 4) return null;
+    if (JPEG_SOF.has(code)) {
+      const frame = yield [at + 4, 5];
+      if (frame.length < 5) return null;
+      return { height: (frame[1]! << 8) | frame[2]!, width: (frame[3]! << 8) | frame[4]! };
+    }
+    at += 2 + ((marker[2]! << 8) | marker[3]!);
+  }
+  return null;
+}
+
+/**
+ * The size a JPEG or PNG declares in its header, read without decoding (a
+ * PNG's IHDR chunk, a JPEG's frame header after any EXIF or ICC segments).
+ *
+ * @param bytes The file's content (or at least the part up to the frame header).
+ * @returns The declared size, or null when it cannot be found.
+ * @example
+ * ```ts
+ * import { declaredImageSize, encodePng } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = encodePng({ width: 3, height: 2, data: new Float32Array(18) });
+ * assert.deepEqual(declaredImageSize(png), { width: 3, height: 2 });
+ * assert.equal(declaredImageSize(new Uint8Array([1, 2, 3])), null);
+ * ```
+ */
+export function declaredImageSize(bytes: Uint8Array): DeclaredSize | null {
+  const reads = declaredSizeReads();
+  let step = reads.next(new Uint8Array(0));
+  while (!step.done) {
+    const [offset, length] = step.value;
+    step = reads.next(bytes.subarray(offset, offset + length));
+  }
+  return step.value;
+}
+
+async function declaredFileSize(
+  readAt: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<DeclaredSize | null> {
+  const reads = declaredSizeReads();
+  let step = reads.next(new Uint8Array(0));
+  while (!step.done) step = reads.next(await readAt(step.value[0], step.value[1]));
+  return step.value;
+}
+
+function tooLarge(size: DeclaredSize, maxPixels: number): string | null {
+  const pixels = size.width * size.height;
+  if (pixels <= maxPixels) return null;
+  const mp = (n: number) => (n / 1e6).toFixed(1);
+  return `image too large: ${size.width}x${size.height} is ${mp(pixels)} megapixels, ` +
+    `over the limit of ${mp(maxPixels)} megapixels (downscale it first)`;
+}
+
+function checkLimits(limits: ImageLimits): { maxPixels: number; maxFileBytes: number } {
+  const maxPixels = limits.maxPixels ?? MAX_IMAGE_PIXELS;
+  const maxFileBytes = limits.maxFileBytes ?? MAX_IMAGE_FILE_BYTES;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
+    throw new RangeError(`The pixel limit must be a positive integer, got ${maxPixels}`);
+  }
+  if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) {
+    throw new RangeError(`The file size limit must be a positive integer, got ${maxFileBytes}`);
+  }
+  return { maxPixels, maxFileBytes };
+}
+
+function decodeJpeg(bytes: Uint8Array, maxPixels: number): RgbImage {
+  // jpeg-js keeps about 4 bytes per pixel and component of coefficients, plus
+  // its output: allow what an image within the pixel limit needs.
+  const decoded = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxResolutionInMP: maxPixels / 1e6,
+    maxMemoryUsageInMB: Math.ceil((maxPixels * 24) / 2 ** 20) + 64,
+  });
   const { width, height } = decoded;
   const rgba = decoded.data;
   if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
@@ -249,9 +416,12 @@ function decodePng(bytes: Uint8Array): RgbImage {
  *
  * @param bytes The file's content.
  * @param name The file name to use in error messages (default `"<bytes>"`).
+ * @param limits The largest accepted image (default {@linkcode MAX_IMAGE_PIXELS}).
  * @returns The decoded image.
- * @throws {ImageDecodeError} When the bytes are not a JPEG or PNG, or are
- *   truncated or corrupt; the message names the file.
+ * @throws {ImageDecodeError} When the bytes are not a JPEG or PNG, are
+ *   truncated or corrupt, or declare more pixels than the limit (checked
+ *   before decoding); the message names the file.
+ * @throws {RangeError} When a limit is not a positive integer.
  * @example
  * ```ts
  * import { decodeImage, encodePng } from "./images.ts";
@@ -262,19 +432,34 @@ function decodePng(bytes: Uint8Array): RgbImage {
  * assert.throws(() => decodeImage(new Uint8Array([1, 2, 3]), "x.jpg"), /Cannot read image x\.jpg/);
  * ```
  */
-export function decodeImage(bytes: Uint8Array, name = "<bytes>"): RgbImage {
+export function decodeImage(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  limits: ImageLimits = {},
+): RgbImage {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`Image bytes must be a Uint8Array, got ${typeof bytes}`);
   }
+  const { maxPixels } = checkLimits(limits);
   const format = detectImageFormat(bytes);
   if (format === null) throw new ImageDecodeError(name, describeOtherFormat(bytes.subarray(0, 16)));
+  const size = declaredImageSize(bytes);
+  const over = size === null ? null : tooLarge(size, maxPixels);
+  if (over !== null) throw new ImageDecodeError(name, over);
   const tailCheck = checkImageHeader(bytes.subarray(0, 64), bytes.subarray(-IMAGE_TAIL_BYTES));
   // A PNG must end with IEND (fast-png accepts a few missing bytes there); a
   // JPEG is left to its decoder, which tolerates trailing bytes after EOI.
   if (format === "png" && tailCheck !== null) throw new ImageDecodeError(name, tailCheck);
   try {
-    return format === "png" ? decodePng(bytes) : decodeJpeg(bytes);
+    return format === "png" ? decodePng(bytes) : decodeJpeg(bytes, maxPixels);
   } catch (error) {
+    if (/maxResolutionInMP|maxMemoryUsageInMB/.test(String((error as Error)?.message))) {
+      throw new ImageDecodeError(
+        name,
+        `image too large for the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`,
+        { cause: error },
+      );
+    }
     const why = tailCheck ?? `corrupt ${format === "png" ? "PNG" : "JPEG"}`;
     throw new ImageDecodeError(name, `${why}: ${(error as Error)?.message ?? String(error)}`, {
       cause: error,
@@ -286,8 +471,11 @@ export function decodeImage(bytes: Uint8Array, name = "<bytes>"): RgbImage {
  * Reads and decodes a JPEG or PNG file.
  *
  * @param path The file.
+ * @param limits The largest accepted file and image (see {@linkcode ImageLimits}).
  * @returns The decoded image (see {@linkcode decodeImage}).
- * @throws {ImageDecodeError} When the file cannot be read, or is not a complete JPEG or PNG; the message names the file.
+ * @throws {ImageDecodeError} When the file cannot be read, is not a regular
+ *   file, is over the size limit, or is not a complete JPEG or PNG within the
+ *   pixel limit; the message names the file.
  * @example
  * ```ts
  * import { encodePng, readImage } from "./images.ts";
@@ -301,27 +489,35 @@ export function decodeImage(bytes: Uint8Array, name = "<bytes>"): RgbImage {
  * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
  * ```
  */
-export async function readImage(path: string): Promise<RgbImage> {
+export async function readImage(path: string, limits: ImageLimits = {}): Promise<RgbImage> {
+  const { maxFileBytes } = checkLimits(limits);
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readFileBounded(path, maxFileBytes);
   } catch (error) {
     const why = error instanceof Deno.errors.NotFound
       ? "not found"
       : error instanceof Deno.errors.IsADirectory
       ? "it is a directory"
+      : error instanceof RangeError
+      ? `the file is over the limit of ${maxFileBytes} bytes`
+      : /not a regular file/.test((error as Error)?.message)
+      ? "not a regular file"
       : (error as Error)?.message ?? String(error);
     throw new ImageDecodeError(path, why, { cause: error });
   }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, limits);
 }
 
 /**
  * Checks a file cheaply (its first 64 and last {@linkcode IMAGE_TAIL_BYTES} bytes, see
- * {@linkcode checkImageHeader}) without decoding it.
+ * {@linkcode checkImageHeader}, and its declared size) without decoding it.
+ * Only regular files are opened (a FIFO would block), and their size is
+ * checked first.
  *
  * @param path The file.
- * @returns Null when it looks like a complete JPEG or PNG, else the reason it does not.
+ * @param limits The largest accepted file and image (see {@linkcode ImageLimits}).
+ * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it does not.
  * @example
  * ```ts
  * import { probeImageFile } from "./images.ts";
@@ -333,9 +529,17 @@ export async function readImage(path: string): Promise<RgbImage> {
  * await Deno.remove(path);
  * ```
  */
-export async function probeImageFile(path: string): Promise<string | null> {
+export async function probeImageFile(
+  path: string,
+  limits: ImageLimits = {},
+): Promise<string | null> {
+  const { maxPixels, maxFileBytes } = checkLimits(limits);
   let file: Deno.FsFile;
   try {
+    // Stat before opening: opening a FIFO for reading blocks until a writer comes.
+    const info = await Deno.stat(path);
+    if (!info.isFile) return "not a regular file";
+    if (info.size > maxFileBytes) return `the file is over the limit of ${maxFileBytes} bytes`;
     file = await Deno.open(path, { read: true });
   } catch (error) {
     return error instanceof Deno.errors.NotFound
@@ -345,6 +549,7 @@ export async function probeImageFile(path: string): Promise<string | null> {
   try {
     const { size, isFile } = await file.stat();
     if (!isFile) return "not a regular file";
+    if (size > maxFileBytes) return `the file is over the limit of ${maxFileBytes} bytes`;
     const readAt = async (offset: number, length: number): Promise<Uint8Array> => {
       const buffer = new Uint8Array(length);
       await file.seek(offset, Deno.SeekMode.Start);
@@ -360,7 +565,12 @@ export async function probeImageFile(path: string): Promise<string | null> {
     const tail = size <= 64
       ? head
       : await readAt(Math.max(0, size - IMAGE_TAIL_BYTES), Math.min(size, IMAGE_TAIL_BYTES));
-    return checkImageHeader(head, tail);
+    const problem = checkImageHeader(head, tail);
+    if (problem !== null) return problem;
+    const declared = await declaredFileSize((offset, length) =>
+      readAt(offset, Math.max(0, Math.min(length, size - offset)))
+    );
+    return declared === null ? null : tooLarge(declared, maxPixels);
   } catch (error) {
     return (error as Error)?.message ?? String(error);
   } finally {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve as resolvePath } from "node:path";
 
 /** One line of a pairs file: two image references and whether they show the same person. */
 export interface PairEntry {
@@ -277,7 +277,9 @@ async function isFile(path: string): Promise<boolean> {
  * @returns The kept pairs' paths and labels, their indices, the missing images and how many pairs were dropped.
  * @throws {Error} When an image is missing and `allowMissing` is not set, or
  *   when no pair is left; the message gives the number of missing images, the
- *   first few, and the number of affected pairs.
+ *   first few, and the number of affected pairs; when a name is not a plain
+ *   folder name (it holds `/` or `\\`, or is `.` or `..`), so that it could
+ *   point outside `lfwDir`.
  * @example Missing images are listed
  * ```ts
  * import { parsePairs, resolvePairs } from "./pairs.ts";
@@ -306,10 +308,20 @@ export async function resolvePairs(
   }
   const found = new Map<string, string | null>();
   const missing: string[] = [];
+  const root = resolvePath(lfwDir);
   const resolve = async (name: string, index: number): Promise<string | null> => {
     const stem = join(name, pairImageStem(name, index));
     const cached = found.get(stem);
     if (cached !== undefined) return cached;
+    if (/[\\/]/.test(name) || name === "." || name === "..") {
+      const inside = relative(root, resolvePath(root, stem));
+      throw new Error(
+        `Pair name ${JSON.stringify(name)} is not a plain folder name` +
+          (inside.startsWith("..") || isAbsolute(inside)
+            ? ` and resolves outside ${lfwDir}`
+            : ` (it contains a path separator)`),
+      );
+    }
     let path: string | null = null;
     for (const ext of [".jpg", ".png"]) {
       const candidate = join(lfwDir, stem + ext);

@@ -77,7 +77,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
       assert.match(pairs[5]!, /^syn-validation-\d+\t\d+\tsyn-validation-\d+\t\d+$/);
       // The output folder must be new or empty.
       const again = await cli("make-dataset", "--out", data, "--quiet");
-      assert.equal(again.code, 1);
+      assert.equal(again.code, 2);
       assert.match(again.stderr, /already exists and is not empty/);
     });
 

@@ -8,11 +8,19 @@
 
 import type { ImageBatch } from "../types.ts";
 
+function checkValues(x: unknown): void {
+  if (!(x instanceof Float32Array)) {
+    const got = x === null ? "null" : Array.isArray(x) ? "an array" : typeof x;
+    throw new TypeError(`Image values must be a Float32Array, got ${got}`);
+  }
+}
+
 /**
  * Fixed image standardization, `(x - 127.5) / 128`: maps 0..255 to about -1..1.
  *
  * @param x The values (0..255).
  * @returns A new array of standardized values.
+ * @throws {TypeError} When `x` is not a Float32Array.
  *
  * @example
  * ```ts
@@ -26,6 +34,7 @@ import type { ImageBatch } from "../types.ts";
  * ```
  */
 export function fixedImageStandardization(x: Float32Array): Float32Array {
+  checkValues(x);
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = ((x[i] as number) - 127.5) / 128;
   return out;
@@ -40,6 +49,7 @@ export function fixedImageStandardization(x: Float32Array): Float32Array {
  * @param x The values of one image (any layout), at least one.
  * @returns A new array with mean 0 and standard deviation 1 (unless the floor applies).
  * @throws {RangeError} When `x` is empty.
+ * @throws {TypeError} When `x` is not a Float32Array.
  *
  * @example
  * ```ts
@@ -51,6 +61,7 @@ export function fixedImageStandardization(x: Float32Array): Float32Array {
  * ```
  */
 export function prewhiten(x: Float32Array): Float32Array {
+  checkValues(x);
   const n = x.length;
   if (n === 0) throw new RangeError("Cannot prewhiten an empty image (0 values)");
   let sum = 0;

@@ -48,7 +48,7 @@ export interface RetrievalMetrics {
  * @param labels The label of each row.
  * @returns The three metrics averaged over the queries, and the query counts.
  * @throws {TypeError} When `embeddings` is not a Matrix.
- * @throws {RangeError} When the label count differs from the row count.
+ * @throws {RangeError} When the label count differs from the row count, or a value is NaN or infinite.
  * @example
  * ```ts
  * import { retrievalMetrics } from "./retrieval.ts";
@@ -82,6 +82,14 @@ export function retrievalMetrics(
   }
   if (labels.length !== n) {
     throw new RangeError(`Got ${labels.length} labels for ${n} embeddings`);
+  }
+  const bad = embeddings.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new RangeError(
+      `Embeddings must be finite, got ${embeddings.data[bad]} at row ${
+        Math.floor(bad / d)
+      }, column ${bad % d}`,
+    );
   }
   const counts = new Map<number | string, number>();
   for (let i = 0; i < n; i++) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);

@@ -67,6 +67,7 @@ export interface ScheduleEntry {
  * @returns The entries in file order.
  * @throws {SyntaxError} When a line is malformed, naming the line number and its text.
  * @throws {RangeError} When no entry exists or epochs do not increase.
+ * @throws {TypeError} When `text` is not a string.
  * @example
  * ```ts
  * import { parseSchedule } from "./schedule.ts";
@@ -81,6 +82,13 @@ export interface ScheduleEntry {
  * ```
  */
 export function parseSchedule(text: string): ScheduleEntry[] {
+  if (typeof text !== "string") {
+    throw new TypeError(
+      `Schedule text must be a string (the file's contents), got ${
+        text === null ? "null" : typeof text
+      }`,
+    );
+  }
   const entries: ScheduleEntry[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.split("#")[0]!.trim();
