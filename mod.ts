@@ -160,6 +160,22 @@ export type {
   Kernels,
   PoolOptions,
 } from "./core/kernels.ts";
+export { BUILTIN_OPS, inferContext, opOf, opRegistry, OPS, sizeOf } from "./core/ops/mod.ts";
+export type {
+  AnyOpDef,
+  BackwardContext,
+  BaseNode,
+  ForwardContext,
+  InferContext,
+  InferredNode,
+  Initializer,
+  KernelName,
+  OpDef,
+  OpRegistry,
+  Saves,
+  Shape,
+  TensorInfo,
+} from "./core/ops/mod.ts";
 export { inferShapes, inputsOf } from "./core/shapes.ts";
 export type { GraphShapes } from "./core/shapes.ts";
 export { initParameters } from "./core/init.ts";
@@ -268,6 +284,7 @@ export {
   TFJS_DEVICES,
   type TfjsDevice,
 } from "./backends/tfjs/device.ts";
+export type { ExportContext, TfjsExportAdapter, TfjsExportAdapters } from "./backends/tfjs/ops.ts";
 export {
   buildGraphModelArtifacts,
   EXPORT_INPUT_NAME,

@@ -17,21 +17,21 @@
  * @module
  */
 
-import type { ModelSpec, NodeSpec } from "./model_spec.ts";
+import type { ModelSpec } from "./model_spec.ts";
 import type { ImageBatch, NamedTensors, RngState, Tensor } from "./types.ts";
 import type { Kernels } from "./kernels.ts";
-import { inferShapes, inputsOf } from "./shapes.ts";
+import { inferShapes } from "./shapes.ts";
 import { uniforms } from "./pure/rng.ts";
+import {
+  type AnyOpDef,
+  type BatchStatistics,
+  BUILTIN_OPS,
+  opOf,
+  type OpRegistry,
+  type Shape,
+} from "./ops/mod.ts";
 
-/** Batch statistics of one batch-norm node in a training-mode pass. */
-export interface BatchStatistics {
-  /** Batch mean per channel. */
-  readonly mean: Float32Array;
-  /** Population (biased) batch variance per channel. */
-  readonly variance: Float32Array;
-  /** Number of values per channel the statistics were computed over. */
-  readonly count: number;
-}
+export type { BatchStatistics };
 
 /** Options of {@link forward}. */
 export interface ForwardOptions {
@@ -43,6 +43,8 @@ export interface ForwardOptions {
   readonly outputs?: readonly string[];
   /** Keep what {@link backward} needs (training mode only); default false. */
   readonly forBackward?: boolean;
+  /** The op registry (default: the built-in ops, core/ops/mod.ts). */
+  readonly ops?: OpRegistry;
 }
 
 /** What {@link backward} needs; opaque to callers. */
@@ -51,6 +53,8 @@ export interface Tape<T> {
   readonly kernels: Kernels<T>;
   /** The spec that ran. */
   readonly spec: ModelSpec;
+  /** The op of every node, in node order. */
+  readonly ops: readonly AnyOpDef[];
   /** Handles of parameters, owned by the tape. */
   readonly params: Map<string, T>;
   /** Saved values (node outputs) with their remaining backward readers. */
@@ -83,10 +87,11 @@ export interface Gradients {
   readonly input: Tensor | null;
 }
 
-/** Nodes whose backward step reads their input value (index 0). */
-function savesInput(node: NodeSpec): boolean {
-  return node.op === "conv2d" || node.op === "dense" || node.op === "batchNorm" ||
-    node.op === "maxPool" || node.op === "l2Normalize";
+/** The node values an op's backward step reads. */
+function savedNames(op: AnyOpDef, name: string, ins: readonly string[]): string[] {
+  const out = (op.saves.inputs ?? []).map((i) => ins[i]!);
+  if (op.saves.output === true) out.push(name);
+  return out;
 }
 
 function param<T>(params: Map<string, T>, name: string): T {
@@ -142,7 +147,8 @@ export function forward<T>(
   images: ImageBatch | Tensor,
   options: ForwardOptions,
 ): ForwardResult<T> {
-  const shapes = inferShapes(spec);
+  const registry = options.ops ?? BUILTIN_OPS;
+  const shapes = inferShapes(spec, registry);
   const training = options.training;
   const record = options.forBackward ?? false;
   if (record && !training) {
@@ -164,26 +170,22 @@ export function forward<T>(
       }]`,
     );
   }
-  const n = input.shape[0]!;
+  const ops = spec.nodes.map((node) => opOf(node, registry));
 
   // Reference counts: forward readers, backward readers, requested outputs.
   const refs = new Map<string, number>();
   const bump = (name: string) => refs.set(name, (refs.get(name) ?? 0) + 1);
   const backwardRefs = new Map<string, number>();
-  for (const node of spec.nodes) {
-    for (const i of inputsOf(node)) bump(i);
+  spec.nodes.forEach((node, idx) => {
+    const ins = ops[idx]!.inputs(node);
+    for (const i of ins) bump(i);
     if (record) {
-      const savedName = node.op === "relu"
-        ? node.name
-        : savesInput(node)
-        ? inputsOf(node)[0]!
-        : null;
-      if (savedName !== null) {
+      for (const savedName of savedNames(ops[idx]!, node.name, ins)) {
         bump(savedName);
         backwardRefs.set(savedName, (backwardRefs.get(savedName) ?? 0) + 1);
       }
     }
-  }
+  });
   for (const name of wanted) bump(name);
 
   const params = new Map<string, T>();
@@ -198,7 +200,7 @@ export function forward<T>(
 
   const values = new Map<string, T>();
   const extras = new Map<string, T[]>();
-  const inputShapes = new Map<string, (readonly number[])[]>();
+  const inputShapes = new Map<string, Shape[]>();
   const batchStatistics: Record<string, BatchStatistics> = {};
   const outputs: NamedTensors = {};
   let rng = options.rng;
@@ -219,124 +221,49 @@ export function forward<T>(
   };
 
   try {
-    for (const node of spec.nodes) {
-      const ins = inputsOf(node).map(valueOf);
-      inputShapes.set(node.name, ins.map((h) => [...kernels.shape(h)]));
-      let y: T;
-      switch (node.op) {
-        case "input":
-          y = kernels.upload(input);
-          break;
-        case "conv2d": {
-          const conv = kernels.conv2d(ins[0]!, param(params, `${node.name}/weights`), {
-            stride: node.stride ?? 1,
-            padding: node.padding ?? "same",
-          });
-          if (node.bias === true) {
-            y = kernels.biasAdd(conv, param(params, `${node.name}/biases`));
-            kernels.dispose(conv);
-          } else {
-            y = conv;
-          }
-          break;
-        }
-        case "batchNorm": {
-          const gamma = (node.scale ?? true) ? param(params, `${node.name}/gamma`) : null;
-          const beta = param(params, `${node.name}/beta`);
-          const epsilon = node.epsilon ?? 0.001;
-          if (training) {
-            const out = kernels.batchNormTrain(ins[0]!, gamma, beta, epsilon);
-            const shape = kernels.shape(ins[0]!);
-            const c = shape[shape.length - 1]!;
-            batchStatistics[node.name] = {
-              mean: kernels.download(out.mean).data,
-              variance: kernels.download(out.variance).data,
-              count: shape.reduce((a, b) => a * b, 1) / c,
-            };
-            if (record) {
-              extras.set(node.name, [out.mean, out.variance]);
-            } else {
-              kernels.dispose(out.mean);
-              kernels.dispose(out.variance);
-            }
-            y = out.y;
-          } else {
-            const mean = kernels.upload(statOf(state.stats, `${node.name}/moving_mean`));
-            const variance = kernels.upload(statOf(state.stats, `${node.name}/moving_variance`));
-            y = kernels.batchNormInference(ins[0]!, gamma, beta, { mean, variance, epsilon });
-            kernels.dispose(mean);
-            kernels.dispose(variance);
-          }
-          break;
-        }
-        case "relu":
-          y = kernels.relu(ins[0]!);
-          break;
-        case "maxPool":
-        case "avgPool": {
-          const o = { size: node.size, stride: node.stride, padding: node.padding ?? "valid" };
-          y = node.op === "maxPool" ? kernels.maxPool(ins[0]!, o) : kernels.avgPool(ins[0]!, o);
-          break;
-        }
-        case "globalAvgPool":
-          y = kernels.globalAvgPool(ins[0]!);
-          break;
-        case "concat":
-          y = kernels.concat(ins);
-          break;
-        case "add":
-          y = kernels.add(ins[0]!, ins[1]!, node.scale ?? 1);
-          break;
-        case "dense": {
-          const mm = kernels.matMul(ins[0]!, param(params, `${node.name}/weights`));
-          if (node.bias ?? true) {
-            y = kernels.biasAdd(mm, param(params, `${node.name}/biases`));
-            kernels.dispose(mm);
-          } else {
-            y = mm;
-          }
-          break;
-        }
-        case "dropout": {
-          const shape = kernels.shape(ins[0]!);
-          if (!training || node.keepProbability >= 1) {
-            y = kernels.reshape(ins[0]!, shape);
-            break;
-          }
+    spec.nodes.forEach((node, idx) => {
+      const op = ops[idx]!;
+      const inNames = op.inputs(node);
+      const ins = inNames.map(valueOf);
+      const inShapes = ins.map((h) => [...kernels.shape(h)]);
+      inputShapes.set(node.name, inShapes);
+      const kept: T[] = [];
+      extras.set(node.name, kept);
+      const y = op.forward(node, {
+        kernels,
+        inputs: ins,
+        inputShapes: inShapes,
+        training,
+        recording: record,
+        images: input,
+        param: (suffix) => param(params, `${node.name}/${suffix}`),
+        stat: (suffix) => statOf(state.stats, `${node.name}/${suffix}`),
+        uniforms(count) {
           if (rng === undefined) {
-            throw new RangeError(`Node "${node.name}": dropout in training mode needs an RNG`);
+            throw new RangeError(
+              `Node "${node.name}": ${node.op} in training mode needs an RNG`,
+            );
           }
-          // Inverted dropout: keep with probability k (uniform u < k), scale by 1/k.
-          const size = shape.reduce((a, b) => a * b, 1);
-          const [u, next] = uniforms(rng, size);
+          const [u, next] = uniforms(rng, count);
           rng = next;
-          const k = node.keepProbability;
-          const m = new Float32Array(size);
-          for (let i = 0; i < size; i++) m[i] = u[i]! < k ? 1 / k : 0;
-          const mask = kernels.upload({ shape, data: m });
-          y = kernels.multiply(ins[0]!, mask);
-          if (record) extras.set(node.name, [mask]);
-          else kernels.dispose(mask);
-          break;
-        }
-        case "flatten": {
-          const shape = kernels.shape(ins[0]!);
-          y = kernels.reshape(ins[0]!, [n, shape.slice(1).reduce((a, b) => a * b, 1)]);
-          break;
-        }
-        case "l2Normalize":
-          y = kernels.l2Normalize(ins[0]!, node.epsilon ?? 1e-10);
-          break;
-        default:
-          throw new RangeError(`Node "${(node as NodeSpec).name}" has an unknown op`);
+          return u;
+        },
+        save: (...handles) => kept.push(...handles),
+        reportStatistics(statistics) {
+          batchStatistics[node.name] = statistics;
+        },
+      });
+      if (!record) {
+        for (const h of kept) kernels.dispose(h);
+        extras.delete(node.name);
       }
       values.set(node.name, y);
       if ((refs.get(node.name) ?? 0) <= 0) {
         kernels.dispose(y);
         values.delete(node.name);
       }
-      for (const i of inputsOf(node)) release(i);
-    }
+      for (const i of inNames) release(i);
+    });
     for (const name of wanted) {
       outputs[name] = kernels.download(valueOf(name));
       release(name);
@@ -360,6 +287,7 @@ export function forward<T>(
   const tape: Tape<T> = {
     kernels,
     spec,
+    ops,
     params,
     saved,
     extras,
@@ -458,121 +386,47 @@ export function backward<T>(
       if (!nodeNames.has(name)) throw new RangeError(`Gradient for unknown node "${name}"`);
       accumulate(grads, name, k.upload(g));
     }
+    const inputName = spec.nodes[0]!.name;
+    const wantInput = options.inputGradient ?? false;
     for (let idx = spec.nodes.length - 1; idx >= 0; idx--) {
       const node = spec.nodes[idx]!;
-      const ins = inputsOf(node);
+      const op = tape.ops[idx]!;
+      const ins = op.inputs(node);
       const inShapes = tape.inputShapes.get(node.name) ?? [];
       const dy = grads.get(node.name);
       grads.delete(node.name);
       const extras = tape.extras.get(node.name) ?? [];
       tape.extras.delete(node.name);
+      const reads = savedNames(op, node.name, ins);
       if (dy === undefined) {
         for (const h of extras) k.dispose(h);
-        if (node.op === "relu") unsave(node.name);
-        else if (savesInput(node)) unsave(ins[0]!);
+        for (const name of reads) unsave(name);
         continue;
       }
-      switch (node.op) {
-        case "input":
-          if (options.inputGradient ?? false) inputGradient = k.download(dy);
-          break;
-        case "conv2d": {
-          const o = { stride: node.stride ?? 1, padding: node.padding ?? "same" } as const;
-          const w = param(tape.params, `${node.name}/weights`);
-          const x = savedOf(ins[0]!);
-          accumulate(
-            paramGrads,
-            `${node.name}/weights`,
-            k.conv2dBackpropFilter(x, dy, { ...o, filterShape: k.shape(w) }),
-          );
-          if (node.bias === true) {
-            accumulate(paramGrads, `${node.name}/biases`, k.sumToChannels(dy));
-          }
-          if (ins[0] !== spec.nodes[0]!.name || (options.inputGradient ?? false)) {
-            accumulate(
-              grads,
-              ins[0]!,
-              k.conv2dBackpropInput(dy, w, { ...o, inputShape: inShapes[0]! }),
-            );
-          }
-          unsave(ins[0]!);
-          break;
-        }
-        case "batchNorm": {
-          const [mean, variance] = extras as [T, T];
-          const gamma = (node.scale ?? true) ? param(tape.params, `${node.name}/gamma`) : null;
-          const r = k.batchNormTrainBackward(dy, savedOf(ins[0]!), gamma, {
-            mean,
-            variance,
-            epsilon: node.epsilon ?? 0.001,
+      try {
+        if (idx === 0) {
+          if (wantInput) inputGradient = k.download(dy);
+        } else {
+          const dxs = op.backward(node, {
+            kernels: k,
+            dy,
+            inputShapes: inShapes,
+            saved: extras,
+            input: (i) => savedOf(ins[i]!),
+            output: () => savedOf(node.name),
+            param: (suffix) => param(tape.params, `${node.name}/${suffix}`),
+            needsGradient: (i) => ins[i] !== inputName || wantInput,
+            paramGradient: (suffix, g) => accumulate(paramGrads, `${node.name}/${suffix}`, g),
           });
-          accumulate(grads, ins[0]!, r.dx);
-          if (r.dGamma !== null) accumulate(paramGrads, `${node.name}/gamma`, r.dGamma);
-          accumulate(paramGrads, `${node.name}/beta`, r.dBeta);
-          k.dispose(mean);
-          k.dispose(variance);
-          unsave(ins[0]!);
-          break;
+          dxs.forEach((g, i) => {
+            if (g !== null) accumulate(grads, ins[i]!, g);
+          });
         }
-        case "relu":
-          accumulate(grads, ins[0]!, k.reluBackward(dy, savedOf(node.name)));
-          unsave(node.name);
-          break;
-        case "maxPool":
-        case "avgPool": {
-          const o = { size: node.size, stride: node.stride, padding: node.padding ?? "valid" };
-          if (node.op === "maxPool") {
-            accumulate(grads, ins[0]!, k.maxPoolBackward(dy, savedOf(ins[0]!), o));
-            unsave(ins[0]!);
-          } else {
-            accumulate(grads, ins[0]!, k.avgPoolBackward(dy, { ...o, inputShape: inShapes[0]! }));
-          }
-          break;
-        }
-        case "globalAvgPool":
-          accumulate(grads, ins[0]!, k.globalAvgPoolBackward(dy, inShapes[0]!));
-          break;
-        case "concat": {
-          const parts = k.split(dy, inShapes.map((s) => s[s.length - 1]!));
-          parts.forEach((p, i) => accumulate(grads, ins[i]!, p));
-          break;
-        }
-        case "add":
-          accumulate(grads, ins[0]!, k.scale(dy, 1));
-          accumulate(grads, ins[1]!, k.scale(dy, node.scale ?? 1));
-          break;
-        case "dense": {
-          const w = param(tape.params, `${node.name}/weights`);
-          const x = savedOf(ins[0]!);
-          accumulate(paramGrads, `${node.name}/weights`, k.matMul(x, dy, { transposeA: true }));
-          if (node.bias ?? true) accumulate(paramGrads, `${node.name}/biases`, k.sumToChannels(dy));
-          accumulate(grads, ins[0]!, k.matMul(dy, w, { transposeB: true }));
-          unsave(ins[0]!);
-          break;
-        }
-        case "dropout": {
-          const mask = extras[0];
-          if (mask === undefined) {
-            accumulate(grads, ins[0]!, k.scale(dy, 1));
-          } else {
-            accumulate(grads, ins[0]!, k.multiply(dy, mask));
-            k.dispose(mask);
-          }
-          break;
-        }
-        case "flatten":
-          accumulate(grads, ins[0]!, k.reshape(dy, inShapes[0]!));
-          break;
-        case "l2Normalize":
-          accumulate(
-            grads,
-            ins[0]!,
-            k.l2NormalizeBackward(dy, savedOf(ins[0]!), node.epsilon ?? 1e-10),
-          );
-          unsave(ins[0]!);
-          break;
+      } finally {
+        for (const h of extras) k.dispose(h);
+        for (const name of reads) unsave(name);
+        k.dispose(dy);
       }
-      k.dispose(dy);
     }
     const params: NamedTensors = {};
     for (const [name, h] of tape.params) {

@@ -1,6 +1,7 @@
 /**
  * Seeded, deterministic parameter initialization of a {@link ModelSpec}, as
- * the seed does it: Xavier/Glorot uniform weights (TF's
+ * FaceNet (TensorFlow) does it; each op states its tensors' initial values
+ * (core/ops/): Xavier/Glorot uniform weights (TF's
  * `xavier_initializer()`, uniform in `±sqrt(6 / (fanIn + fanOut))` with
  * `fanIn = kh * kw * cin`, `fanOut = kh * kw * cout` for convolutions and
  * `d`, `units` for dense layers), zero biases and beta, gamma one; batch-norm
@@ -14,8 +15,9 @@
  */
 
 import type { ModelSpec } from "./model_spec.ts";
-import type { NamedTensors, RngState } from "./types.ts";
+import type { NamedTensors, RngState, Tensor } from "./types.ts";
 import { inferShapes } from "./shapes.ts";
+import type { Initializer, OpRegistry } from "./ops/mod.ts";
 import { uniforms } from "./pure/rng.ts";
 
 /** Initialized parameters and statistics. */
@@ -33,6 +35,7 @@ export interface InitializedParameters {
  *
  * @param spec The model spec (validated by shape inference).
  * @param rng The RNG; the same state gives the same values.
+ * @param ops The op registry (default: the built-in ops).
  * @returns Parameters, statistics and the advanced RNG.
  * @throws {RangeError} When the spec is invalid (see `inferShapes`).
  * @example
@@ -59,32 +62,36 @@ export interface InitializedParameters {
  * assert.deepEqual(Array.from(stats["bn/moving_variance"]!.data), [1, 1]);
  * ```
  */
-export function initParameters(spec: ModelSpec, rng: RngState): InitializedParameters {
-  const shapes = inferShapes(spec);
-  const params: NamedTensors = {};
-  const stats: NamedTensors = {};
+export function initParameters(
+  spec: ModelSpec,
+  rng: RngState,
+  ops?: OpRegistry,
+): InitializedParameters {
+  const shapes = inferShapes(spec, ops);
   let state = rng;
-  for (const [name, shape] of Object.entries(shapes.params)) {
+  const make = (name: string, shape: readonly number[]): Tensor => {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
-    if (name.endsWith("/weights")) {
+    const init: Initializer = shapes.initializers[name] ?? "zeros";
+    if (init === "glorot") {
       // Conv [kh, kw, cin, cout] or dense [d, units]: receptive field times channels.
       const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
-      const fanIn = receptive * shape[shape.length - 2]!;
+      const fanIn = receptive * (shape[shape.length - 2] ?? 1);
       const fanOut = receptive * shape[shape.length - 1]!;
       const limit = Math.sqrt(6 / (fanIn + fanOut));
       const [u, next] = uniforms(state, size);
       state = next;
       for (let i = 0; i < size; i++) data[i] = (2 * u[i]! - 1) * limit;
-    } else if (name.endsWith("/gamma")) {
+    } else if (init === "ones") {
       data.fill(1);
+    } else if (init !== "zeros") {
+      data.fill(init.constant);
     }
-    params[name] = { shape: [...shape], data };
-  }
-  for (const [name, shape] of Object.entries(shapes.stats)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (name.endsWith("/moving_variance")) data.fill(1);
-    stats[name] = { shape: [...shape], data };
-  }
+    return { shape: [...shape], data };
+  };
+  const params: NamedTensors = {};
+  const stats: NamedTensors = {};
+  for (const [name, shape] of Object.entries(shapes.params)) params[name] = make(name, shape);
+  for (const [name, shape] of Object.entries(shapes.stats)) stats[name] = make(name, shape);
   return { params, stats, rng: state };
 }

@@ -30,7 +30,7 @@
  */
 
 import type { Tensor } from "./types.ts";
-import type { Padding } from "./model_spec.ts";
+import type { Padding } from "./types.ts";
 
 /** Window geometry of a convolution. */
 export interface Conv2dOptions {

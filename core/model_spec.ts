@@ -5,165 +5,41 @@
  * `<node>/beta`, `<node>/gamma`, `<node>/moving_mean`, `<node>/moving_variance`).
  *
  * Shapes are per example (NHWC without N): an image input is `[h, w, c]`, a
- * flat feature vector is `[d]`.
+ * flat feature vector is `[d]`. Each node type, its defaults and semantics
+ * live in its op's file in core/ops/.
  *
  * @module
  */
 
-/** Padding mode of convolutions and pools, as TensorFlow defines it. */
-export type Padding = "same" | "valid";
+import type { Padding } from "./types.ts";
+import type { InputNode } from "./ops/input.ts";
+import type { Conv2dNode } from "./ops/conv2d.ts";
+import type { BatchNormNode } from "./ops/batch_norm.ts";
+import type { ReluNode } from "./ops/relu.ts";
+import type { PoolNode } from "./ops/pool.ts";
+import type { GlobalAvgPoolNode } from "./ops/global_avg_pool.ts";
+import type { ConcatNode } from "./ops/concat.ts";
+import type { AddNode } from "./ops/add.ts";
+import type { DenseNode } from "./ops/dense.ts";
+import type { DropoutNode } from "./ops/dropout.ts";
+import type { FlattenNode } from "./ops/flatten.ts";
+import type { L2NormalizeNode } from "./ops/l2_normalize.ts";
 
-/** The graph's image input. */
-export interface InputNode {
-  /** The operation. */
-  readonly op: "input";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** Per-example shape `[height, width, channels]`. */
-  readonly shape: readonly [number, number, number];
-}
-
-/** 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO). */
-export interface Conv2dNode {
-  /** The operation. */
-  readonly op: "conv2d";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Number of output channels. */
-  readonly filters: number;
-  /** Kernel size, square or `[kh, kw]`. */
-  readonly kernel: number | readonly [number, number];
-  /** Stride (same in both directions); default 1. */
-  readonly stride?: number;
-  /** Default "same". */
-  readonly padding?: Padding;
-  /** Whether the conv has a bias; default false (it is usually followed by batch norm). */
-  readonly bias?: boolean;
-}
-
-/** Batch normalization over the last axis. */
-export interface BatchNormNode {
-  /** The operation. */
-  readonly op: "batchNorm";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Moving-average decay of the statistics; default 0.995 (the seed's). */
-  readonly decay?: number;
-  /** Variance epsilon; default 0.001 (the seed's). */
-  readonly epsilon?: number;
-  /** Whether a learned scale gamma exists; default true. */
-  readonly scale?: boolean;
-}
-
-/** Rectified linear unit. */
-export interface ReluNode {
-  /** The operation. */
-  readonly op: "relu";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-}
-
-/** Max or average pooling. */
-export interface PoolNode {
-  /** The operation. */
-  readonly op: "maxPool" | "avgPool";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Window size (square). */
-  readonly size: number;
-  /** Stride (same in both directions). */
-  readonly stride: number;
-  /** Default "valid". */
-  readonly padding?: Padding;
-}
-
-/** Mean over the spatial axes: `[h, w, c]` to `[c]`. */
-export interface GlobalAvgPoolNode {
-  /** The operation. */
-  readonly op: "globalAvgPool";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-}
-
-/** Concatenation along the channel (last) axis. */
-export interface ConcatNode {
-  /** The operation. */
-  readonly op: "concat";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The names of the input nodes. */
-  readonly inputs: readonly string[];
-}
-
-/** Scaled residual sum: `inputs[0] + scale * inputs[1]`. */
-export interface AddNode {
-  /** The operation. */
-  readonly op: "add";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The names of the input nodes. */
-  readonly inputs: readonly [string, string];
-  /** Scale of the second input; default 1. */
-  readonly scale?: number;
-}
-
-/** Fully connected layer on `[d]` features; weights `[d, units]`. */
-export interface DenseNode {
-  /** The operation. */
-  readonly op: "dense";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Number of output features. */
-  readonly units: number;
-  /** Default true. */
-  readonly bias?: boolean;
-}
-
-/** Inverted dropout driven by the explicit RNG; identity in inference mode. */
-export interface DropoutNode {
-  /** The operation. */
-  readonly op: "dropout";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Probability of keeping a unit, in (0, 1]. */
-  readonly keepProbability: number;
-}
-
-/** `[h, w, c]` to `[h * w * c]`. */
-export interface FlattenNode {
-  /** The operation. */
-  readonly op: "flatten";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-}
-
-/** Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))`. */
-export interface L2NormalizeNode {
-  /** The operation. */
-  readonly op: "l2Normalize";
-  /** The node name; parameter names derive from it. */
-  readonly name: string;
-  /** The name of the input node. */
-  readonly input: string;
-  /** Default 1e-10 (the seed's). */
-  readonly epsilon?: number;
-}
+export type {
+  AddNode,
+  BatchNormNode,
+  ConcatNode,
+  Conv2dNode,
+  DenseNode,
+  DropoutNode,
+  FlattenNode,
+  GlobalAvgPoolNode,
+  InputNode,
+  L2NormalizeNode,
+  Padding,
+  PoolNode,
+  ReluNode,
+};
 
 /** Any node of a model graph. */
 export type NodeSpec =

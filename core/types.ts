@@ -6,6 +6,9 @@
  * @module
  */
 
+/** Padding mode of convolutions and pools, as TensorFlow defines it. */
+export type Padding = "same" | "valid";
+
 /** A row-major float32 matrix. `data.length === rows * cols`. */
 export interface Matrix {
   /** Number of rows (e.g. images). */

@@ -17,8 +17,9 @@ import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
 import type { ModelState } from "../../core/backend.ts";
 import type { ImageBatch, Matrix, Tensor } from "../../core/types.ts";
-import { inferShapes } from "../../core/shapes.ts";
-import { DEFAULT_BN_EPSILON, DEFAULT_L2_EPSILON } from "./compile.ts";
+import type { OpRegistry } from "../../core/ops/mod.ts";
+import { inferShapes, inputsOf } from "../../core/shapes.ts";
+import { TFJS_OPS, type TfjsExportAdapter, type TfjsExportAdapters } from "./ops.ts";
 
 /** Size of one weight shard, as tfjs's converter writes them. */
 export const SHARD_BYTES = 4 * 1024 * 1024;
@@ -103,6 +104,10 @@ export interface ExportOptions {
    * raw parameters; default: true when the state has them.
    */
   readonly useMovingAverage?: boolean;
+  /** The op registry (default: the core's built-in ops). */
+  readonly ops?: OpRegistry;
+  /** The tfjs adapters by op name (default: the built-in ones). */
+  readonly adapters?: TfjsExportAdapters;
 }
 
 /** An exported model in memory: the JSON and the binary shards. */
@@ -118,14 +123,6 @@ interface GraphNode {
   op: string;
   input?: string[];
   attr?: Record<string, unknown>;
-}
-
-function base64(text: string): string {
-  return btoa(text);
-}
-
-function ints(values: readonly number[]): { list: { i: string[] } } {
-  return { list: { i: values.map((v) => String(v)) } };
 }
 
 const FLOAT = { type: "DT_FLOAT" };
@@ -172,7 +169,8 @@ export function buildGraphModelArtifacts(
   state: ModelState,
   options: ExportOptions = {},
 ): ExportedModel {
-  const shapes = inferShapes(spec);
+  const shapes = inferShapes(spec, options.ops);
+  const table = options.adapters ?? TFJS_OPS;
   const useEma = options.useMovingAverage ?? state.ema !== null;
   if (useEma && state.ema === null) {
     throw new RangeError("Export with useMovingAverage needs a state with moving averages");
@@ -243,132 +241,37 @@ export function buildGraphModelArtifacts(
   };
   const out = new Map<string, string>();
   const src = (name: string): string => out.get(name)!;
-  const ranks = new Map<string, number>();
   for (const node of spec.nodes) {
     out.set(node.name, emit(node));
   }
 
   function emit(node: NodeSpec): string {
-    const n = node.name;
-    switch (node.op) {
-      case "input": {
-        ranks.set(n, 4);
+    const a = table[node.op] as TfjsExportAdapter | undefined;
+    if (a === undefined) {
+      throw new RangeError(`Op "${node.op}" of node "${node.name}" has no tfjs adapter`);
+    }
+    const ins = inputsOf(node, options.ops);
+    return a.export(node, {
+      inputs: ins.map(src),
+      inputShapes: ins.map((name) => shapes.nodes.get(name)!),
+      param: (suffix) => param(`${node.name}/${suffix}`),
+      stat: (suffix) => stat(`${node.name}/${suffix}`),
+      constant,
+      intConstant,
+      scalar,
+      op,
+      placeholder(shape) {
         nodes.push({
           name: claim(EXPORT_INPUT_NAME),
           op: "Placeholder",
           attr: {
             dtype: FLOAT,
-            shape: { shape: { dim: [-1, ...node.shape].map((s) => ({ size: String(s) })) } },
+            shape: { shape: { dim: [-1, ...shape].map((s) => ({ size: String(s) })) } },
           },
         });
         return EXPORT_INPUT_NAME;
-      }
-      case "conv2d": {
-        ranks.set(n, 4);
-        const s = node.stride ?? 1;
-        const attr = {
-          strides: ints([1, s, s, 1]),
-          padding: { s: base64((node.padding ?? "same").toUpperCase()) },
-          data_format: { s: base64("NHWC") },
-          dilations: ints([1, 1, 1, 1]),
-        };
-        if (node.bias !== true) {
-          return op(n, "Conv2D", [src(node.input), param(`${n}/weights`)], attr);
-        }
-        const conv = op(`${n}/_conv`, "Conv2D", [src(node.input), param(`${n}/weights`)], attr);
-        return op(n, "BiasAdd", [conv, param(`${n}/biases`)], {
-          data_format: { s: base64("NHWC") },
-        });
-      }
-      case "batchNorm": {
-        ranks.set(n, ranks.get(node.input) ?? 4);
-        const beta = param(`${n}/beta`);
-        const mean = stat(`${n}/moving_mean`);
-        const variance = stat(`${n}/moving_variance`);
-        const channels = params[`${n}/beta`]!.shape[0] ?? 1;
-        const gamma = node.scale === false
-          ? constant(`${n}/_ones`, { shape: [channels], data: new Float32Array(channels).fill(1) })
-          : param(`${n}/gamma`);
-        return op(n, "FusedBatchNormV3", [src(node.input), gamma, beta, mean, variance], {
-          epsilon: { f: node.epsilon ?? DEFAULT_BN_EPSILON },
-          data_format: { s: base64("NHWC") },
-          is_training: { b: false },
-        });
-      }
-      case "relu":
-        ranks.set(n, ranks.get(node.input) ?? 4);
-        return op(n, "Relu", [src(node.input)]);
-      case "maxPool":
-      case "avgPool":
-        ranks.set(n, 4);
-        return op(n, node.op === "maxPool" ? "MaxPool" : "AvgPool", [src(node.input)], {
-          ksize: ints([1, node.size, node.size, 1]),
-          strides: ints([1, node.stride, node.stride, 1]),
-          padding: { s: base64((node.padding ?? "valid").toUpperCase()) },
-          data_format: { s: base64("NHWC") },
-        });
-      case "globalAvgPool":
-        ranks.set(n, 2);
-        return op(n, "Mean", [src(node.input), intConstant(`${n}/_axes`, [1, 2])], {
-          keep_dims: { b: false },
-          Tidx: { type: "DT_INT32" },
-        });
-      case "concat": {
-        ranks.set(n, ranks.get(node.inputs[0]!) ?? 4);
-        if (node.inputs.length === 1) return op(n, "Identity", [src(node.inputs[0]!)]);
-        return op(n, "ConcatV2", [
-          ...node.inputs.map(src),
-          intConstant(`${n}/_axis`, [(ranks.get(node.inputs[0]!) ?? 4) - 1]),
-        ], { N: { i: String(node.inputs.length) }, Tidx: { type: "DT_INT32" } });
-      }
-      case "add": {
-        ranks.set(n, ranks.get(node.inputs[0]) ?? 4);
-        const scale = node.scale ?? 1;
-        const b = scale === 1
-          ? src(node.inputs[1])
-          : op(`${n}/_scaled`, "Mul", [src(node.inputs[1]), scalar(`${n}/_scale`, scale)]);
-        return op(n, "AddV2", [src(node.inputs[0]), b]);
-      }
-      case "dense": {
-        ranks.set(n, 2);
-        const attr = { transpose_a: { b: false }, transpose_b: { b: false } };
-        if (node.bias === false) {
-          return op(n, "MatMul", [src(node.input), param(`${n}/weights`)], attr);
-        }
-        const mm = op(`${n}/_matmul`, "MatMul", [src(node.input), param(`${n}/weights`)], attr);
-        return op(n, "BiasAdd", [mm, param(`${n}/biases`)], { data_format: { s: base64("NHWC") } });
-      }
-      case "dropout":
-        ranks.set(n, ranks.get(node.input) ?? 4);
-        return op(n, "Identity", [src(node.input)]);
-      case "flatten": {
-        ranks.set(n, 2);
-        const shape = shapes.nodes.get(node.input)!;
-        const size = shape.reduce((a, b) => a * b, 1);
-        return op(n, "Reshape", [src(node.input), intConstant(`${n}/_shape`, [-1, size])], {
-          Tshape: { type: "DT_INT32" },
-        });
-      }
-      case "l2Normalize": {
-        ranks.set(n, 2);
-        const x = src(node.input);
-        const sq = op(`${n}/_square`, "Square", [x]);
-        const sum = op(`${n}/_sum`, "Sum", [sq, intConstant(`${n}/_axes`, [-1])], {
-          keep_dims: { b: true },
-          Tidx: { type: "DT_INT32" },
-        });
-        const clamped = op(`${n}/_max`, "Maximum", [
-          sum,
-          scalar(`${n}/_epsilon`, node.epsilon ?? DEFAULT_L2_EPSILON),
-        ]);
-        const inv = op(`${n}/_rsqrt`, "Rsqrt", [clamped]);
-        return op(n, "Mul", [x, inv]);
-      }
-      default: {
-        const unknown: never = node;
-        throw new RangeError(`Unknown op "${(unknown as { op: string }).op}"`);
-      }
-    }
+      },
+    });
   }
 
   // Weight data, concatenated in manifest order, then cut into shards.

@@ -21,7 +21,8 @@ import type { DropoutNode, ModelSpec } from "../../core/model_spec.ts";
 import type { ImageBatch, Matrix, NamedTensors, RngState, Tensor } from "../../core/types.ts";
 import { uniforms } from "../../core/pure/rng.ts";
 import { type GraphShapes, inferShapes } from "../../core/shapes.ts";
-import { type BatchNormStatistics, compileModel, DEFAULT_BN_DECAY } from "./compile.ts";
+import { type BatchNormStatistics, compileModel } from "./compile.ts";
+import { TFJS_OPS, type TfjsOpAdapter } from "./ops.ts";
 import { applyOptimizerUpdate } from "./optimizers.ts";
 import { isDecayed, resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
 import { effectiveDecay } from "../../core/pure/moving_average.ts";
@@ -256,26 +257,20 @@ class TfjsModel implements Model {
   }
 
   /**
-   * The core's moving-statistics rule (core/moving_statistics.ts):
-   * `moving = decay * moving + (1 - decay) * batch`, the variance of an image
-   * input Bessel-corrected by `count / (count - 1)` as TF's fused batch norm.
+   * The core's moving-statistics rule (core/ops/batch_norm.ts), through each
+   * op's tfjs adapter: `moving = decay * moving + (1 - decay) * batch`, the
+   * variance of an image input Bessel-corrected as TF's fused batch norm.
    */
   #updateStats(batchStats: Readonly<Record<string, BatchNormStatistics>>) {
     for (const node of this.spec.nodes) {
-      if (node.op !== "batchNorm") continue;
       const stats = batchStats[node.name];
       if (stats === undefined) continue;
-      const decay = node.decay ?? DEFAULT_BN_DECAY;
-      const d = tf.scalar(decay);
-      const oneMinus = tf.scalar(1 - decay);
-      const correction = stats.image && stats.count > 1 ? stats.count / (stats.count - 1) : 1;
-      const mm = this.#stats.get(`${node.name}/moving_mean`)!;
-      const mv = this.#stats.get(`${node.name}/moving_variance`)!;
-      mm.assign(tf.add(tf.mul(d, mm), tf.mul(oneMinus, stats.mean)));
-      const variance = correction === 1
-        ? stats.variance
-        : tf.mul(stats.variance, tf.scalar(correction));
-      mv.assign(tf.add(tf.mul(d, mv), tf.mul(oneMinus, variance)));
+      const a = TFJS_OPS[node.op] as TfjsOpAdapter | undefined;
+      a?.updateStatistics?.(node, stats, (suffix) => {
+        const v = this.#stats.get(`${node.name}/${suffix}`);
+        if (v === undefined) throw new RangeError(`Statistic "${node.name}/${suffix}" is missing`);
+        return v;
+      });
     }
   }
 

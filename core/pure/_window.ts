@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Padding } from "../model_spec.ts";
+import type { Padding } from "../types.ts";
 
 /** Output size and leading padding of one spatial axis. */
 export interface WindowGeometry {

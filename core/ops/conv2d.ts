@@ -1,0 +1,158 @@
+/**
+ * 2-D convolution with TensorFlow's padding, weights `[kh, kw, cin, cout]`
+ * (HWIO) and an optional bias.
+ *
+ * @module
+ */
+
+import type { Padding } from "../types.ts";
+import type { OpDef } from "./op.ts";
+import { windowGeometry } from "../pure/_window.ts";
+
+/** 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO). */
+export interface Conv2dNode {
+  /** The operation. */
+  readonly op: "conv2d";
+  /** The node name; parameter names derive from it. */
+  readonly name: string;
+  /** The name of the input node. */
+  readonly input: string;
+  /** Number of output channels. */
+  readonly filters: number;
+  /** Kernel size, square or `[kh, kw]`. */
+  readonly kernel: number | readonly [number, number];
+  /** Stride (same in both directions); default 1. */
+  readonly stride?: number;
+  /** Default "same". */
+  readonly padding?: Padding;
+  /** Whether the conv has a bias; default false (it is usually followed by batch norm). */
+  readonly bias?: boolean;
+}
+
+/**
+ * Defaults of the optional conv2d fields.
+ *
+ * @example
+ * ```ts
+ * import { CONV2D_DEFAULTS } from "./conv2d.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(CONV2D_DEFAULTS.padding, "same");
+ * ```
+ */
+export const CONV2D_DEFAULTS = { stride: 1, padding: "same", bias: false } as const;
+
+/** A conv2d node with every default filled in. */
+export interface ResolvedConv2d {
+  /** Kernel height. */
+  readonly kh: number;
+  /** Kernel width. */
+  readonly kw: number;
+  /** Stride. */
+  readonly stride: number;
+  /** Padding. */
+  readonly padding: Padding;
+  /** Whether there is a bias. */
+  readonly bias: boolean;
+}
+
+/**
+ * The conv2d fields with their defaults.
+ *
+ * @param node The node.
+ * @returns Kernel size, stride, padding and bias.
+ * @example
+ * ```ts
+ * import { resolveConv2d } from "./conv2d.ts";
+ * import assert from "node:assert/strict";
+ * const r = resolveConv2d({ op: "conv2d", name: "c", input: "x", filters: 2, kernel: [1, 3] });
+ * assert.deepEqual(r, { kh: 1, kw: 3, stride: 1, padding: "same", bias: false });
+ * ```
+ */
+export function resolveConv2d(node: Conv2dNode): ResolvedConv2d {
+  const [kh, kw] = typeof node.kernel === "number" ? [node.kernel, node.kernel] : node.kernel;
+  return {
+    kh,
+    kw,
+    stride: node.stride ?? CONV2D_DEFAULTS.stride,
+    padding: node.padding ?? CONV2D_DEFAULTS.padding,
+    bias: node.bias ?? CONV2D_DEFAULTS.bias,
+  };
+}
+
+/**
+ * The conv2d op: parameters `weights [kh, kw, cin, cout]` (Glorot) and,
+ * with `bias`, `biases [cout]` (zeros); backward reads its input.
+ *
+ * @example
+ * ```ts
+ * import { conv2d } from "./conv2d.ts";
+ * import { inferContext } from "./op.ts";
+ * import assert from "node:assert/strict";
+ * const node = { op: "conv2d", name: "c", input: "x", filters: 4, kernel: 3, stride: 2 } as const;
+ * const r = conv2d.infer(node, inferContext(node, [[8, 8, 3]]));
+ * assert.deepEqual(r.shape, [4, 4, 4]);
+ * assert.deepEqual(r.params?.["weights"]?.shape, [3, 3, 3, 4]);
+ * assert.equal(r.flops, 2 * 4 * 4 * 4 * 3 * 3 * 3);
+ * ```
+ */
+export const conv2d: OpDef<Conv2dNode> = {
+  op: "conv2d",
+  summary: "2-D convolution (TF padding), optional bias.",
+  kernels: ["conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "biasAdd", "sumToChannels"],
+  saves: { inputs: [0] },
+  inputs: (node) => [node.input],
+  infer(node, c) {
+    const [h, w, cin] = c.image();
+    const r = resolveConv2d(node);
+    c.positiveInt("kernel height", r.kh);
+    c.positiveInt("kernel width", r.kw);
+    const stride = c.positiveInt("stride", r.stride);
+    const filters = c.positiveInt("filters", node.filters);
+    if (r.padding !== "same" && r.padding !== "valid") {
+      c.fail(`unknown padding "${String(r.padding)}"`);
+    }
+    const gy = windowGeometry(h, r.kh, stride, r.padding);
+    const gx = windowGeometry(w, r.kw, stride, r.padding);
+    if (gy.out < 1 || gx.out < 1) {
+      c.fail(
+        `kernel ${r.kh}x${r.kw} exceeds its input [${h}, ${w}, ${cin}] with "${r.padding}" padding`,
+      );
+    }
+    return {
+      shape: [gy.out, gx.out, filters],
+      params: {
+        weights: { shape: [r.kh, r.kw, cin, filters], init: "glorot" },
+        ...(r.bias ? { biases: { shape: [filters], init: "zeros" } } : {}),
+      },
+      flops: 2 * gy.out * gx.out * filters * r.kh * r.kw * cin,
+    };
+  },
+  forward(node, c) {
+    const r = resolveConv2d(node);
+    const k = c.kernels;
+    const conv = k.conv2d(c.inputs[0]!, c.param("weights"), {
+      stride: r.stride,
+      padding: r.padding,
+    });
+    if (!r.bias) return conv;
+    const y = k.biasAdd(conv, c.param("biases"));
+    k.dispose(conv);
+    return y;
+  },
+  backward(node, c) {
+    const r = resolveConv2d(node);
+    const k = c.kernels;
+    const o = { stride: r.stride, padding: r.padding };
+    const w = c.param("weights");
+    c.paramGradient(
+      "weights",
+      k.conv2dBackpropFilter(c.input(0), c.dy, { ...o, filterShape: k.shape(w) }),
+    );
+    if (r.bias) c.paramGradient("biases", k.sumToChannels(c.dy));
+    return [
+      c.needsGradient(0)
+        ? k.conv2dBackpropInput(c.dy, w, { ...o, inputShape: c.inputShapes[0]! })
+        : null,
+    ];
+  },
+};
