@@ -11,7 +11,8 @@ import { UsageError } from "./cli/flags.ts";
 
 const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
   train: {
-    help: "train an embedding network with triplet loss (the seed's train_tripletloss)",
+    help:
+      "train an embedding network with triplet loss (the reference implementation's train_tripletloss)",
     run: async (args) => (await import("./cli/train.ts")).trainCommand(args),
   },
   "make-dataset": {

@@ -34,7 +34,7 @@ import { createPureKernels } from "../core/pure/kernels.ts";
 /** All threads of this machine (the "all threads" wasm-simd member). */
 export const ALL_THREADS: number = Math.max(1, navigator.hardwareConcurrency);
 
-/** The seed's triplet training options (Adagrad, alpha 0.2, EMA 0.9999), with weight decay 1e-4. */
+/** The reference implementation's triplet training options (Adagrad, alpha 0.2, EMA 0.9999), with weight decay 1e-4. */
 export const TRIPLET_TRAINING: TrainingOptions = {
   loss: { kind: "triplet", alpha: 0.2 },
   optimizer: { name: "ADAGRAD" },
@@ -196,7 +196,8 @@ export interface Tolerance {
  * import { assertClose } from "./_fixtures.ts";
  * import assert from "node:assert/strict";
  * assertClose("x", new Float32Array([1, 2]), new Float32Array([1, 2.0001]), { atol: 1e-3 });
- * assert.throws(() => assertClose("x", new Float32Array([1]), new Float32Array([2]), { atol: 0.1 }));
+ * assert.throws(() => assertClose("x", new Float32Array([1]), new Float32Array([2]), { atol: 0.1
+ * }));
  * ```
  */
 export function assertClose(

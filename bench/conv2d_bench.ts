@@ -6,7 +6,7 @@
  * kernels with 1 and all threads. Every result is downloaded.
  *
  * Shapes (NHWC input, HWIO filter, TF "same" padding):
- * - nano Conv2d_2a_3x3 at the seed's batch 90: 90x32x32x16, 3x3/2 to 32;
+ * - nano Conv2d_2a_3x3 at the reference implementation's batch 90: 90x32x32x16, 3x3/2 to 32;
  * - inception-resnet-v1 block35 at batch 8: 8x35x35x256, 1x1 to 32
  *   (Branch_0) and 8x35x35x32, 3x3 to 32 (Branch_1/Conv2d_0b_3x3).
  *

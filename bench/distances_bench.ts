@@ -1,6 +1,6 @@
 /**
  * Pairwise squared distances and row-wise L2 normalization of 1800 x 128
- * embeddings (the seed's 45 people x 40 images, 128-d), every backend side by
+ * embeddings (the reference implementation's 45 people x 40 images, 128-d), every backend side by
  * side with the pure backend as the baseline.
  *
  * Run: deno bench -A bench/distances_bench.ts

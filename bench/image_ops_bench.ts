@@ -1,6 +1,6 @@
 /**
  * Per-image costs of the data path: decoding a 250x250 JPEG and PNG (LFW's
- * size), resizing, the seed's augmentation, and encoding a PNG.
+ * size), resizing, the reference implementation's augmentation, and encoding a PNG.
  *
  * @module
  */

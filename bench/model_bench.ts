@@ -2,7 +2,7 @@
  * Whole-model benches through the Backend contract: nano (64x64x3, 128-d)
  * embedding in inference mode and one triplet training step (forward,
  * triplet loss, backward, Adagrad, weight decay, moving average) at the
- * seed's batch of 90 images; one inception-resnet-v1 (160x160x3, 128-d)
+ * reference implementation's batch of 90 images; one inception-resnet-v1 (160x160x3, 128-d)
  * training step at batch 9 (3 triplets), marked `[slow]` (run it with
  * `FACENET_BENCH_SLOW=1`). The pure backend is the baseline.
  *

@@ -1,5 +1,5 @@
 /**
- * The pure backend on nano (64x64x3, 128-d) at the seed's batch size 90: one
+ * The pure backend on nano (64x64x3, 128-d) at the reference implementation's batch size 90: one
  * training step (forward, triplet loss, backward, Adagrad, EMA) and one
  * inference embedding pass. Each iteration takes seconds, so few iterations run.
  *

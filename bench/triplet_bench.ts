@@ -1,7 +1,7 @@
 /**
- * Triplet selection at the seed's default batch (45 people x 40 images,
+ * Triplet selection at the reference implementation's default batch (45 people x 40 images,
  * 128-d, VGG-Face rule, alpha 0.2) and the triplet loss with its gradient
- * (the seed's batch of 90 rows = 30 triplets, and 1800 rows = 600 triplets),
+ * (the reference implementation's batch of 90 rows = 30 triplets, and 1800 rows = 600 triplets),
  * every backend side by side with the pure backend as the baseline.
  *
  * The embeddings lie on a 1/16 grid (rounded from unit rows), so squared

@@ -2,7 +2,7 @@
  * Shared by the tools that embed images with a trained model (validate,
  * embed, compare, classify, cluster): the model flags, loading a checkpoint
  * written by any backend onto the chosen backend, and embedding image files
- * the way the seed's evaluation does (decode, optionally resize, centre crop
+ * the way the reference implementation's evaluation does (decode, optionally resize, centre crop
  * or pad to the model's input size, standardize, embed in inference mode with
  * the moving-average weights).
  *
@@ -50,7 +50,8 @@ export const MODEL_FLAGS: FlagTable = {
   },
   "resize": {
     kind: "boolean",
-    help: "resize every image to the input size first (default: centre crop or pad, as the seed)",
+    help:
+      "resize every image to the input size first (default: centre crop or pad, as the reference implementation)",
   },
   "standardize": {
     kind: "string",
@@ -160,7 +161,7 @@ export interface EmbedFilesOptions {
   readonly resize?: boolean;
   /** Decoding workers. */
   readonly workers?: number;
-  /** Also embed each mirrored image and concatenate (the seed's `use_flipped_images`). */
+  /** Also embed each mirrored image and concatenate (the reference implementation's `use_flipped_images`). */
   readonly flipped?: boolean;
   /** Called after each batch with the number of images embedded so far. */
   readonly onProgress?: (done: number, total: number) => void;

@@ -1,14 +1,14 @@
 /**
- * `classify TRAIN|CLASSIFY`: the seed's classifier.py. TRAIN embeds a
+ * `classify TRAIN|CLASSIFY`: the reference implementation's classifier.py. TRAIN embeds a
  * folder-per-person dataset and fits a classifier on the embeddings (a
  * softmax regression with per-class probabilities, core/pure/classifier.ts,
- * in place of the seed's linear SVM), saving it as JSON with the class names;
+ * in place of the reference implementation's linear SVM), saving it as JSON with the class names;
  * CLASSIFY embeds a dataset, prints each image's best class and probability
  * and the overall accuracy.
  *
- * `--use-split-dataset` (the seed's split_dataset): identities with fewer
+ * `--use-split-dataset` (the reference implementation's split_dataset): identities with fewer
  * than `--min-nrof-images-per-class` images are left out; each identity's
- * images are shuffled with `--seed` (as the seed shuffles with its
+ * images are shuffled with `--seed` (as the reference implementation shuffles with its
  * `np.random.seed`) and the first `--nrof-train-images-per-class` go to
  * TRAIN, the rest to CLASSIFY — the same split in both modes for the same
  * seed.
@@ -112,7 +112,8 @@ export function sourceMismatch(
 }
 
 /**
- * Splits a labelled dataset as the seed's split_dataset does (see the module doc).
+ * Splits a labelled dataset as the reference implementation's split_dataset does (see the module
+ * doc).
  *
  * @param data The labelled images.
  * @param minImages Identities with fewer images are left out.

@@ -1,5 +1,5 @@
 /**
- * `cluster`: the seed's cluster tools. Embeds the faces of a folder (its
+ * `cluster`: the reference implementation's cluster tools. Embeds the faces of a folder (its
  * image files, and those of its sub-folders), groups them by identity and
  * copies each group into its own folder under `--out`:
  * `cluster_000/` (the largest), `cluster_001/`, ..., and `unclustered/` for
@@ -8,10 +8,10 @@
  * Methods:
  * - `dbscan` (default): DBSCAN on the euclidean distance matrix with
  *   `eps = --cluster-threshold` (default 1.0) and `min_samples =
- *   --min-cluster-size` (default 1), as the seed's cluster.py;
+ *   --min-cluster-size` (default 1), as the reference implementation's cluster.py;
  * - `chinese-whispers`: Chinese Whispers on the graph joining faces whose
  *   cosine similarity (the dot product of the unit embeddings) exceeds
- *   `--cluster-threshold` (default 0.55, the seed's), 20 passes in an order
+ *   `--cluster-threshold` (default 0.55, the reference implementation's), 20 passes in an order
  *   drawn from `--seed`; clusters below `--min-cluster-size` are unclustered.
  *
  * When the folder holds one sub-folder per identity, the identities are

@@ -1,5 +1,5 @@
 /**
- * `compare`: the seed's compare.py. Embeds the given images and prints the
+ * `compare`: the reference implementation's compare.py. Embeds the given images and prints the
  * matrix of (non-squared) euclidean distances between them, as a table.
  *
  * @module
@@ -28,7 +28,7 @@ export function euclideanDistanceMatrix(x: Matrix): Matrix {
 }
 
 /**
- * Formats the seed's output: the numbered images, then the distance matrix
+ * Formats the reference implementation's output: the numbered images, then the distance matrix
  * with 4 decimals.
  *
  * @param paths The images.

@@ -1,12 +1,12 @@
 /**
- * `embed`: the seed's export_embeddings. Embeds the images of a labelled
+ * `embed`: the reference implementation's export_embeddings. Embeds the images of a labelled
  * folder (`--data-dir`) or the images given as arguments and writes, for
  * `--out PREFIX`:
  *
  * - `PREFIX.npy`: the embeddings, a float32 `(images, embedding size)` matrix;
  * - `PREFIX_labels.npy`: the int32 label of each image (its identity index;
  *   -1 for images given as arguments);
- * - `PREFIX_label_strings.json`: the identity name of each image (the seed's
+ * - `PREFIX_label_strings.json`: the identity name of each image (the reference implementation's
  *   label_strings), and `PREFIX_classes.json`: the identity names by label;
  * - `PREFIX.jsonl`: one JSON object per image, `{"path", "label", "name", "embedding"}`.
  *

@@ -2,7 +2,7 @@
  * `make-dataset`: writes the built-in synthetic identities (or, with `--from
  * fashion-mnist`, the real Fashion-MNIST images from Debian's
  * `dataset-fashion-mnist` package: 7 classes for training, pairs over the
- * other 3) to disk in the seed's layout, so the file path can be used end to
+ * other 3) to disk in the reference implementation's layout, so the file path can be used end to
  * end (make-dataset, then `train --data-dir`, `validate --lfw-dir
  * --lfw-pairs`, classify, cluster):
  *
@@ -162,7 +162,8 @@ async function checkEmptyOrMissing(out: string): Promise<void> {
  * @param options Counts, image size, seed, folds and pairs per fold.
  * @returns The paths written and counts.
  * @throws {Error} When `out` is not empty.
- * @throws {RangeError} When the counts do not allow the pairs (fewer than 2 x folds validation identities).
+ * @throws {RangeError} When the counts do not allow the pairs (fewer than 2 x folds validation
+ * identities).
  */
 export async function makeDataset(out: string, options: MakeDatasetOptions): Promise<MadeDataset> {
   await checkEmptyOrMissing(out);

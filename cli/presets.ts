@@ -1,12 +1,12 @@
 /**
- * Training presets: the seed's full settings, the small default that trains
+ * Training presets: the reference implementation's full settings, the small default that trains
  * nano on the synthetic identities in minutes on two cores, and a tiny one
  * for tests. An explicit flag always overrides the preset.
  *
  * @module
  */
 
-/** The settings of a triplet training run, in the seed's names (camelCase). */
+/** The settings of a triplet training run, in the reference implementation's names (camelCase). */
 export interface TrainSettings {
   readonly model: "nano" | "inception-resnet-v1";
   readonly imageSize: number;
@@ -24,7 +24,7 @@ export interface TrainSettings {
   readonly movingAverageDecay: number;
   readonly weightDecay: number;
   readonly keepProbability: number;
-  /** Batch-norm moving-statistics decay (the seed's 0.995). */
+  /** Batch-norm moving-statistics decay (the reference implementation's 0.995). */
   readonly batchNormDecay: number;
   readonly selection: "vggface" | "facenet" | "hard" | "all";
   readonly seed: number;
@@ -41,10 +41,10 @@ export interface TrainSettings {
 }
 
 /** The preset names. */
-export type PresetName = "small" | "seed" | "tiny";
+export type PresetName = "small" | "facenet" | "tiny";
 
-/** The seed's train_tripletloss defaults (SEED_NOTES "Triplet training"). */
-export const SEED_PRESET: TrainSettings = {
+/** The reference implementation's train_tripletloss defaults (SEED_NOTES "Triplet training"). */
+export const FACENET_PRESET: TrainSettings = {
   model: "inception-resnet-v1",
   imageSize: 160,
   embeddingSize: 128,
@@ -82,7 +82,7 @@ export const SEED_PRESET: TrainSettings = {
  * nuisance strength and image size.
  */
 export const SMALL_PRESET: TrainSettings = {
-  ...SEED_PRESET,
+  ...FACENET_PRESET,
   model: "nano",
   imageSize: 64,
   embeddingSize: 128,
@@ -130,6 +130,6 @@ export const TINY_PRESET: TrainSettings = {
 /** All presets by name. */
 export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
   small: SMALL_PRESET,
-  seed: SEED_PRESET,
+  facenet: FACENET_PRESET,
   tiny: TINY_PRESET,
 };

@@ -1,6 +1,6 @@
 /**
  * Image sources for the training loop: the built-in synthetic identities,
- * rendered on demand (and cached), standardized as the seed does.
+ * rendered on demand (and cached), standardized as the reference implementation does.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { ImageLoader } from "../io/pipeline.ts";
 export interface SyntheticSourceOptions {
   /**
    * Training images only: rotate each by a uniform angle in `[-randomRotate,
-   * randomRotate)` degrees before standardization (the seed's `--random_rotate`
+   * randomRotate)` degrees before standardization (the reference implementation's `--random_rotate`
    * uses 10), image `i` drawing from `augmentRngAt(rng, i)`; 0 (default): none.
    */
   readonly randomRotate?: number;
@@ -27,7 +27,7 @@ export interface SyntheticSourceOptions {
  * A source that renders synthetic references at `size` pixels with fixed
  * image standardization `(x - 127.5) / 128`, caching rendered images, and
  * optionally rotating training images at random (pixels rotated in from
- * outside the image are black, as in the seed).
+ * outside the image are black, as in the reference implementation).
  *
  * @param seed The synthetic dataset seed.
  * @param size Image height and width.
@@ -79,7 +79,7 @@ export function syntheticSource(
 export interface FileSourceOptions {
   /** Model input size: images are centre-cropped (or padded) to it, or randomly cropped in training. */
   readonly size: number;
-  /** Resize every image to this size before cropping (the seed's aligned 182 px crops need none). */
+  /** Resize every image to this size before cropping (the reference implementation's aligned 182 px crops need none). */
   readonly resize?: number;
   /** Training images only: a random crop instead of the centre. */
   readonly randomCrop?: boolean;
@@ -93,7 +93,7 @@ export interface FileSourceOptions {
 
 /**
  * A source that reads image files (JPEG or PNG) by path, prepares them as the
- * seed's input pipeline does (augmentation in training only) and applies
+ * reference implementation's input pipeline does (augmentation in training only) and applies
  * fixed image standardization.
  *
  * @param options Size, resizing and augmentation.

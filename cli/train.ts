@@ -1,5 +1,5 @@
 /**
- * `train`: the seed's train_tripletloss as a command. Progress on stderr,
+ * `train`: the reference implementation's train_tripletloss as a command. Progress on stderr,
  * a summary line per epoch, `metrics.jsonl` and checkpoints under `--out`,
  * `--resume` to continue a run.
  *
@@ -129,7 +129,8 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       split: "train",
     });
   }
-  // The seed's validation split by images; its own stream, so a resumed run splits alike.
+  // The reference implementation's validation split by images; its own stream, so a resumed run
+  // splits alike.
   const datasetSplit = splitDatasetByImages(dataset, {
     ...plan.softmax.split,
     rng: split(createRng(s.seed))[1],

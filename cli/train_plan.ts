@@ -19,9 +19,10 @@ const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as c
 export const TRAIN_FLAGS: FlagTable = {
   "preset": {
     kind: "string",
-    help: "settings preset: small (nano on synthetic faces), seed (the seed's defaults), tiny",
+    help: "settings preset: small (nano on synthetic faces), facenet (FaceNet (TensorFlow)'s " +
+      "train_tripletloss defaults), tiny",
     default: "small",
-    choices: ["small", "seed", "tiny"],
+    choices: ["small", "facenet", "tiny"],
   },
   "backend": {
     kind: "string",
@@ -215,7 +216,8 @@ export const TRAIN_FLAGS: FlagTable = {
   },
   "batch-norm-decay": {
     kind: "number",
-    help: "batch-norm moving-statistics decay of every layer (the seed's 0.995 " +
+    help:
+      "batch-norm moving-statistics decay of every layer (the reference implementation's 0.995 " +
       "needs hundreds of steps before inference mode is meaningful; short runs: 0.9)",
     min: 0,
     max: 1,
@@ -254,7 +256,7 @@ const FLAG_TO_SETTING: Record<string, keyof TrainSettings> = {
 function presetNotes(): string[] {
   const keys = Object.entries(FLAG_TO_SETTING);
   const lines = ["presets (an explicit flag overrides the preset):"];
-  for (const name of ["small", "seed", "tiny"] as PresetName[]) {
+  for (const name of ["small", "facenet", "tiny"] as PresetName[]) {
     const preset = PRESETS[name];
     lines.push(
       `  ${name}: ` + keys.map(([flag, key]) => `--${flag}=${preset[key]}`).join(" "),

@@ -1,6 +1,6 @@
 /**
- * `validate`: the seed's validate_on_lfw. With `--lfw-dir` and `--lfw-pairs`
- * it embeds the images of an LFW pairs file and prints the seed's report
+ * `validate`: the reference implementation's validate_on_lfw. With `--lfw-dir` and `--lfw-pairs`
+ * it embeds the images of an LFW pairs file and prints the reference implementation's report
  * (accuracy +- std, VAL +- std @ FAR, AUC, EER); with `--data-dir` it prints
  * retrieval metrics over a labelled folder (precision@1, R-precision, MAP@R,
  * as pytorch-metric-learning reports them). Both may be given at once.
@@ -44,7 +44,7 @@ export const VALIDATE_FLAGS: FlagTable = {
   },
   "distance-metric": {
     kind: "string",
-    help: "pair distance: squared euclidean or angular (the seed's 0 and 1)",
+    help: "pair distance: squared euclidean or angular (the reference implementation's 0 and 1)",
     default: "euclidean",
     choices: ["euclidean", "cosine"],
   },

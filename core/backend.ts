@@ -46,7 +46,7 @@ export type LossSpec =
     readonly numClasses: number;
     /** Weight of the center loss; 0 disables it. */
     readonly centerLossFactor?: number;
-    /** Center update rate (the seed's 0.95). */
+    /** Center update rate (the reference implementation's 0.95). */
     readonly centerLossAlfa?: number;
     /** Weight of the prelogits norm penalty. */
     readonly prelogitsNormLossFactor?: number;
@@ -109,7 +109,7 @@ export interface StepResult {
 export interface EmbedOptions {
   /**
    * Training mode: batch norm uses batch statistics and updates its moving
-   * statistics (as the seed's embedding pass does); dropout is active and
+   * statistics (as the reference implementation's embedding pass does); dropout is active and
    * needs `rng`. Inference mode uses the moving statistics.
    */
   readonly training: boolean;

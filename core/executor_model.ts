@@ -4,7 +4,7 @@
  * optimizers, weight decay, moving averages). The pure backend uses it with
  * the pure kernels; the wasm-simd backend with its own.
  *
- * One training step, as the seed's graph does it:
+ * One training step, as the reference implementation's graph does it:
  * 1. forward in training mode (batch statistics, dropout from `rng`);
  * 2. the loss on the embeddings (triplet) or on the prelogits (softmax head,
  *    core/softmax_head.ts) and its gradient;
@@ -98,8 +98,8 @@ function checkState(spec: ModelSpec, state: ModelState): void {
  *   initModelState(spec, options, createRng(1)),
  *   options,
  * );
- * const images = { n: 2, height: 16, width: 16, channels: 3, data: new Float32Array(2 * 16 * 16 * 3).fill(0.5) };
- * const emb = await model.embed(images, { training: false });
+ * const images = { n: 2, height: 16, width: 16, channels: 3, data: new Float32Array(2 * 16 * 16 *
+ * 3).fill(0.5) }; const emb = await model.embed(images, { training: false });
  * assert.equal(emb.rows, 2);
  * assert.equal(emb.cols, 8);
  * ```

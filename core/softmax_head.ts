@@ -1,8 +1,8 @@
 /**
- * The seed's classifier head on the prelogits (train_softmax), pure: a dense
+ * The reference implementation's classifier head on the prelogits (train_softmax), pure: a dense
  * `Logits` layer over the identities (or ArcFace cosines on normalized
  * features and weights), softmax cross-entropy, optional center loss with the
- * seed's center update, optional prelogits norm penalty. Gradients with
+ * reference implementation's center update, optional prelogits norm penalty. Gradients with
  * respect to the prelogits and the head's parameters.
  *
  * @module
@@ -70,7 +70,8 @@ function axpy(acc: Float32Array, g: Matrix, factor: number): void {
  *
  * @param prelogits The `B x E` prelogits.
  * @param labels The class of each row.
- * @param params Parameters holding `Logits/weights` `[E, C]` (and `Logits/biases` `[C]` without ArcFace).
+ * @param params Parameters holding `Logits/weights` `[E, C]` (and `Logits/biases` `[C]` without
+ * ArcFace).
  * @param stats Statistics holding `centers` `[C, E]` when center loss is on.
  * @param loss The softmax loss spec.
  * @returns Loss, regularization, gradients and updated statistics.

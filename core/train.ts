@@ -1,5 +1,5 @@
 /**
- * The seed's triplet training loop (train_tripletloss), backend-generic: it
+ * The reference implementation's triplet training loop (train_tripletloss), backend-generic: it
  * talks to the {@link Backend} contract only, gets images from an injected
  * {@link ImageSource}, and reports what happens as events, so the shell
  * decides how to print, time and checkpoint. No clocks, files or
@@ -9,12 +9,12 @@
  * sampled image (batch norm in training mode, in batches of `batchSize`),
  * select triplets, then train on `ceil(3 * triplets / batchSize)` steps of
  * `batchSize / 3` triplets each (the last step may be smaller). As in the
- * seed, a sampling round always runs all its steps, so an epoch may overshoot
+ * reference implementation, a sampling round always runs all its steps, so an epoch may overshoot
  * `epochSize` by up to one round.
  *
- * Two documented differences from the seed: the sampled images are loaded
- * once per round and reused for the training steps (the seed reads them from
- * disk twice, so with random crop/flip the seed trains on a second draw of the
+ * Two documented differences from the reference implementation: the sampled images are loaded
+ * once per round and reused for the training steps (the reference implementation reads them from
+ * disk twice, so with random crop/flip the reference implementation trains on a second draw of the
  * augmentation); and a round that selects zero triplets counts as one skipped
  * step instead of silently looping.
  *
@@ -32,7 +32,7 @@ export type ImageSource = (
   options: { readonly training: boolean; readonly rng: RngState },
 ) => Promise<ImageBatch>;
 
-/** Settings of the triplet loop, in the seed's names. */
+/** Settings of the triplet loop, in the reference implementation's names. */
 export interface TripletLoopConfig {
   /** Identities sampled per round (anchors come from these). */
   readonly peoplePerBatch: number;
@@ -233,10 +233,10 @@ export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageB
  *   weightDecay: 0,
  *   movingAverageDecay: null,
  * } as const;
- * const model = await createPureBackend().createModel(spec, initModelState(spec, options, createRng(1)), options);
- * const images = { n: 5, height: 16, width: 16, channels: 3, data: new Float32Array(5 * 768).fill(0.5) };
- * const { embeddings } = await embedInChunks(model, images, { training: false, chunk: 2, rng: createRng(2) });
- * assert.equal(embeddings.rows, 5);
+ * const model = await createPureBackend().createModel(spec, initModelState(spec, options,
+ * createRng(1)), options); const images = { n: 5, height: 16, width: 16, channels: 3, data: new
+ * Float32Array(5 * 768).fill(0.5) }; const { embeddings } = await embedInChunks(model, images, {
+ * training: false, chunk: 2, rng: createRng(2) }); assert.equal(embeddings.rows, 5);
  * assert.equal(embeddings.cols, 4);
  * ```
  */
@@ -297,22 +297,22 @@ export async function embedInChunks(
  *   movingAverageDecay: null,
  * } as const;
  * const backend = createPureBackend();
- * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)), options);
- * const source = (refs: readonly string[]) =>
+ * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)),
+ * options); const source = (refs: readonly string[]) =>
  *   Promise.resolve({
  *     n: refs.length,
  *     height: 16,
  *     width: 16,
  *     channels: 3,
- *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x - 127.5) / 128))),
- *   });
+ *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x -
+ *   127.5) / 128))), });
  * const run = runTripletEpoch({
  *   backend,
  *   model,
  *   dataset: syntheticDataset({ seed: 1, identities: 6, imagesPerIdentity: 3, split: "train" }),
  *   source,
- *   config: { peoplePerBatch: 4, imagesPerPerson: 3, alpha: 0.2, batchSize: 6, epochSize: 2, selection: "vggface" },
- *   learningRate: 0.01,
+ *   config: { peoplePerBatch: 4, imagesPerPerson: 3, alpha: 0.2, batchSize: 6, epochSize: 2,
+ *   selection: "vggface" }, learningRate: 0.01,
  *   rng: createRng(2),
  * });
  * let next = await run.next();

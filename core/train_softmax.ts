@@ -1,8 +1,8 @@
 /**
- * The seed's classifier training (train_softmax), backend-generic: batches
+ * The reference implementation's classifier training (train_softmax), backend-generic: batches
  * of random training images (not people sampling) with their class labels,
  * a softmax head on the prelogits (core/softmax_head.ts: cross-entropy,
- * optional center loss, prelogits norm penalty, ArcFace margin), the seed's
+ * optional center loss, prelogits norm penalty, ArcFace margin), the reference implementation's
  * validation split by images, and validation loss/accuracy on the held-out
  * images. It talks to the {@link Backend} contract only and reports steps as
  * events; no clocks, files or `Math.random` here.
@@ -10,8 +10,8 @@
  * One epoch is `epochSize` steps of `batchSize` images. The images of an
  * epoch are consecutive slices of random permutations of the whole training
  * split (a fresh permutation whenever one is used up), so every image is seen
- * once before any is seen twice, as with the seed's shuffled
- * `range_input_producer`. Documented difference: the seed's index queue keeps
+ * once before any is seen twice, as with the reference implementation's shuffled
+ * `range_input_producer`. Documented difference: the reference implementation's index queue keeps
  * the rest of a permutation across epochs; here every epoch starts a fresh
  * permutation, so that an epoch depends only on its RNG.
  *
@@ -31,7 +31,7 @@ import { LOGITS } from "./model_state.ts";
 /** The softmax variant of {@link LossSpec}. */
 export type SoftmaxLossSpec = Extract<LossSpec, { kind: "softmax" }>;
 
-/** Options of {@link splitDatasetByImages}, in the seed's names. */
+/** Options of {@link splitDatasetByImages}, in the reference implementation's names. */
 export interface SplitOptions {
   /** Fraction of each class's images held out for validation, in [0, 1) (`validation_set_split_ratio`). */
   readonly ratio: number;
@@ -55,11 +55,11 @@ export interface DatasetSplit {
 }
 
 /**
- * The seed's validation split by images (`split_dataset` with
+ * The reference implementation's validation split by images (`split_dataset` with
  * `SPLIT_IMAGES`): shuffle each class's images, keep the first
  * `floor(n * (1 - ratio))` (at most `n - 1`) for training and hold out the
- * rest. Two documented repairs of the seed: the seed compares the TRAINING
- * count with `min_nrof_val_images_per_class` and drops a failing class from
+ * rest. Two documented repairs of the reference implementation: the reference implementation
+ * compares the TRAINING count with `min_nrof_val_images_per_class` and drops a failing class from
  * both sets (shifting every later label), and it lets a one-image class train
  * on nothing; here a class whose held-out part would be smaller than
  * `max(1, minNrofValImagesPerClass)` keeps all its images for training, no
@@ -82,8 +82,8 @@ export interface DatasetSplit {
  *   { name: "a", images: ["a0", "a1", "a2", "a3"] },
  *   { name: "b", images: ["b0"] },
  * ];
- * const s = splitDatasetByImages(dataset, { ratio: 0.25, minNrofValImagesPerClass: 0, rng: createRng(1) });
- * assert.equal(s.train[0]!.images.length, 3);
+ * const s = splitDatasetByImages(dataset, { ratio: 0.25, minNrofValImagesPerClass: 0, rng:
+ * createRng(1) }); assert.equal(s.train[0]!.images.length, 3);
  * assert.equal(s.validation[0]!.images.length, 1);
  * assert.deepEqual(s.train[1]!.images, ["b0"]); // a single image stays in training
  * assert.deepEqual(s.validation[1]!.images, []);
@@ -206,7 +206,7 @@ export function epochImageIndices(
   return [out, state];
 }
 
-/** Settings of the softmax loop, in the seed's names. */
+/** Settings of the softmax loop, in the reference implementation's names. */
 export interface SoftmaxLoopConfig {
   /** Images per training step. */
   readonly batchSize: number;
@@ -291,8 +291,8 @@ function checkLoopConfig(config: SoftmaxLoopConfig): void {
  *     data: Float32Array.from({ length: refs.length * 768 }, (_, i) => (i % 7) / 7),
  *   });
  * const run = runSoftmaxEpoch({
- *   model, train, source, config: { batchSize: 2, epochSize: 1 }, learningRate: 0.01, rng: createRng(2),
- * });
+ *   model, train, source, config: { batchSize: 2, epochSize: 1 }, learningRate: 0.01, rng:
+ * createRng(2), });
  * let r = await run.next();
  * assert.equal(r.done, false);
  * r = await run.next();
@@ -396,12 +396,12 @@ function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossS
 
 /**
  * Validation loss and accuracy of a classifier on held-out images, as the
- * seed's train_softmax validates: batch norm in inference mode, the
+ * reference implementation's train_softmax validates: batch norm in inference mode, the
  * cross-entropy (with the ArcFace margin when on) plus the center loss and
  * norm penalty, and the accuracy of the largest logit. The prelogits come
  * from a model with the same state whose spec outputs the prelogits node (so
- * any backend works). The centers are not updated (the seed's validation run
- * updates them with the validation images: a seed bug we do not copy).
+ * any backend works). The centers are not updated (the reference implementation's validation run
+ * updates them with the validation images: a bug of the reference implementation we do not copy).
  *
  * @param args The backend, the trained model and its spec and training
  *   options (a softmax loss), the validation split (labels = class index),
@@ -426,10 +426,10 @@ function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossS
  *   weightDecay: 0,
  *   movingAverageDecay: null,
  * } as const;
- * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)), options);
- * const source = (refs: readonly string[]) =>
- *   Promise.resolve({ n: refs.length, height: 16, width: 16, channels: 3, data: new Float32Array(refs.length * 768) });
- * const v = await validateSoftmax({
+ * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)),
+ * options); const source = (refs: readonly string[]) =>
+ *   Promise.resolve({ n: refs.length, height: 16, width: 16, channels: 3, data: new
+ * Float32Array(refs.length * 768) }); const v = await validateSoftmax({
  *   backend, model, spec, options,
  *   validation: [{ name: "a", images: ["a0"] }, { name: "b", images: ["b0"] }],
  *   source, chunk: 8, rng: createRng(0),

@@ -49,7 +49,7 @@ export interface ImageBatch {
 }
 
 /**
- * One identity of a dataset, in the seed's layout: a name (the folder name) and
+ * One identity of a dataset, in the reference implementation's layout: a name (the folder name) and
  * the references of its images (file paths, or synthetic image ids).
  */
 export interface ImageClass {
@@ -81,16 +81,16 @@ export type SelectionStrategy = "vggface" | "facenet" | "hard" | "all";
 export interface SelectTripletsOptions {
   /** The margin alpha (> 0). */
   readonly alpha: number;
-  /** Default "vggface" (the seed's). */
+  /** Default "vggface" (the reference implementation's). */
   readonly strategy?: SelectionStrategy;
   /**
-   * How many leading classes serve as anchors (the seed uses the first
+   * How many leading classes serve as anchors (the reference implementation uses the first
    * `people_per_batch`); default all classes.
    */
   readonly anchorClasses?: number;
   /** Randomness for the negative picks and the final shuffle; required by "vggface" and "facenet". */
   readonly rng?: RngState;
-  /** Whether to shuffle the selected triplets (the seed does); default true. */
+  /** Whether to shuffle the selected triplets (the reference implementation does); default true. */
   readonly shuffle?: boolean;
 }
 
@@ -110,11 +110,11 @@ export interface TripletSelection {
   readonly rng: RngState | undefined;
 }
 
-/** Optimizer names, the seed's plus plain SGD. */
+/** Optimizer names, the reference implementation's plus plain SGD. */
 export type OptimizerName = "SGD" | "ADAGRAD" | "ADADELTA" | "ADAM" | "RMSPROP" | "MOM";
 
 /**
- * An optimizer and its hyper-parameters; unset values take the seed's defaults
+ * An optimizer and its hyper-parameters; unset values take the reference implementation's defaults
  * (Adagrad initial accumulator 0.1; Adadelta rho 0.9 eps 1e-6; Adam beta1 0.9
  * beta2 0.999 eps 0.1; RMSProp decay 0.9 momentum 0.9 eps 1.0; Momentum 0.9
  * with Nesterov).

@@ -1,5 +1,5 @@
 /**
- * Image datasets on disk in the seed's layout: `root/<identity>/<image files>`.
+ * Image datasets on disk in the reference implementation's layout: `root/<identity>/<image files>`.
  *
  * @module
  */
@@ -14,7 +14,7 @@ export type ImageVerification = "header" | "decode" | "none";
 /** Options of {@linkcode loadDatasetFolder}. */
 export interface LoadDatasetOptions {
   /**
-   * Identities with fewer usable images are dropped (the seed's
+   * Identities with fewer usable images are dropped (the reference implementation's
    * `--min_nrof_images_per_class`); default 1, so empty folders are dropped.
    */
   readonly minNrofImagesPerClass?: number;
@@ -97,11 +97,11 @@ async function isRegularFile(path: string, entry: Deno.DirEntry): Promise<boolea
 }
 
 /**
- * Reads a dataset folder in the seed's layout: each sub-folder of `dir` is an
+ * Reads a dataset folder in the reference implementation's layout: each sub-folder of `dir` is an
  * identity; identities are sorted by name (UTF-16 code units, which matches
  * Python's `sorted` for names without characters beyond the BMP) and the
  * sorted index is the label. Each identity's files are sorted by name too
- * (the seed keeps `os.listdir` order, which is not stable across machines).
+ * (the reference implementation keeps `os.listdir` order, which is not stable across machines).
  * Files directly in `dir` are ignored. Anything that is not a regular file
  * (a FIFO, a device; never opened), files that are not JPEG or PNG images,
  * are truncated, unreadable, or over the size limits of io/images.ts (file

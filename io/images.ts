@@ -9,14 +9,14 @@
  * - grayscale is replicated to the three channels;
  * - an alpha channel (RGBA, gray+alpha, a palette with transparency, a tRNS
  *   colour key) is dropped, keeping the stored colour, as PIL's
- *   `convert("RGB")` and the seed's image reading do (no compositing);
+ *   `convert("RGB")` and the reference implementation's image reading do (no compositing);
  * - 16-bit samples are scaled to 0..255 (`v / 257`, not rounded), 1/2/4-bit
  *   grayscale samples to 0..255 (`v * 255 / (2^depth - 1)`);
  * - palette images are expanded through their palette;
  * - PNG chunk checksums are verified, so a PNG corrupted in the middle is an
  *   error rather than wrong pixels (JPEG has no checksums: jpeg-js decodes
  *   what it can and fails only on broken structure);
- * - EXIF orientation is not applied (neither does the seed's image reading).
+ * - EXIF orientation is not applied (neither does the reference implementation's image reading).
  *
  * @module
  */
@@ -113,7 +113,8 @@ const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
  * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
  * assert.equal(checkImageHeader(png.subarray(0, 64), png.subarray(-IMAGE_TAIL_BYTES)), null);
  * const cut = png.subarray(0, png.length - 1);
- * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)), "string");
+ * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)),
+ * "string");
  * ```
  */
 export const IMAGE_TAIL_BYTES = 1024;
@@ -174,8 +175,9 @@ function readU32(bytes: Uint8Array, at: number): number {
  * needs its signature, a well-formed IHDR chunk and the IEND chunk at the end;
  * a JPEG needs its SOI marker and an EOI marker (`FF D9`) among its last
  * {@linkcode IMAGE_TAIL_BYTES} bytes (entropy-coded data never contains `FF D9`,
- * so a cut-off JPEG has none there unless an embedded thumbnail ends in that window). This catches non-image files and nearly every truncated file; a file
- * corrupted in the middle is only caught by decoding.
+ * so a cut-off JPEG has none there unless an embedded thumbnail ends in that window). This catches
+ * non-image files and nearly every truncated file; a file corrupted in the middle is only caught by
+ * decoding.
  *
  * @param head The first bytes of the file (at least 33 for a PNG).
  * @param tail The last bytes of the file ({@linkcode IMAGE_TAIL_BYTES} of them, or the whole file).
@@ -482,8 +484,8 @@ export function decodeImage(
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".png" });
- * await Deno.writeFile(path, encodePng({ width: 2, height: 1, data: new Float32Array(6).fill(255) }));
- * const image = await readImage(path);
+ * await Deno.writeFile(path, encodePng({ width: 2, height: 1, data: new Float32Array(6).fill(255)
+ * })); const image = await readImage(path);
  * assert.equal(image.width, 2);
  * await Deno.remove(path);
  * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
@@ -517,7 +519,8 @@ export async function readImage(path: string, limits: ImageLimits = {}): Promise
  *
  * @param path The file.
  * @param limits The largest accepted file and image (see {@linkcode ImageLimits}).
- * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it does not.
+ * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it
+ * does not.
  * @example
  * ```ts
  * import { probeImageFile } from "./images.ts";

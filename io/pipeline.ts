@@ -55,14 +55,14 @@ export interface PrepareOptions {
   /** Randomness, required when a random option is on; image `i` uses `augmentRngAt(rng, i)`. */
   readonly rng?: RngState;
   /**
-   * The seed's input standardization, applied last (after cropping, as its
+   * The reference implementation's input standardization, applied last (after cropping, as its
    * training and validation input pipelines do): `"fixed"` `(x - 127.5) / 128`,
    * `"prewhiten"` per-image `(x - mean) / max(std, 1/sqrt(n))`, or `"none"` (the default).
    */
   readonly standardize?: Standardization;
 }
 
-/** The input standardizations of the seed (core/pure/preprocess.ts). */
+/** The input standardizations of the reference implementation (core/pure/preprocess.ts). */
 export type Standardization = "none" | "fixed" | "prewhiten";
 
 function standardizeImage(image: RgbImage, how: Standardization): RgbImage {
@@ -77,7 +77,7 @@ function isRandom(prepare: PrepareOptions): boolean {
 }
 
 /**
- * Prepares one decoded image: resize, then the seed's augmentation, then
+ * Prepares one decoded image: resize, then the reference implementation's augmentation, then
  * standardization (see {@linkcode PrepareOptions}). With no options it returns
  * the image unchanged.
  *
@@ -178,8 +178,8 @@ interface Pending {
  * const refs: string[] = [];
  * for (let i = 0; i < 5; i++) {
  *   refs.push(`${dir}/${i}.png`);
- *   await Deno.writeFile(refs[i]!, encodePng({ width: 3, height: 3, data: new Float32Array(27).fill(i) }));
- * }
+ *   await Deno.writeFile(refs[i]!, encodePng({ width: 3, height: 3, data: new
+ * Float32Array(27).fill(i) })); }
  * using loader = new ImageLoader();
  * const firsts: number[] = [];
  * for await (const batch of loader.loadBatches(refs, { batchSize: 2, prepare: { size: 2 } })) {
@@ -276,7 +276,8 @@ export class ImageLoader {
    * @param refs Image references (file paths unless `decode` is given).
    * @param options Batch size, prefetch depth, preparation, a final transform, a custom source.
    * @returns An async iterator of batches.
-   * @throws {ImageDecodeError} (from the iterator) When an image cannot be read; the message names the file.
+   * @throws {ImageDecodeError} (from the iterator) When an image cannot be read; the message names
+   * the file.
    * @throws {RangeError} When an option is out of range, or images of one batch differ in size.
    * @throws {TypeError} When `decode` is combined with workers, or a random option lacks an rng.
    */
@@ -376,10 +377,10 @@ export class ImageLoader {
  * import { createRgbImage } from "../core/pure/image_ops.ts";
  * import assert from "node:assert/strict";
  *
- * const decode = (ref: string) => Promise.resolve(createRgbImage(2, 2, new Float32Array(12).fill(Number(ref))));
- * const sizes: number[] = [];
- * for await (const batch of loadBatches(["1", "2", "3"], { batchSize: 2, decode })) sizes.push(batch.n);
- * assert.deepEqual(sizes, [2, 1]);
+ * const decode = (ref: string) => Promise.resolve(createRgbImage(2, 2, new
+ * Float32Array(12).fill(Number(ref)))); const sizes: number[] = [];
+ * for await (const batch of loadBatches(["1", "2", "3"], { batchSize: 2, decode }))
+ * sizes.push(batch.n); assert.deepEqual(sizes, [2, 1]);
  * ```
  */
 export function loadBatches(

@@ -45,7 +45,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
   const data = join(dir, "data");
   const run = join(dir, "run");
   try {
-    await t.step("make-dataset writes the seed's layout and an LFW pairs file", async () => {
+    await t.step("make-dataset writes one folder per identity and an LFW pairs file", async () => {
       await ok(
         "make-dataset",
         "--out",
@@ -114,7 +114,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
       },
     );
 
-    await t.step("validate prints the seed's report and retrieval metrics, and JSON", async () => {
+    await t.step("validate prints the LFW report and retrieval metrics, and JSON", async () => {
       const text = await ok(
         "validate",
         "--model",
@@ -504,7 +504,7 @@ Deno.test("splitDataset() splits each kept identity into disjoint train and test
   );
 });
 
-Deno.test("formatDistanceTable() prints the seed's numbered images and a 4-decimal matrix", () => {
+Deno.test("formatDistanceTable() prints numbered images and a 4-decimal matrix", () => {
   const d = euclideanDistanceMatrix({ rows: 2, cols: 2, data: new Float32Array([0, 0, 3, 4]) });
   assert.deepEqual([...d.data], [0, 5, 5, 0]);
   assert.equal(

@@ -289,7 +289,7 @@ Deno.test("areaUnderCurve() and equalErrorRate() match hand-computed curves", ()
   );
 });
 
-Deno.test("formatReport() prints the seed's lines with Python's rounding", () => {
+Deno.test("formatReport() prints the reference implementation's lines with Python's rounding", () => {
   const report = {
     accuracyMean: 0.99650,
     accuracyStd: 0.015625, // an exact binary tie at 5 decimals: Python prints 0.01562

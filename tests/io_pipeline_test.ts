@@ -159,7 +159,7 @@ Deno.test("loadBatches() rejects mixed sizes, bad options, and a custom source w
   }
 });
 
-Deno.test("prepareImage() standardizes last, after cropping, as the seed's input pipeline does", () => {
+Deno.test("prepareImage() standardizes last, after cropping, as the reference implementation's input pipeline does", () => {
   const data = new Float32Array(4 * 4 * 3).map((_, i) => (i * 37) % 256);
   const image = createRgbImage(4, 4, data);
   const cropped = prepareImage(image, { size: 2 }, 0);

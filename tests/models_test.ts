@@ -12,7 +12,7 @@ import { modelSpec } from "../core/models/registry.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
 import { createRng } from "../core/pure/rng.ts";
 
-Deno.test("inception-resnet-v1 has the seed's block shapes at 160x160", () => {
+Deno.test("inception-resnet-v1 has the reference implementation's block shapes at 160x160", () => {
   const s = inferShapes(modelSpec("inception-resnet-v1", { embeddingSize: 128 }));
   const expected: Record<string, number[]> = {
     "input": [160, 160, 3],
@@ -57,7 +57,7 @@ Deno.test("inception-resnet-v1 has about 23M parameters at 128-d, without batch-
       `${statCount} moving statistics, ${s.parameterCount + statCount} variables; ` +
       `${(s.flops / 1e9).toFixed(3)} GFLOPs per 160x160 image`,
   );
-  // Within 2% of the 23-24M of the seed.
+  // Within 2% of the 23-24M of the reference implementation.
   assert.ok(s.parameterCount >= 0.98 * 23e6 && s.parameterCount <= 1.02 * 24e6);
   assert.equal(s.parameterCount, 22_779_312);
   assert.equal(Object.keys(s.params).some((n) => n.endsWith("/gamma")), false);
@@ -66,10 +66,11 @@ Deno.test("inception-resnet-v1 has about 23M parameters at 128-d, without batch-
   assert.deepEqual(s.params["Repeat/block35_1/Conv2d_1x1/biases"], [256]);
   assert.deepEqual(s.params["Bottleneck/weights"], [1792, 128]);
   assert.equal(s.params["Bottleneck/biases"], undefined);
-  // 512-d (the seed's best model) only changes the bottleneck.
+  // 512-d (the reference implementation's best model) only changes the bottleneck.
   const s512 = inferShapes(modelSpec("inception-resnet-v1", { embeddingSize: 512 }));
   assert.equal(s512.parameterCount - s.parameterCount, 1792 * 384 + 384);
-  // OpenVINO's model zoo lists the seed's 512-d 20180408-102900 at 23.469 MParams, 2.846 GFLOPs.
+  // OpenVINO's model zoo lists the reference implementation's 512-d 20180408-102900 at 23.469
+  // MParams, 2.846 GFLOPs.
   assert.ok(Math.abs(s512.parameterCount / 23.469e6 - 1) < 1e-3, `${s512.parameterCount}`);
   assert.ok(Math.abs(s512.flops / 2.846e9 - 1) < 0.01, `${s512.flops}`);
 });

@@ -72,7 +72,7 @@ Deno.test("applyOptimizer() ADADELTA follows TF's ApplyAdadelta (rho 0.9, eps 1e
   close(w2, e1 - 0.1 * u2, "adadelta 2");
 });
 
-Deno.test("applyOptimizer() ADAM uses the bias-corrected rate and the seed's epsilon 0.1", () => {
+Deno.test("applyOptimizer() ADAM uses the bias-corrected rate and the reference implementation's epsilon 0.1", () => {
   const [w1, w2] = twoSteps({ name: "ADAM" });
   const lr1 = 0.1 * Math.sqrt(1 - 0.999) / (1 - 0.9);
   const e1 = 1 - lr1 * 0.05 / (Math.sqrt(0.00025) + 0.1);
@@ -182,11 +182,11 @@ Deno.test("exponentialDecay() decays in whole periods when staircase, continuous
   assert.equal(exponentialDecay(1999, o), 0.1 * 0.9);
   assert.equal(exponentialDecay(2000, o), 0.1 * 0.9 ** 2);
   assert.equal(exponentialDecay(500, { ...o, staircase: false }), 0.1 * 0.9 ** 0.5);
-  // The seed's default factor 1.0 never decays.
+  // The reference implementation's default factor 1.0 never decays.
   assert.equal(exponentialDecay(123456, { ...o, decayRate: 1 }), 0.1);
 });
 
-Deno.test("parseSchedule() reads the seed's format and scheduledRate() picks the last entry not after the epoch", () => {
+Deno.test("parseSchedule() reads the reference implementation's format and scheduledRate() picks the last entry not after the epoch", () => {
   const s = parseSchedule(
     "# Learning rate schedule\n# Maps an epoch number to a learning rate\n0:  0.1\n65: 0.01\n\n77: 0.001  # fine\n1000: -\n",
   );

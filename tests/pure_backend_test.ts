@@ -1,7 +1,7 @@
 /**
  * The pure backend end to end on nano: training steps reduce the loss on
  * fixed data, the moving statistics and the moving average follow the
- * seed's rules, state round-trips, and bad input is rejected.
+ * reference implementation's rules, state round-trips, and bad input is rejected.
  */
 
 import assert from "node:assert/strict";

@@ -66,7 +66,7 @@ Deno.test("samplePeople() is deterministic per RNG state and advances it", () =>
   );
 });
 
-Deno.test("samplePeople() follows the seed's draw order: identity shuffle, then one image shuffle per identity", () => {
+Deno.test("samplePeople() follows the reference implementation's draw order: identity shuffle, then one image shuffle per identity", () => {
   const dataset = makeDataset([3, 0, 5, 2, 4]);
   const rng = createRng(666);
   const [order, first] = shuffle([0, 1, 2, 3, 4], rng);

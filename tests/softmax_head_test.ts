@@ -172,7 +172,8 @@ Deno.test("a softmax step's loss is cross-entropy plus the factors times center 
   const r = await stepLoss(s0, opts, 0.1);
   assert.ok(Math.abs(r.regularization - regularization) < 1e-5, `${r.regularization}`);
   assert.ok(Math.abs(r.loss - (ce + regularization)) < 1e-5, `${r.loss} vs ${ce + regularization}`);
-  // The seed's center update: centers[label] -= (1 - alfa) (centers[label] - features), summed per label.
+  // The reference implementation's center update: centers[label] -= (1 - alfa) (centers[label] -
+  // features), summed per label.
   const after = r.after.stats[CENTERS]!;
   assert.deepEqual([...after.shape], [CLASSES, 3]);
   for (let i = 0; i < after.data.length; i++) {
@@ -233,7 +234,7 @@ Deno.test("initModelState() adds the softmax head: Logits/weights [E, C], Logits
 });
 
 /**
- * The seed's center-loss test idea: classes sit at the points of a grid,
+ * The reference implementation's center-loss test idea: classes sit at the points of a grid,
  * features are those points plus noise, and repeated center updates move
  * every center to its class mean (from zero, with alfa 0.5).
  */

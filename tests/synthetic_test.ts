@@ -200,7 +200,7 @@ function unit(x: Float32Array): Float32Array {
 }
 
 /**
- * The seed's 10-fold accuracy (core/pure/evaluation.ts) of precomputed squared
+ * The reference implementation's 10-fold accuracy (core/pure/evaluation.ts) of precomputed squared
  * distances: each pair becomes the 1-D "embeddings" `sqrt(d)` and `0`, whose
  * squared euclidean distance is `d`.
  */

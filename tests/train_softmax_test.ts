@@ -28,7 +28,7 @@ const datasetArb: fc.Arbitrary<Dataset> = fc.array(fc.integer({ min: 1, max: 12 
   }))
 );
 
-Deno.test("splitDatasetByImages() partitions every class's images, keeps every class in order, and holds out the seed's share", () => {
+Deno.test("splitDatasetByImages() partitions every class's images, keeps every class in order, and holds out the reference implementation's share", () => {
   fc.assert(
     fc.property(
       datasetArb,

@@ -1,7 +1,7 @@
 /**
  * The optimizers' update rules written with tf ops, equal to the core's
  * specifications (core/pure/optimizers.ts; TensorFlow 1.x semantics, the
- * seed's defaults, resolved by the core). tf.train optimizers are not used:
+ * reference implementation's defaults, resolved by the core). tf.train optimizers are not used:
  * their defaults and details differ (e.g. Adagrad's epsilon, RMSProp's
  * mean-square start of 1).
  *
@@ -42,8 +42,8 @@ export const OPTIMIZER_SLOTS: Readonly<Record<OptimizerName, readonly string[]>>
  * import assert from "node:assert/strict";
  * await tf.setBackend("cpu");
  * const p = tf.variable(tf.tensor1d([1, 2]));
- * tf.tidy(() => applyOptimizerUpdate(resolveOptimizerConfig({ name: "SGD" }), 1, 0.5, p, tf.tensor1d([2, 2]), {}));
- * assert.deepEqual(Array.from(p.dataSync()), [0, 1]);
+ * tf.tidy(() => applyOptimizerUpdate(resolveOptimizerConfig({ name: "SGD" }), 1, 0.5, p,
+ * tf.tensor1d([2, 2]), {})); assert.deepEqual(Array.from(p.dataSync()), [0, 1]);
  * p.dispose();
  * ```
  */

@@ -10,7 +10,8 @@
  * comparisons within a small band of a decision boundary are flagged on the
  * device and their pairs resolved again on the CPU with the specification's
  * exact distances: the triplets equal the specification's, ties included
- * (on a seed-size batch of 1800 embeddings about 4% of the pairs).
+ * (on the reference implementation's batch of 1800 embeddings, about 4% of the
+ * pairs).
  *
  * @module
  */

@@ -3,7 +3,7 @@
  * `softmaxHead` (core/softmax_head.ts): logits `prelogits @ W + b` (or
  * ArcFace's `scale * cos(theta + m)` on normalized features and class
  * weights), mean cross-entropy, optional center loss and prelogits norm
- * penalty. Differentiable by tfjs autodiff; the center update (the seed's
+ * penalty. Differentiable by tfjs autodiff; the center update (the reference implementation's
  * `scatter_sub`) is a separate function applied after the gradients.
  *
  * @module
@@ -159,14 +159,14 @@ export function softmaxHeadLoss(
 }
 
 /**
- * The seed's center update: every row moves its class center by
+ * The reference implementation's center update: every row moves its class center by
  * `(1 - alfa) * (feature - center)`, all rows from the old centers (rows of
  * one class add up). Call inside `tf.tidy`.
  *
  * @param centers `[C, E]` current centers.
  * @param prelogits `[B, E]` features of the step.
  * @param labels `[B]` int32 labels.
- * @param alfa The center-loss alfa (0.95 in the seed).
+ * @param alfa The center-loss alfa (0.95 in the reference implementation).
  * @returns The new centers.
  * @example
  * ```ts

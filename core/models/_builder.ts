@@ -1,6 +1,6 @@
 /**
  * A small private helper to write model specs: appends nodes and returns
- * their names. Conv units follow the seed's slim arg_scope: conv without bias,
+ * their names. Conv units follow the reference implementation's slim arg_scope: conv without bias,
  * batch norm (decay 0.995, epsilon 0.001, no gamma), relu.
  *
  * @module
@@ -20,7 +20,7 @@ export class GraphBuilder {
   }
 
   /**
-   * Conv (no bias) + batch norm (no gamma, as the seed's `scale=False`) +
+   * Conv (no bias) + batch norm (no gamma, as the reference implementation's `scale=False`) +
    * optional relu, named `<name>`, `<name>/BatchNorm`, `<name>/Relu`.
    */
   convUnit(

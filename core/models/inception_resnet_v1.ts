@@ -1,17 +1,18 @@
 /**
- * The seed's Inception-ResNet-v1 (Szegedy et al. 2016, as in Sandberg's
+ * The reference implementation's Inception-ResNet-v1 (Szegedy et al. 2016, as in Sandberg's
  * facenet `models/inception_resnet_v1.py`): 160x160x3 in, stem, 5x block35
  * (residual scale 0.17), reduction-A, 10x block17 (0.10), reduction-B, 5x
  * block8 (0.20) and one block8 without activation (scale 1), average pool,
  * flatten, dropout, and the "Bottleneck" fully connected layer to the
- * embedding size, followed by batch norm as the seed's arg_scope puts on
+ * embedding size, followed by batch norm as the reference implementation's arg_scope puts on
  * every conv and fully connected layer (batch norm without gamma:
  * `scale=False`; the residual "up" convolutions have biases and no batch norm).
- * Node names follow the seed's TF scopes (`Repeat/block35_1/Branch_1/Conv2d_0b_3x3`).
+ * Node names follow the reference implementation's TF scopes
+ * (`Repeat/block35_1/Branch_1/Conv2d_0b_3x3`).
  *
  * Size at 160x160: 22,779,312 trainable parameters at 128-d (plus 28,832
  * moving statistics), 23,467,824 at 512-d — OpenVINO's model zoo lists the
- * seed's 512-d model 20180408-102900 at 23.469 MParams and 2.846 GFLOPs; we
+ * reference implementation's 512-d model 20180408-102900 at 23.469 MParams and 2.846 GFLOPs; we
  * count 2.835 GFLOPs (convolutions and dense layers only, multiply-add = 2).
  *
  * @module
@@ -22,11 +23,11 @@ import { GraphBuilder } from "./_builder.ts";
 
 /** Options of {@link inceptionResnetV1}. */
 export interface InceptionResnetV1Options {
-  /** Bottleneck (embedding) size; the seed's default 128. */
+  /** Bottleneck (embedding) size; the reference implementation's default 128. */
   readonly embeddingSize?: number;
-  /** Dropout keep probability before the bottleneck; default 1 (the seed's triplet default). */
+  /** Dropout keep probability before the bottleneck; default 1 (the reference implementation's triplet default). */
   readonly keepProbability?: number;
-  /** Square input size; default 160 (the seed's). Must leave a >= 1x1 map before pooling. */
+  /** Square input size; default 160 (the reference implementation's). Must leave a >= 1x1 map before pooling. */
   readonly imageSize?: number;
 }
 
@@ -86,7 +87,7 @@ function residual(
 }
 
 /**
- * The seed's Inception-ResNet-v1 as a {@link ModelSpec}.
+ * The reference implementation's Inception-ResNet-v1 as a {@link ModelSpec}.
  *
  * @param options Embedding size, dropout keep probability, input size.
  * @returns The spec; `prelogits` is the Bottleneck's batch norm, `output` its L2 normalization.
@@ -176,7 +177,8 @@ export function inceptionResnetV1(options: InceptionResnetV1Options = {}): Model
   }
   for (let i = 1; i <= 5; i++) net = block8(g, `Repeat_2/block8_${i}`, net, 0.20, true);
   net = block8(g, "Block8", net, 1.0, false);
-  // The seed pools over the whole remaining map (avg_pool2d with the map's size, VALID).
+  // The reference implementation pools over the whole remaining map (avg_pool2d with the map's
+  // size, VALID).
   net = g.add({ op: "globalAvgPool", name: "AvgPool_1a_8x8", input: net });
   net = g.add({ op: "flatten", name: "Flatten", input: net });
   net = g.add({ op: "dropout", name: "Dropout", input: net, keepProbability: keep });

@@ -3,7 +3,7 @@
  * training. It takes 64x64x3 images and learns the synthetic faces in
  * minutes on two cores.
  *
- * Layers (every conv: no bias, batch norm without gamma, relu — the seed's
+ * Layers (every conv: no bias, batch norm without gamma, relu — the reference implementation's
  * conv unit):
  *
  * | node | op | output |

@@ -37,7 +37,8 @@ export interface ModelSpecOptions {
 /**
  * A shipped model spec by name.
  *
- * @param name "nano" (64x64x3, the CPU default) or "inception-resnet-v1" (160x160x3, the seed's).
+ * @param name "nano" (64x64x3, the CPU default) or "inception-resnet-v1" (160x160x3, the reference
+ * implementation's).
  * @param options Embedding size, keep probability, input size.
  * @returns The spec.
  * @throws {RangeError} When the name is unknown or an option is out of range.

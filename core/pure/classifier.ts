@@ -1,10 +1,10 @@
 /**
  * A linear classifier on embeddings: multinomial logistic regression
- * (softmax regression) with L2 regularization, the stand-in for the seed's
+ * (softmax regression) with L2 regularization, the stand-in for the reference implementation's
  * linear SVM with probabilities (classifier.py).
  *
  * Why not an SVM from npm: the packages that give SVM probabilities (as the
- * seed's `SVC(probability=True)` does, by Platt scaling with an internal
+ * reference implementation's `SVC(probability=True)` does, by Platt scaling with an internal
  * random cross-validation) are emscripten builds of the C++ libsvm
  * (`libsvm-js`, a port of libsvm 3.22; `libsvm-wasm`; `@millcrest/libsvmts`),
  * not pure JS, with an asynchronous WASM load and little maintenance.
@@ -22,7 +22,7 @@
  * embeddings: identities a distance of about 1 apart need weights of norm
  * 10 to 20 for confident probabilities, which this barely penalizes, while
  * `l2 = 1 / n` (scikit-learn's `LogisticRegression(C=1)` divided by `n`)
- * underfits the few images per identity the seed's classifier trains on
+ * underfits the few images per identity the reference implementation's classifier trains on
  * (measured: 0.77 training accuracy on 3 images x 10 identities). It is
  * minimized by full-batch L-BFGS (memory 10, backtracking Armijo line search,
  * float64 throughout) for at most `maxIterations` iterations, stopping early

@@ -1,7 +1,7 @@
 /**
- * Grouping faces by identity, as the seed's cluster tools do: DBSCAN on a
+ * Grouping faces by identity, as the reference implementation's cluster tools do: DBSCAN on a
  * precomputed distance matrix (scikit-learn's semantics) and Chinese Whispers
- * on a similarity graph (the seed's contributed clustering: an edge between
+ * on a similarity graph (the reference implementation's contributed clustering: an edge between
  * two faces whose similarity exceeds a threshold, weighted by that
  * similarity, 20 iterations in a random order).
  *
@@ -117,9 +117,9 @@ export function dbscan(distances: Matrix, options: DbscanOptions): Int32Array {
 
 /** Options of {@link chineseWhispers}. */
 export interface ChineseWhispersOptions {
-  /** An edge joins `i != j` when `similarities[i, j] > threshold` (the seed uses 0.55 on dot products). */
+  /** An edge joins `i != j` when `similarities[i, j] > threshold` (the reference implementation uses 0.55 on dot products). */
   readonly threshold: number;
-  /** Passes over all nodes (default 20, the seed's). */
+  /** Passes over all nodes (default 20, the reference implementation's). */
   readonly iterations?: number;
   /** Randomness for the visiting order of each pass. */
   readonly rng: RngState;
@@ -134,7 +134,7 @@ export interface ChineseWhispersResult {
 }
 
 /**
- * Chinese Whispers graph clustering (Biemann 2006) as the seed's clustering
+ * Chinese Whispers graph clustering (Biemann 2006) as the reference implementation's clustering
  * tool runs it: every node starts in its own cluster; each pass visits the
  * nodes in a fresh random order (one {@link shuffle} per pass) and moves each
  * node, in place, to the cluster with the largest total edge weight among its

@@ -94,7 +94,8 @@ export function pairwiseSquaredDistances(x: Matrix): Matrix {
  * `sum(x^2) < epsilon` are divided by `sqrt(epsilon)` instead).
  *
  * @param x An `n x d` matrix.
- * @param epsilon The lower bound on the squared norm (default 1e-10, the seed's).
+ * @param epsilon The lower bound on the squared norm (default 1e-10, the reference
+ * implementation's).
  * @returns The normalized matrix.
  * @throws {TypeError} When `x` is not a Matrix.
  * @throws {RangeError} When `x.data` does not match its shape or `epsilon <= 0`.

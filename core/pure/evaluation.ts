@@ -1,19 +1,19 @@
 /**
- * The LFW verification protocol of the seed (`lfw.evaluate`,
+ * The LFW verification protocol of the reference implementation (`lfw.evaluate`,
  * `validate_on_lfw`), pure: pair distances, k-fold accuracy with the
  * threshold chosen on the training folds, the averaged ROC, VAL@FAR, AUC and
- * EER, and the seed's report lines.
+ * EER, and the reference implementation's report lines.
  *
- * Differences from the seed, each deliberate:
+ * Differences from the reference implementation, each deliberate:
  * - Distances are accumulated in float64 from the float32 embeddings (the
- *   seed sums in float32).
- * - Zero denominators give 0: TPR/FPR as in the seed, and also VAL and FAR
- *   (the seed divided by zero there when a fold lacked a kind of pair).
+ *   reference implementation sums in float32).
+ * - Zero denominators give 0: TPR/FPR as in the reference implementation, and also VAL and FAR
+ *   (the reference implementation divided by zero there when a fold lacked a kind of pair).
  * - VAL@FAR interpolation keeps, for each distinct training FAR value, the
  *   first (smallest) threshold reaching it before interpolating threshold
- *   against FAR linearly; the seed's `interp1d` call fails on the repeated
+ *   against FAR linearly; the reference implementation's `interp1d` call fails on the repeated
  *   FAR values in current SciPy.
- * - The angular metric clamps the cosine similarity to [-1, 1] (the seed
+ * - The angular metric clamps the cosine similarity to [-1, 1] (the reference implementation
  *   produced NaN for rounding just above 1).
  * - EER is found exactly on the ROC polyline (see {@link equalErrorRate}).
  *
@@ -22,7 +22,7 @@
 
 import type { Matrix } from "../types.ts";
 
-/** Pair distance metrics: squared euclidean (the seed's 0) or angular `arccos(cos)/pi` (1). */
+/** Pair distance metrics: squared euclidean (the reference implementation's 0) or angular `arccos(cos)/pi` (1). */
 export type DistanceMetric = "euclidean" | "cosine";
 
 /** Options of {@link evaluate}. */
@@ -70,7 +70,8 @@ export interface EvaluationReport {
 }
 
 /**
- * The seed's accuracy/ROC thresholds: `i * 0.01` for `i = 0 .. 399` (numpy's `arange(0, 4, 0.01)`).
+ * The reference implementation's accuracy/ROC thresholds: `i * 0.01` for `i = 0 .. 399` (numpy's
+ * `arange(0, 4, 0.01)`).
  *
  * @example
  * ```ts
@@ -85,7 +86,7 @@ export interface EvaluationReport {
 export const ROC_THRESHOLDS: Float64Array = Float64Array.from({ length: 400 }, (_, i) => i * 0.01);
 
 /**
- * The seed's VAL thresholds: `i * 0.001` for `i = 0 .. 3999`.
+ * The reference implementation's VAL thresholds: `i * 0.001` for `i = 0 .. 3999`.
  *
  * @example
  * ```ts
@@ -142,7 +143,8 @@ function pairDistances(
     if (metric === "euclidean") {
       let s = 0;
       for (let k = 0; k < cols; k++) {
-        // The mean cancels mathematically; it is subtracted anyway, in the seed's order.
+        // The mean cancels mathematically; it is subtracted anyway, in the reference
+        // implementation's order.
         const a = (e1.data[off + k] as number) - (mean === null ? 0 : mean[k] as number);
         const b = (e2.data[off + k] as number) - (mean === null ? 0 : mean[k] as number);
         s += (a - b) * (a - b);
@@ -358,7 +360,7 @@ function foldDistances(
   return pairDistances(e1, e2, metric, mean);
 }
 
-/** The ROC part of the protocol (the seed's `calculate_roc`). */
+/** The ROC part of the protocol (the reference implementation's `calculate_roc`). */
 export interface RocResult {
   /** Averaged TPR per threshold. */
   readonly tpr: Float64Array;
@@ -371,7 +373,7 @@ export interface RocResult {
 }
 
 /**
- * The seed's `calculate_roc`: for each fold, pick the threshold with the best
+ * The reference implementation's `calculate_roc`: for each fold, pick the threshold with the best
  * training accuracy (the first on ties; "same" is predicted when
  * `dist < threshold`), report its test accuracy, and compute TPR/FPR per
  * threshold on the test fold (0 where a denominator is 0); TPR/FPR are
@@ -467,7 +469,7 @@ function checkThresholds(thresholds: Float64Array): void {
   }
 }
 
-/** The VAL@FAR part of the protocol (the seed's `calculate_val`). */
+/** The VAL@FAR part of the protocol (the reference implementation's `calculate_val`). */
 export interface ValResult {
   /** Mean validation rate over folds. */
   readonly val: number;
@@ -482,7 +484,7 @@ export interface ValResult {
 /**
  * The threshold at which a training set reaches `farTarget`: FAR is computed
  * for every threshold; if its maximum is below the target the threshold is 0
- * (the seed's rule). Otherwise, for each distinct FAR value only the first
+ * (the reference implementation's rule). Otherwise, for each distinct FAR value only the first
  * (smallest) threshold reaching it is kept, and the threshold is the linear
  * interpolation of threshold against FAR at `farTarget`.
  *
@@ -531,7 +533,8 @@ export function interpolateFarThreshold(
     ys.push(thresholds[i] as number);
   }
   if (farTarget <= (xs[0] as number)) {
-    // Below the smallest FAR: interp1d would refuse; the seed only asks within range.
+    // Below the smallest FAR: interp1d would refuse; the reference implementation only asks within
+    // range.
     return ys[0] as number;
   }
   for (let j = 1; j < xs.length; j++) {
@@ -548,12 +551,12 @@ export function interpolateFarThreshold(
 }
 
 /**
- * The seed's `calculate_val`: per fold, the threshold reaching `farTarget` on
+ * The reference implementation's `calculate_val`: per fold, the threshold reaching `farTarget` on
  * the training set ({@link interpolateFarThreshold}), then VAL = TA / same
  * pairs and FAR = FA / different pairs on the test fold (0 when a
  * denominator is 0); mean VAL, its population std, mean FAR.
  *
- * @param thresholds Ascending thresholds (the seed: {@link VAL_THRESHOLDS}).
+ * @param thresholds Ascending thresholds (the reference implementation: {@link VAL_THRESHOLDS}).
  * @param embeddings1 First embeddings of the pairs.
  * @param embeddings2 Second embeddings of the pairs.
  * @param actualIsSame Whether each pair is of one identity.
@@ -570,8 +573,8 @@ export function interpolateFarThreshold(
  *
  * const e1 = { rows: 4, cols: 1, data: new Float32Array([0, 0, 0, 0]) };
  * const e2 = { rows: 4, cols: 1, data: new Float32Array([0.1, 1, 0.1, 1]) };
- * const r = calculateVal(new Float64Array([0, 0.5, 1.5]), e1, e2, [true, false, true, false], 0.5, {
- *   nrofFolds: 2,
+ * const r = calculateVal(new Float64Array([0, 0.5, 1.5]), e1, e2, [true, false, true, false], 0.5,
+ *   { nrofFolds: 2,
  * });
  * assert.equal(r.val, 1);
  * ```
@@ -617,7 +620,7 @@ export function calculateVal(
 
 /**
  * Area under a curve by trapezoids over its points in the given order, as
- * sklearn's `metrics.auc` (the seed's AUC): no end points are added.
+ * sklearn's `metrics.auc` (the reference implementation's AUC): no end points are added.
  *
  * @param fpr The x values (monotonic).
  * @param tpr The y values.
@@ -659,7 +662,7 @@ export function areaUnderCurve(fpr: Float64Array, tpr: Float64Array): number {
  * and TPR non-decreasing), closed with (1, 1) if it does not end there; along
  * it `fpr + tpr - 1` never decreases, so the first segment where it reaches 0
  * holds the root, which is computed exactly by linear interpolation on that
- * segment (what the seed's `brentq` on `interp1d` converges to, without its
+ * segment (what the reference implementation's `brentq` on `interp1d` converges to, without its
  * failures on repeated FPR values). Returns the FPR at the crossing.
  *
  * @param fpr FPR per threshold, non-decreasing.
@@ -701,10 +704,10 @@ export function equalErrorRate(fpr: Float64Array, tpr: Float64Array): number {
 }
 
 /**
- * The full LFW protocol of the seed: k-fold accuracy with the ROC thresholds
+ * The full LFW protocol of the reference implementation: k-fold accuracy with the ROC thresholds
  * {@link ROC_THRESHOLDS}, VAL@FAR with {@link VAL_THRESHOLDS}, AUC and EER of
  * the averaged ROC. Pairs are rows of `embeddings1` against the same rows of
- * `embeddings2` (the seed pairs consecutive embeddings 0::2 and 1::2; see
+ * `embeddings2` (the reference implementation pairs consecutive embeddings 0::2 and 1::2; see
  * {@link splitConsecutivePairs}).
  *
  * @param embeddings1 First embeddings of the pairs, `n x d`.
@@ -776,7 +779,7 @@ export function evaluate(
 }
 
 /**
- * Splits consecutive embeddings into pairs the seed's way: rows `0, 2, 4,
+ * Splits consecutive embeddings into pairs the reference implementation's way: rows `0, 2, 4,
  * ...` against rows `1, 3, 5, ...`.
  *
  * @param embeddings `2n x d` embeddings, pair `i` at rows `2i` and `2i + 1`.
@@ -830,7 +833,7 @@ function formatFixed(x: number, digits: number): string {
 }
 
 /**
- * The seed's report lines for an evaluation:
+ * The reference implementation's report lines for an evaluation:
  * `Accuracy: 0.99650+-0.00252`,
  * `Validation rate: 0.98367+-0.00948 @ FAR=0.00100`,
  * `Area Under Curve (AUC): 1.000`, `Equal Error Rate (EER): 0.004`

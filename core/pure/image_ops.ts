@@ -1,6 +1,6 @@
 /**
  * Pure image transforms on RGB images (HWC float32, values usually 0..255):
- * resizing, cropping and padding, flipping, rotation, the seed's training
+ * resizing, cropping and padding, flipping, rotation, the reference implementation's training
  * augmentation, and stacking images into an NHWC batch. No I/O; randomness
  * comes only from {@link RngState} values (core/pure/rng.ts).
  *
@@ -200,7 +200,8 @@ export interface CropBox {
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(2, 1, new Float32Array([1, 1, 1, 2, 2, 2]));
- * assert.deepEqual([...crop(image, { top: 0, left: 1, height: 1, width: 2 }).data], [2, 2, 2, 0, 0, 0]);
+ * assert.deepEqual([...crop(image, { top: 0, left: 1, height: 1, width: 2 }).data], [2, 2, 2, 0, 0,
+ * 0]);
  * ```
  */
 export function crop(image: RgbImage, box: CropBox): RgbImage {
@@ -228,8 +229,8 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
 /**
  * Crops the centre of an image to `size`, and pads with zeros (centred) along
  * an axis where the image is smaller — TensorFlow's
- * `resize_image_with_crop_or_pad`, which the seed's classifier training uses.
- * The crop offset is `floor((H - h) / 2)`, the same as the seed's centre crop
+ * `resize_image_with_crop_or_pad`, which the reference implementation's classifier training uses.
+ * The crop offset is `floor((H - h) / 2)`, the same as the reference implementation's centre crop
  * for even sizes.
  *
  * @param image The image.
@@ -241,8 +242,8 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
  * import { createRgbImage, cropOrPad } from "./image_ops.ts";
  * import assert from "node:assert/strict";
  *
- * const out = cropOrPad(createRgbImage(5, 1, new Float32Array(15).fill(1)), { height: 3, width: 3 });
- * assert.deepEqual([...out.data].filter((_, i) => i % 3 === 0), [0, 0, 0, 1, 1, 1, 0, 0, 0]);
+ * const out = cropOrPad(createRgbImage(5, 1, new Float32Array(15).fill(1)), { height: 3, width: 3
+ * }); assert.deepEqual([...out.data].filter((_, i) => i % 3 === 0), [0, 0, 0, 1, 1, 1, 0, 0, 0]);
  * ```
  */
 export function cropOrPad(image: RgbImage, size: ImageSize): RgbImage {
@@ -449,7 +450,7 @@ export function rotate(image: RgbImage, degrees: number): RgbImage {
 
 /**
  * Rotates an image by an angle drawn uniformly from `[-maxDegrees, maxDegrees)`
- * (one uniform draw `u`, angle `(2u - 1) * maxDegrees`); the seed's
+ * (one uniform draw `u`, angle `(2u - 1) * maxDegrees`); the reference implementation's
  * classifier training uses 10 degrees.
  *
  * @param image The image.
@@ -479,7 +480,7 @@ export function randomRotate(
   return [rotate(image, (2 * u - 1) * maxDegrees), next];
 }
 
-/** Options of {@linkcode augmentImage}: the seed's training-time image pipeline. */
+/** Options of {@linkcode augmentImage}: the reference implementation's training-time image pipeline. */
 export interface AugmentOptions {
   /** The model's input size. */
   readonly size: ImageSize;
@@ -508,7 +509,7 @@ export interface AugmentOptions {
 export const AUGMENT_DRAWS = 4;
 
 /**
- * The seed's training-time transform of one image: optional random rotation,
+ * The reference implementation's training-time transform of one image: optional random rotation,
  * then a random crop or a centre crop/pad to `size`, then an optional random
  * flip (standardization is separate; see core/pure/preprocess.ts). It always
  * consumes exactly {@linkcode AUGMENT_DRAWS} uniforms `u0..u3` (rotation angle

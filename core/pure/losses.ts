@@ -1,6 +1,6 @@
 /**
  * Training losses with their gradients: triplet loss (hinge or soft margin),
- * center loss with the seed's center update, softmax cross-entropy, the
+ * center loss with the reference implementation's center update, softmax cross-entropy, the
  * ArcFace additive angular margin, and the prelogits norm penalty. Losses are
  * accumulated in float64; gradients are returned as float32 matrices.
  *
@@ -137,12 +137,12 @@ function checkFinite(data: Float32Array, name: string, cols: number): void {
 
 /** The outcome of {@link centerLoss}. */
 export interface CenterLossResult extends LossAndGradient {
-  /** The updated centers (the seed's `scatter_sub`). */
+  /** The updated centers (the reference implementation's `scatter_sub`). */
   readonly centers: Matrix;
 }
 
 /**
- * The seed's center loss (Wen et al.): `mean((features - centers[label])^2)`
+ * The reference implementation's center loss (Wen et al.): `mean((features - centers[label])^2)`
  * over all `B x D` elements, its gradient with respect to the features
  * (`2 (features - centers[label]) / (B D)`; the centers get no gradient),
  * and the updated centers. The loss and the update use the centers as they
@@ -155,7 +155,7 @@ export interface CenterLossResult extends LossAndGradient {
  * @param features The `B x D` features (prelogits).
  * @param labels The class of each row, in `[0, C)`.
  * @param centers The `C x D` centers.
- * @param alfa The center update rate (the seed's `center_loss_alfa`, 0.95).
+ * @param alfa The center update rate (the reference implementation's `center_loss_alfa`, 0.95).
  * @returns The loss, the gradient with respect to `features`, the new centers.
  * @throws {RangeError} On mismatched shapes, labels out of range, no rows, or
  *   a non-finite `alfa`.
@@ -378,13 +378,13 @@ export function arcfaceLogits(
 }
 
 /**
- * The seed's prelogits norm penalty: the mean over rows of
+ * The reference implementation's prelogits norm penalty: the mean over rows of
  * `|| abs(x) + 1e-4 ||_p`, and its gradient
  * `sign(x) (|x| + 1e-4)^(p-1) / ||.||_p^(p-1) / B` (with `sign(0) = 0`, as
  * TF's `abs` gradient).
  *
  * @param prelogits The `B x D` prelogits.
- * @param p The norm order, a finite number >= 1 (the seed uses 1.0).
+ * @param p The norm order, a finite number >= 1 (the reference implementation uses 1.0).
  * @returns The loss and its gradient with respect to `prelogits`.
  * @throws {RangeError} When `p < 1`, there are no rows or columns, or a value is not finite.
  * @throws {TypeError} When `prelogits` is not a Matrix.

@@ -1,12 +1,12 @@
 /**
- * The seed's optimizers as pure update functions (state in, state out) with
+ * The reference implementation's optimizers as pure update functions (state in, state out) with
  * TensorFlow 1.x semantics, and L2 weight decay. Every formula follows the
  * documented TF training op (tf.raw_ops.Apply*):
  *
  * - SGD: `var -= lr * g`.
  * - MOM (ApplyMomentum): `accum = momentum * accum + g`; Nesterov:
  *   `var -= lr * (g + momentum * accum)`, otherwise `var -= lr * accum`.
- *   Slot "momentum", zeros. The seed uses momentum 0.9 with Nesterov.
+ *   Slot "momentum", zeros. The reference implementation uses momentum 0.9 with Nesterov.
  * - ADAGRAD (ApplyAdagrad): `acc += g^2; var -= lr * g / sqrt(acc)`. Slot
  *   "accumulator", initialized to 0.1 (tf.train.AdagradOptimizer's default).
  * - ADADELTA (ApplyAdadelta): `acc = rho * acc + (1 - rho) * g^2;
@@ -16,12 +16,12 @@
  * - ADAM (ApplyAdam): with `t` the 1-based step,
  *   `lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`,
  *   `m = beta1 * m + (1 - beta1) * g`, `v = beta2 * v + (1 - beta2) * g^2`,
- *   `var -= lr_t * m / (sqrt(v) + eps)`. Slots "m", "v", zeros; the seed's
+ *   `var -= lr_t * m / (sqrt(v) + eps)`. Slots "m", "v", zeros; the reference implementation's
  *   beta1 0.9, beta2 0.999, eps 0.1.
  * - RMSPROP (ApplyRMSProp, not centered): `ms = decay * ms + (1 - decay) * g^2;
  *   mom = momentum * mom + lr * g / sqrt(ms + eps); var -= mom`. Slots "rms"
  *   initialized to ONES (tf.train.RMSPropOptimizer does so) and "momentum"
- *   zeros; the seed's decay 0.9, momentum 0.9, eps 1.0.
+ *   zeros; the reference implementation's decay 0.9, momentum 0.9, eps 1.0.
  *
  * Arithmetic is float64 per element, stored as float32.
  *
@@ -44,7 +44,7 @@ export interface ResolvedOptimizerConfig {
   readonly name: OptimizerName;
   /** Momentum of MOM and RMSPROP (default 0.9). */
   readonly momentum: number;
-  /** Nesterov momentum for MOM (default true, the seed's). */
+  /** Nesterov momentum for MOM (default true, the reference implementation's). */
   readonly nesterov: boolean;
   /** Adadelta's decay (default 0.9). */
   readonly rho: number;
@@ -61,10 +61,11 @@ export interface ResolvedOptimizerConfig {
 }
 
 /**
- * Fills in the seed's defaults of an optimizer configuration.
+ * Fills in the reference implementation's defaults of an optimizer configuration.
  *
  * @param config The configuration.
- * @returns Every hyper-parameter, defaults applied (epsilon by optimizer: Adadelta 1e-6, Adam 0.1, RMSProp 1.0).
+ * @returns Every hyper-parameter, defaults applied (epsilon by optimizer: Adadelta 1e-6, Adam 0.1,
+ * RMSProp 1.0).
  * @throws {RangeError} When the name is unknown or a hyper-parameter is out of range.
  * @example
  * ```ts
@@ -149,7 +150,8 @@ function slotSpecs(c: ResolvedOptimizerConfig): [string, number][] {
  * const s = initOptimizerState({ name: "ADAGRAD" }, {
  *   w: { shape: [2], data: new Float32Array(2) },
  * });
- * assert.deepEqual(Array.from(s.slots["accumulator"]!["w"]!.data), [0.10000000149011612, 0.10000000149011612]);
+ * assert.deepEqual(Array.from(s.slots["accumulator"]!["w"]!.data), [0.10000000149011612,
+ * 0.10000000149011612]);
  * ```
  */
 export function initOptimizerState(config: OptimizerConfig, params: NamedTensors): OptimizerState {

@@ -1,5 +1,5 @@
 /**
- * The seed's two input standardizations, as pure functions on flat image
+ * The reference implementation's two input standardizations, as pure functions on flat image
  * values (one image, any layout): fixed standardization `(x - 127.5) / 128`
  * and per-image prewhitening `(x - mean) / max(std, 1 / sqrt(n))`.
  *
@@ -41,7 +41,7 @@ export function fixedImageStandardization(x: Float32Array): Float32Array {
 }
 
 /**
- * Per-image prewhitening (the seed's `prewhiten`): `(x - mean(x)) /
+ * Per-image prewhitening (the reference implementation's `prewhiten`): `(x - mean(x)) /
  * max(std(x), 1 / sqrt(n))` with the population standard deviation, mean and
  * deviation accumulated in float64. The floor on the deviation keeps a
  * constant image finite (it maps to zeros).

@@ -1,5 +1,5 @@
 /**
- * The seed's `sample_people`: which identities and images make up one
+ * The reference implementation's `sample_people`: which identities and images make up one
  * triplet-training batch.
  *
  * @module
@@ -39,17 +39,17 @@ function checkPositiveInteger(value: number, name: string): void {
 }
 
 /**
- * Samples the images of one batch the way the seed's `sample_people` does.
+ * Samples the images of one batch the way the reference implementation's `sample_people` does.
  * The target is `peoplePerBatch * imagesPerPerson` images. All identities are
  * shuffled (Fisher–Yates, {@link shuffle}); they are then visited in that
  * order, and from each one the image indices are shuffled and the first
  * `min(images in the class, imagesPerPerson, images still needed)` are taken,
  * until the target is reached. Identities with few images therefore make more
  * than `peoplePerBatch` identities appear in a batch; the first
- * `peoplePerBatch` of them are the ones the seed uses as anchors.
+ * `peoplePerBatch` of them are the ones the reference implementation uses as anchors.
  *
  * Identities without images are skipped: they never appear in `numPerClass`
- * or `classIndices` (the seed listed them with a count of 0) and consume no
+ * or `classIndices` (the reference implementation listed them with a count of 0) and consume no
  * randomness beyond the initial identity shuffle. An identity with a single
  * image is sampled normally (it can serve as a negative only).
  *
@@ -62,7 +62,7 @@ function checkPositiveInteger(value: number, name: string): void {
  *   identity indices and the advanced RNG.
  * @throws {RangeError} When the dataset is empty, a count is not a positive
  *   integer, or the dataset cannot supply the target (the message names the
- *   numbers) and `allowSmaller` is not set. The seed crashed with IndexError
+ *   numbers) and `allowSmaller` is not set. The reference implementation crashed with IndexError
  *   in this last case.
  * @throws {TypeError} When an identity has no `images` array.
  * @example

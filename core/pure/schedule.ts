@@ -1,5 +1,5 @@
 /**
- * Learning-rate schedules of the seed: exponential decay (staircase) and the
+ * Learning-rate schedules of the reference implementation: exponential decay (staircase) and the
  * schedule file (`epoch: lr` lines).
  *
  * @module
@@ -9,11 +9,11 @@
 export interface ExponentialDecayOptions {
   /** The initial learning rate. */
   readonly learningRate: number;
-  /** Steps per decay (the seed: `learning_rate_decay_epochs * epoch_size`), > 0. */
+  /** Steps per decay (the reference implementation: `learning_rate_decay_epochs * epoch_size`), > 0. */
   readonly decaySteps: number;
-  /** Factor per decay period (the seed's `learning_rate_decay_factor`), > 0. */
+  /** Factor per decay period (the reference implementation's `learning_rate_decay_factor`), > 0. */
   readonly decayRate: number;
-  /** Decay in whole periods (the seed: true); default true. */
+  /** Decay in whole periods (the reference implementation: true); default true. */
   readonly staircase?: boolean;
 }
 
@@ -59,7 +59,7 @@ export interface ScheduleEntry {
 }
 
 /**
- * Parses the seed's learning-rate schedule file: one `epoch: lr` per line,
+ * Parses the reference implementation's learning-rate schedule file: one `epoch: lr` per line,
  * `#` starts a comment, blank lines are skipped, and a rate `-` means -1
  * (stop).
  *
@@ -73,7 +73,7 @@ export interface ScheduleEntry {
  * import { parseSchedule } from "./schedule.ts";
  * import assert from "node:assert/strict";
  *
- * const s = parseSchedule("# seed\n0: 0.05\n60: 0.005\n91: -\n");
+ * const s = parseSchedule("# reference implementation\n0: 0.05\n60: 0.005\n91: -\n");
  * assert.deepEqual(s, [
  *   { epoch: 0, learningRate: 0.05 },
  *   { epoch: 60, learningRate: 0.005 },
@@ -113,7 +113,7 @@ export function parseSchedule(text: string): ScheduleEntry[] {
 }
 
 /**
- * The rate of the last entry whose epoch is <= `epoch` (the seed's rule).
+ * The rate of the last entry whose epoch is <= `epoch` (the reference implementation's rule).
  *
  * @param schedule Parsed entries (increasing epochs).
  * @param epoch The current epoch (>= 0).

@@ -1,6 +1,6 @@
 /**
  * Online triplet mining: which (anchor, positive, negative) rows of a batch of
- * embeddings to train on. The seed's VGG-Face style selection is the default;
+ * embeddings to train on. The reference implementation's VGG-Face style selection is the default;
  * FaceNet's semi-hard rule, the hardest negative and batch-all (Hermans et
  * al., "In Defense of the Triplet Loss") are alternatives.
  *
@@ -44,7 +44,7 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
 
 /**
  * The most triplets one selection may return (4,000,000, a few hundred MB of
- * row-index tuples). Only "all" can approach it: batch-all on the seed's
+ * row-index tuples). Only "all" can approach it: batch-all on the reference implementation's
  * 45 x 40 batches of collapsed embeddings would list ~60 million triplets.
  * Hermans et al. use batch-all on small batches (18 people x 4 images).
  *
@@ -58,7 +58,8 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  * const embeddings = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 5]) };
  * const options = { alpha: 0.2, strategy: "all", shuffle: false } as const;
  * assert.equal(selectTriplets(embeddings, [2, 2], options).triplets.length, 3);
- * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }), RangeError);
+ * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }),
+ * RangeError);
  * ```
  */
 export const MAX_TRIPLETS = 4_000_000;
@@ -126,7 +127,8 @@ export function selectTriplets(
  * import assert from "node:assert/strict";
  *
  * const e = { rows: 2, cols: 1, data: new Float32Array([0, NaN]) };
- * assert.throws(() => checkSelectionInputs(e, [2], { alpha: 0.2, shuffle: false, strategy: "all" }), RangeError);
+ * assert.throws(() => checkSelectionInputs(e, [2], { alpha: 0.2, shuffle: false, strategy: "all"
+ * }), RangeError);
  * ```
  */
 export function checkSelectionInputs(
