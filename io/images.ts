@@ -16,7 +16,10 @@
  * - PNG chunk checksums are verified, so a PNG corrupted in the middle is an
  *   error rather than wrong pixels (JPEG has no checksums: jpeg-js decodes
  *   what it can and fails only on broken structure);
- * - EXIF orientation is not applied (neither does the reference implementation's image reading).
+ * - EXIF orientation is not applied by default (neither does the reference
+ *   implementation's image reading, so a phone photo stored sideways reaches
+ *   its detector sideways); `{ orientation: "exif" }` applies it, as the
+ *   detection tools do (see {@linkcode jpegOrientation}).
  *
  * @module
  */
@@ -62,6 +65,126 @@ export interface ImageLimits {
   readonly maxPixels?: number;
   /** The largest accepted file, in bytes; default {@linkcode MAX_IMAGE_FILE_BYTES}. */
   readonly maxFileBytes?: number;
+}
+
+/** Options of {@linkcode decodeImage} and {@linkcode readImage}. */
+export interface DecodeOptions extends ImageLimits {
+  /**
+   * `ignore` (the default, as the reference implementation) keeps the stored
+   * pixel order; `exif` turns a JPEG upright by its EXIF orientation tag.
+   */
+  readonly orientation?: "ignore" | "exif";
+}
+
+/**
+ * The EXIF orientation of a JPEG (tag 0x0112 of IFD0 in its APP1 "Exif"
+ * segment): 1 upright, 2 mirrored, 3 rotated 180, 4 flipped, 5 transposed,
+ * 6 to be turned 90 degrees clockwise, 7 transversed, 8 to be turned 90
+ * degrees counter-clockwise.
+ *
+ * @param bytes The JPEG file's bytes.
+ * @returns The orientation, 1 when there is none or it is unreadable.
+ * @example
+ * ```ts
+ * import { jpegOrientation } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(jpegOrientation(new Uint8Array([0xff, 0xd8, 0xff, 0xd9])), 1);
+ * ```
+ */
+export function jpegOrientation(bytes: Uint8Array): number {
+  if (!(bytes[0] === 0xff && bytes[1] === 0xd8)) return 1;
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1]!;
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) break; // image data: no EXIF after this
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    const start = at + 4, end = at + 2 + length;
+    if (length < 2 || end > bytes.length) break;
+    if (
+      marker === 0xe1 && String.fromCharCode(...bytes.subarray(start, start + 6)) === "Exif\0\0"
+    ) {
+      const tiff = start + 6;
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const little = bytes[tiff] === 0x49;
+      if (!little && bytes[tiff] !== 0x4d) return 1;
+      const u16 = (p: number) => (p + 2 <= end ? view.getUint16(p, little) : -1);
+      const u32 = (p: number) => (p + 4 <= end ? view.getUint32(p, little) : -1);
+      if (u16(tiff + 2) !== 42) return 1;
+      const ifd = tiff + u32(tiff + 4);
+      const count = u16(ifd);
+      for (let i = 0; i < count; i++) {
+        const entry = ifd + 2 + i * 12;
+        if (entry + 12 > end) break;
+        if (u16(entry) === 0x0112) {
+          const value = u16(entry + 8);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    at = end;
+  }
+  return 1;
+}
+
+const ORIENTATION_SOURCE: Readonly<
+  Record<number, (W: number, H: number) => (x: number, y: number) => [number, number]>
+> = {
+  2: (W) => (x, y) => [W - 1 - x, y],
+  3: (W, H) => (x, y) => [W - 1 - x, H - 1 - y],
+  4: (_, H) => (x, y) => [x, H - 1 - y],
+  5: () => (x, y) => [y, x],
+  6: (_, H) => (x, y) => [y, H - 1 - x],
+  7: (W, H) => (x, y) => [W - 1 - y, H - 1 - x],
+  8: (W) => (x, y) => [W - 1 - y, x],
+};
+
+/**
+ * Turns an image upright according to an EXIF orientation value (see
+ * {@linkcode jpegOrientation}).
+ *
+ * @param image The stored image.
+ * @param orientation 1..8.
+ * @returns The upright image (the same object for 1).
+ * @throws {RangeError} When the orientation is not 1..8.
+ * @example Orientation 6: the stored image is turned 90 degrees clockwise
+ * ```ts
+ * import { applyOrientation } from "./images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // A 2x1 image: red then blue.
+ * const image = { width: 2, height: 1, data: new Float32Array([255, 0, 0, 0, 0, 255]) };
+ * const upright = applyOrientation(image, 6);
+ * assert.equal(upright.width, 1);
+ * assert.deepEqual([...upright.data], [255, 0, 0, 0, 0, 255]); // red on top
+ * ```
+ */
+export function applyOrientation(image: RgbImage, orientation: number): RgbImage {
+  if (!(Number.isInteger(orientation) && orientation >= 1 && orientation <= 8)) {
+    throw new RangeError(`EXIF orientation must be 1..8, got ${orientation}`);
+  }
+  if (orientation === 1) return image;
+  const { width: W, height: H, data } = image;
+  const swap = orientation >= 5;
+  const w = swap ? H : W, h = swap ? W : H;
+  const out = new Float32Array(data.length);
+  // Where upright pixel (x, y) lies in the stored image.
+  const source = ORIENTATION_SOURCE[orientation]!(W, H);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [sx, sy] = source(x, y);
+      const s = (sy * W + sx) * 3, d = (y * w + x) * 3;
+      out[d] = data[s]!;
+      out[d + 1] = data[s + 1]!;
+      out[d + 2] = data[s + 2]!;
+    }
+  }
+  return { width: w, height: h, data: out };
 }
 
 /** The image formats this module reads. */
@@ -418,7 +541,8 @@ function decodePng(bytes: Uint8Array): RgbImage {
  *
  * @param bytes The file's content.
  * @param name The file name to use in error messages (default `"<bytes>"`).
- * @param limits The largest accepted image (default {@linkcode MAX_IMAGE_PIXELS}).
+ * @param options The largest accepted image (default {@linkcode MAX_IMAGE_PIXELS}) and whether
+ *   to apply a JPEG's EXIF orientation (default: ignore it).
  * @returns The decoded image.
  * @throws {ImageDecodeError} When the bytes are not a JPEG or PNG, are
  *   truncated or corrupt, or declare more pixels than the limit (checked
@@ -437,12 +561,12 @@ function decodePng(bytes: Uint8Array): RgbImage {
 export function decodeImage(
   bytes: Uint8Array,
   name = "<bytes>",
-  limits: ImageLimits = {},
+  options: DecodeOptions = {},
 ): RgbImage {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`Image bytes must be a Uint8Array, got ${typeof bytes}`);
   }
-  const { maxPixels } = checkLimits(limits);
+  const { maxPixels } = checkLimits(options);
   const format = detectImageFormat(bytes);
   if (format === null) throw new ImageDecodeError(name, describeOtherFormat(bytes.subarray(0, 16)));
   const size = declaredImageSize(bytes);
@@ -452,8 +576,9 @@ export function decodeImage(
   // A PNG must end with IEND (fast-png accepts a few missing bytes there); a
   // JPEG is left to its decoder, which tolerates trailing bytes after EOI.
   if (format === "png" && tailCheck !== null) throw new ImageDecodeError(name, tailCheck);
+  let image: RgbImage;
   try {
-    return format === "png" ? decodePng(bytes) : decodeJpeg(bytes, maxPixels);
+    image = format === "png" ? decodePng(bytes) : decodeJpeg(bytes, maxPixels);
   } catch (error) {
     if (/maxResolutionInMP|maxMemoryUsageInMB/.test(String((error as Error)?.message))) {
       throw new ImageDecodeError(
@@ -467,13 +592,18 @@ export function decodeImage(
       cause: error,
     });
   }
+  if (options.orientation === "exif" && format === "jpeg") {
+    image = applyOrientation(image, jpegOrientation(bytes));
+  }
+  return image;
 }
 
 /**
  * Reads and decodes a JPEG or PNG file.
  *
  * @param path The file.
- * @param limits The largest accepted file and image (see {@linkcode ImageLimits}).
+ * @param options The largest accepted file and image (see {@linkcode ImageLimits}) and whether
+ *   to apply a JPEG's EXIF orientation (default: ignore it).
  * @returns The decoded image (see {@linkcode decodeImage}).
  * @throws {ImageDecodeError} When the file cannot be read, is not a regular
  *   file, is over the size limit, or is not a complete JPEG or PNG within the
@@ -491,8 +621,8 @@ export function decodeImage(
  * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
  * ```
  */
-export async function readImage(path: string, limits: ImageLimits = {}): Promise<RgbImage> {
-  const { maxFileBytes } = checkLimits(limits);
+export async function readImage(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+  const { maxFileBytes } = checkLimits(options);
   let bytes: Uint8Array;
   try {
     bytes = await readFileBounded(path, maxFileBytes);
@@ -508,7 +638,7 @@ export async function readImage(path: string, limits: ImageLimits = {}): Promise
       : (error as Error)?.message ?? String(error);
     throw new ImageDecodeError(path, why, { cause: error });
   }
-  return decodeImage(bytes, path, limits);
+  return decodeImage(bytes, path, options);
 }
 
 /**
