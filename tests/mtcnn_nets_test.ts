@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { createKernelMtcnnNets } from "../core/detect/mtcnn_kernels.ts";
+import type { MtcnnNets } from "../core/detect/mtcnn.ts";
+import { createPureKernels } from "../core/pure/kernels.ts";
+import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
+import { createRng, uniforms } from "../core/pure/rng.ts";
+import type { Tensor } from "../core/types.ts";
+import { interpreterNets, mtcnnConstants } from "./_mtcnn_fixtures.ts";
+
+function randomInput(shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const [u] = uniforms(createRng(seed), n);
+  // Inputs as the pipeline feeds them: (v - 127.5) / 128 for v in 0..255.
+  return { shape, data: Float32Array.from(u, (v) => (v * 255 - 127.5) * 0.0078125) };
+}
+
+function assertClose(got: Tensor, want: Tensor, tol: number, what: string): void {
+  assert.deepEqual([...got.shape], [...want.shape], `${what} shape`);
+  let worst = 0;
+  got.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want.data[i]!))));
+  assert.ok(worst <= tol, `${what}: max difference ${worst} > ${tol}`);
+}
+
+async function checkNets(nets: MtcnnNets, label: string): Promise<void> {
+  const ref = await interpreterNets();
+  // P-Net is fully convolutional: odd and even sizes, batch 1 (the pipeline's use).
+  for (const [h, w, seed] of [[12, 12, 1], [31, 24, 2], [25, 37, 3]] as const) {
+    const x = randomInput([1, h, w, 3], seed);
+    const [got, want] = [await nets.pnet(x), await ref.pnet(x)];
+    assertClose(got.prob, want.prob, 1e-5, `${label} pnet ${h}x${w} prob`);
+    assertClose(got.reg, want.reg, 1e-5, `${label} pnet ${h}x${w} reg`);
+  }
+  const r = randomInput([3, 24, 24, 3], 4);
+  const [gr, wr] = [await nets.rnet(r), await ref.rnet(r)];
+  assertClose(gr.prob, wr.prob, 1e-5, `${label} rnet prob`);
+  assertClose(gr.reg, wr.reg, 1e-5, `${label} rnet reg`);
+  const o = randomInput([2, 48, 48, 3], 5);
+  const [go, wo] = [await nets.onet(o), await ref.onet(o)];
+  assertClose(go.prob, wo.prob, 1e-5, `${label} onet prob`);
+  assertClose(go.reg, wo.reg, 1e-5, `${label} onet reg`);
+  assertClose(go.landmarks, wo.landmarks, 1e-5, `${label} onet landmarks`);
+}
+
+Deno.test("MTCNN nets on the pure kernels equal the TFLite files' own graphs within 1e-5", async () => {
+  const nets = createKernelMtcnnNets(createPureKernels(), await mtcnnConstants());
+  await checkNets(nets, "pure");
+  nets.dispose();
+});
+
+Deno.test("MTCNN nets on the wasm-simd kernels equal the TFLite files' own graphs within 1e-5", async () => {
+  const rt = await createWasmSimdRuntime({ threads: 2 });
+  try {
+    const nets = createKernelMtcnnNets(createWasmSimdKernels(rt), await mtcnnConstants());
+    await checkNets(nets, "wasm-simd");
+    nets.dispose();
+  } finally {
+    rt.dispose();
+  }
+});
