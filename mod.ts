@@ -314,18 +314,47 @@ export {
   type WasmTensor,
 } from "./backends/wasm-simd/mod.ts";
 
+// --- face detection and alignment ---
+export {
+  type DetectedFace,
+  detectFaces,
+  type DetectOptions,
+  type MtcnnNets,
+  nms,
+  type OnetOutput,
+  type PnetOutput,
+  pyramidScales,
+  type RnetOutput,
+} from "./core/detect/mtcnn.ts";
+export { createKernelMtcnnNets } from "./core/detect/mtcnn_kernels.ts";
+export { resizeArea, type SampleDepth } from "./core/detect/resample.ts";
+export {
+  type Affine,
+  alignSimilarity,
+  chooseCentralFace,
+  FIVE_POINT_TEMPLATE_112,
+  marginBox,
+  marginCrop,
+  similarityTransform,
+  warpAffine,
+} from "./core/detect/align.ts";
+export { drawDetections, type DrawOptions } from "./core/detect/draw.ts";
+
 // --- io ---
 export {
+  applyOrientation,
   checkImageHeader,
   declaredImageSize,
   type DeclaredSize,
   decodeImage,
+  type DecodeOptions,
   detectImageFormat,
   encodePng,
   IMAGE_TAIL_BYTES,
   ImageDecodeError,
   type ImageFormat,
   type ImageLimits,
+  jpegOrientation,
   MAX_IMAGE_FILE_BYTES,
   MAX_IMAGE_PIXELS,
   probeImageFile,
@@ -400,6 +429,24 @@ export {
   type SaveCheckpointOptions,
 } from "./io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./io/safetensors.ts";
+export {
+  parseTflite,
+  tfliteConstants,
+  TfliteFormatError,
+  type TfliteModel,
+  type TfliteOperator,
+  type TfliteOptions,
+  type TfliteTensor,
+  type TfliteType,
+} from "./io/tflite.ts";
+export {
+  assetCacheDir,
+  DEMO_PHOTOS_PACKAGE,
+  MTCNN_WEIGHTS_PACKAGE,
+  type NpmPackage,
+  npmPackageFile,
+  untarGzip,
+} from "./io/npm_assets.ts";
 export {
   appendSteps,
   type EpochRecord,
