@@ -23,14 +23,14 @@ import type { Dataset } from "../core/types.ts";
 
 /** Flags of every tool that runs a model. */
 export const MODEL_FLAGS: FlagTable = {
-  "model": {
+  "checkpoint": {
     kind: "string",
-    help: "checkpoint: a ckpt-<step> folder or a run folder (its latest)",
+    help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
   },
   "backend": {
     kind: "string",
-    help: "compute backend",
-    default: "pure",
+    help: "compute backend; auto picks tfjs on a hardware GPU, else wasm-simd",
+    default: "auto",
     choices: ["auto", "pure", "tfjs", "wasm-simd"],
   },
   "device": { kind: "string", help: "tfjs device override", choices: ["webgpu", "wasm", "cpu"] },
@@ -49,9 +49,11 @@ export const MODEL_FLAGS: FlagTable = {
     min: 8,
   },
   "resize": {
-    kind: "boolean",
-    help:
-      "resize every image to the input size first (default: centre crop or pad, as the reference implementation)",
+    kind: "number",
+    help: "resize every image to N pixels before the centre crop or pad to the input size " +
+      "(default: no resize, as the reference implementation)",
+    integer: true,
+    min: 1,
   },
   "standardize": {
     kind: "string",
@@ -88,16 +90,18 @@ function configValue(config: unknown, key: string): unknown {
 }
 
 /**
- * Loads the checkpoint named by `--model` onto the backend named by `--backend`.
+ * Loads the checkpoint named by `--checkpoint` onto the backend named by `--backend`.
  *
  * @param flags Parsed flags including {@link MODEL_FLAGS}.
  * @returns The loaded model.
- * @throws {UsageError} When `--model` is missing.
+ * @throws {UsageError} When `--checkpoint` is missing.
  * @throws {Error} When the checkpoint cannot be read or names an unknown model.
  */
 export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
-  const path = flags.values["model"] as string | undefined;
-  if (path === undefined) throw new UsageError("--model is required (a checkpoint folder)");
+  const path = flags.values["checkpoint"] as string | undefined;
+  if (path === undefined) {
+    throw new UsageError("--checkpoint is required (a ckpt-<step> folder or a run folder)");
+  }
   const { state, meta } = await loadCheckpoint(path);
   if (!(MODEL_NAMES as readonly string[]).includes(meta.model)) {
     throw new Error(
@@ -157,8 +161,8 @@ export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
 /** Options of {@link embedFiles}. */
 export interface EmbedFilesOptions {
   readonly batchSize: number;
-  /** Resize to the input size before cropping. */
-  readonly resize?: boolean;
+  /** Resize every image to this many pixels before the centre crop or pad; undefined: none. */
+  readonly resize?: number | undefined;
   /** Decoding workers. */
   readonly workers?: number;
   /** Also embed each mirrored image and concatenate (the reference implementation's `use_flipped_images`). */
@@ -186,7 +190,7 @@ export async function embedFiles(
   const out = new Float32Array(paths.length * width);
   if (paths.length === 0) return { rows: 0, cols: width, data: out };
   const prepare: PrepareOptions = {
-    ...(options.resize ? { resize: loaded.imageSize } : {}),
+    ...(options.resize === undefined ? {} : { resize: options.resize }),
     size: loaded.imageSize,
     standardize: loaded.standardize,
   };

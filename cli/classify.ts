@@ -163,7 +163,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts classify TRAIN|CLASSIFY --model CKPT --data-dir DIR --classifier FILE [flags]",
+        "deno run -A cli.ts classify TRAIN|CLASSIFY --checkpoint CKPT --data-dir DIR --classifier FILE [flags]",
         CLASSIFY_FLAGS,
       ),
     );
@@ -241,7 +241,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
     embeddings = await embedFiles(loaded, part.paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
-      resize: flags.values["resize"] === true,
+      resize: flags.values["resize"] as number | undefined,
       ...(quiet ? {} : { onProgress: embeddingProgress("images", false)! }),
     });
   } catch (error) {
@@ -260,7 +260,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
     const file: SavedClassifier = {
       ...fitted,
       embeddingModel: {
-        checkpoint: flags.values["model"] as string,
+        checkpoint: flags.values["checkpoint"] as string,
         model: loaded.name,
         step: loaded.step,
         embeddingSize: loaded.embeddingSize,

@@ -167,7 +167,7 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts cluster --model CKPT --data-dir DIR --out DIR [flags]",
+        "deno run -A cli.ts cluster --checkpoint CKPT --data-dir DIR --out DIR [flags]",
         CLUSTER_FLAGS,
       ),
     );
@@ -196,7 +196,7 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
     embeddings = await embedFiles(loaded, paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
-      resize: flags.values["resize"] === true,
+      resize: flags.values["resize"] as number | undefined,
       ...(quiet ? {} : { onProgress: embeddingProgress("images", false)! }),
     });
   } finally {

@@ -60,7 +60,7 @@ export async function compareCommand(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, COMPARE_FLAGS);
   if (flags.values["help"]) {
     console.log(
-      formatHelp("deno run -A cli.ts compare --model CKPT IMAGE IMAGE...", COMPARE_FLAGS),
+      formatHelp("deno run -A cli.ts compare --checkpoint CKPT IMAGE IMAGE...", COMPARE_FLAGS),
     );
     return 0;
   }
@@ -74,7 +74,7 @@ export async function compareCommand(args: readonly string[]): Promise<number> {
     embeddings = await embedFiles(loaded, paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
-      resize: flags.values["resize"] === true,
+      resize: flags.values["resize"] as number | undefined,
     });
   } finally {
     loaded.dispose();

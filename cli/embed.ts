@@ -101,7 +101,7 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts embed --model CKPT (--data-dir DIR | IMAGE...) --out PREFIX [flags]",
+        "deno run -A cli.ts embed --checkpoint CKPT (--data-dir DIR | IMAGE...) --out PREFIX [flags]",
         EMBED_FLAGS,
         [
           "writes PREFIX.npy (float32 embeddings), PREFIX_labels.npy (int32), PREFIX_label_strings.json,",
@@ -153,7 +153,7 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
     embeddings = await embedFiles(loaded, paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
-      resize: flags.values["resize"] === true,
+      resize: flags.values["resize"] as number | undefined,
       flipped: flags.values["use-flipped-images"] === true,
       ...(quiet ? {} : { onProgress: embeddingProgress("images", false)! }),
     });

@@ -17,7 +17,10 @@ import { join } from "node:path";
 
 /** The export command's flags. */
 export const EXPORT_FLAGS: FlagTable = {
-  "model": { kind: "string", help: "checkpoint folder (a run folder means its latest)" },
+  "checkpoint": {
+    kind: "string",
+    help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
+  },
   "out": { kind: "string", help: "folder to write model.json and the weight shards into" },
   "force": { kind: "boolean", help: "replace a non-empty --out folder" },
   "raw-weights": {
@@ -55,14 +58,16 @@ async function checkPreviousExport(out: string): Promise<void> {
 export async function exportCommand(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, EXPORT_FLAGS);
   if (flags.values["help"]) {
-    console.log(formatHelp("deno run -A cli.ts export --model CKPT --out DIR", EXPORT_FLAGS, [
+    console.log(formatHelp("deno run -A cli.ts export --checkpoint CKPT --out DIR", EXPORT_FLAGS, [
       "Load it with: const model = await tf.loadGraphModel(url_of_model_json);",
       "then model.predict(images) with NHWC float32 images standardized as (x - 127.5) / 128.",
     ]));
     return 0;
   }
-  const path = flags.values["model"] as string | undefined;
-  if (path === undefined) throw new UsageError("--model is required (a checkpoint folder)");
+  const path = flags.values["checkpoint"] as string | undefined;
+  if (path === undefined) {
+    throw new UsageError("--checkpoint is required (a ckpt-<step> folder or a run folder)");
+  }
   const out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
   const existing = await checkOutputFolder(out, "--out", { force: flags.values["force"] === true });
   if (existing === "replace") await checkPreviousExport(out);

@@ -75,7 +75,8 @@ export const VALIDATE_FLAGS: FlagTable = {
 
 /** The JSON output of `validate --json`. */
 export interface ValidateJson {
-  model: string;
+  /** The `--checkpoint` path. */
+  checkpoint: string;
   step: number;
   lfw?: {
     pairs: number;
@@ -132,7 +133,7 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts validate --model CKPT (--lfw-dir DIR --lfw-pairs FILE | --data-dir DIR) [flags]",
+        "deno run -A cli.ts validate --checkpoint CKPT (--lfw-dir DIR --lfw-pairs FILE | --data-dir DIR) [flags]",
         VALIDATE_FLAGS,
       ),
     );
@@ -154,7 +155,7 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
   const json = flags.values["json"] === true;
   const batchSize = flags.values["batch-size"] as number;
   const workers = flags.values["workers"] as number;
-  const resize = flags.values["resize"] === true;
+  const resize = flags.values["resize"] as number | undefined;
 
   // Read the inputs before loading the model, so file errors come first.
   let pairsInput: Awaited<ReturnType<typeof resolvePairs>> | undefined;
@@ -191,7 +192,10 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
   );
 
   const loaded = await openModel(flags);
-  const out: ValidateJson = { model: flags.values["model"] as string, step: loaded.step };
+  const out: ValidateJson = {
+    checkpoint: flags.values["checkpoint"] as string,
+    step: loaded.step,
+  };
   const lines: string[] = [];
   try {
     if (!quiet) {

@@ -41,7 +41,7 @@ Deno.test({
         "-A",
         CLI,
         "export",
-        "--model",
+        "--checkpoint",
         `${dir}/run`,
         "--out",
         `${dir}/web`,
@@ -95,8 +95,8 @@ Deno.test({
   },
 });
 
-Deno.test("export without --model or --out is a usage error (exit 2)", async () => {
+Deno.test("export without --checkpoint or --out is a usage error (exit 2)", async () => {
   const { code, stderr } = await run(["run", "-A", CLI, "export", "--out", "x"]);
   assert.equal(code, 2);
-  assert.match(stderr, /--model is required/);
+  assert.match(stderr, /--checkpoint is required/);
 });

@@ -117,7 +117,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
     await t.step("validate prints the LFW report and retrieval metrics, and JSON", async () => {
       const text = await ok(
         "validate",
-        "--model",
+        "--checkpoint",
         run,
         "--lfw-dir",
         join(data, "lfw"),
@@ -137,7 +137,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
       const json = JSON.parse(
         await ok(
           "validate",
-          "--model",
+          "--checkpoint",
           run,
           "--lfw-dir",
           join(data, "lfw"),
@@ -185,8 +185,10 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         const prefix = join(dir, "emb", "train");
         await ok(
           "embed",
-          "--model",
+          "--checkpoint",
           run,
+          "--backend",
+          "pure",
           "--data-dir",
           join(data, "train"),
           "--out",
@@ -213,8 +215,10 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         );
         await ok(
           "embed",
-          "--model",
+          "--checkpoint",
           run,
+          "--backend",
+          "pure",
           ...two,
           "--out",
           flippedPrefix,
@@ -275,7 +279,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
     await t.step("classify TRAIN then CLASSIFY on a split is far above chance", async () => {
       const classifier = join(dir, "classifier.json");
       const common = [
-        "--model",
+        "--checkpoint",
         run,
         "--data-dir",
         join(data, "train"),
@@ -329,7 +333,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         const result = JSON.parse(
           await ok(
             "cluster",
-            "--model",
+            "--checkpoint",
             run,
             "--data-dir",
             join(data, "train"),
@@ -375,7 +379,16 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
       }
       await Deno.writeTextFile(join(flat, "notes.txt"), "not an image");
       const out = join(dir, "flat_clusters");
-      const r = await cli("cluster", "--model", run, "--data-dir", flat, "--out", out, "--json");
+      const r = await cli(
+        "cluster",
+        "--checkpoint",
+        run,
+        "--data-dir",
+        flat,
+        "--out",
+        out,
+        "--json",
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /skipped .*notes\.txt: /);
       const result = JSON.parse(r.stdout);
@@ -387,9 +400,9 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
     await t.step("compare prints a symmetric distance table with a zero diagonal", async () => {
       const a = join(data, "train", "syn-train-0", "syn-train-0_0001.png");
       const b = join(data, "train", "syn-train-1", "syn-train-1_0001.png");
-      const text = await ok("compare", "--model", run, a, b, a);
+      const text = await ok("compare", "--checkpoint", run, a, b, a);
       assert.match(text, /^Images:\n0: .*syn-train-0_0001\.png\n1: /);
-      const json = JSON.parse(await ok("compare", "--model", run, a, b, a, "--json"));
+      const json = JSON.parse(await ok("compare", "--checkpoint", run, a, b, a, "--json"));
       const d: number[][] = json.distances;
       assert.equal(d[0]![0], 0);
       assert.ok(Math.abs(d[0]![2]!) < 1e-6);
@@ -405,9 +418,9 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         const data48 = renderSyntheticRef("syn:train:0:0", 48, SEED, { nuisance: 0.3 });
         await Deno.writeFile(big, encodePng({ width: 48, height: 48, data: data48 }));
         const small = join(data, "train", "syn-train-0", "syn-train-0_0001.png");
-        const cropped = JSON.parse(await ok("compare", "--model", run, big, small, "--json"));
+        const cropped = JSON.parse(await ok("compare", "--checkpoint", run, big, small, "--json"));
         const resized = JSON.parse(
-          await ok("compare", "--model", run, big, small, "--json", "--resize"),
+          await ok("compare", "--checkpoint", run, big, small, "--json", "--resize", String(SIZE)),
         );
         // The resized 48 px rendering is nearly the 32 px one; the centre crop is a zoomed face.
         assert.ok(
@@ -426,7 +439,7 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
         try {
           const args = [
             "validate",
-            "--model",
+            "--checkpoint",
             run,
             "--lfw-dir",
             lfw,
@@ -452,15 +465,15 @@ Deno.test("The tools run end to end on a written dataset: make-dataset, train, v
 Deno.test("The tools exit with 2 on usage errors and name the problem", async () => {
   const cases: [string[], RegExp][] = [
     [
-      ["classify", "FIT", "--model", "x", "--data-dir", "y", "--classifier", "z"],
+      ["classify", "FIT", "--checkpoint", "x", "--data-dir", "y", "--classifier", "z"],
       /mode must be TRAIN or CLASSIFY/,
     ],
-    [["validate", "--model", "x"], /--lfw-dir with --lfw-pairs, or --data-dir/],
-    [["validate", "--lfw-dir", "x", "--model", "m"], /--lfw-dir and --lfw-pairs go together/],
-    [["embed", "--model", "x", "a.png"], /--out is required/],
-    [["compare", "--model", "x", "a.png"], /at least two images, got 1/],
+    [["validate", "--checkpoint", "x"], /--lfw-dir with --lfw-pairs, or --data-dir/],
+    [["validate", "--lfw-dir", "x", "--checkpoint", "m"], /--lfw-dir and --lfw-pairs go together/],
+    [["embed", "--checkpoint", "x", "a.png"], /--out is required/],
+    [["compare", "--checkpoint", "x", "a.png"], /at least two images, got 1/],
     [
-      ["cluster", "--model", "x", "--data-dir", "d", "--out", "o", "--method", "kmeans"],
+      ["cluster", "--checkpoint", "x", "--data-dir", "d", "--out", "o", "--method", "kmeans"],
       /--method must be one of/,
     ],
     [
@@ -475,7 +488,7 @@ Deno.test("The tools exit with 2 on usage errors and name the problem", async ()
   }
   const missing = await cli(
     "validate",
-    "--model",
+    "--checkpoint",
     "/nonexistent/run",
     "--data-dir",
     "/nonexistent/data",
