@@ -451,6 +451,7 @@ export {
   appendSteps,
   type EpochRecord,
   identityOfRef,
+  logEpoch,
   METRICS_FILE,
   readRunLog,
   type RunLog,

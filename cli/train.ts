@@ -1,6 +1,7 @@
 /**
  * `train`: the reference implementation's train_tripletloss as a command. Progress on stderr,
- * a summary line per epoch, `metrics.jsonl` and checkpoints under `--out`,
+ * a summary line per epoch, `metrics.jsonl`, `steps.jsonl`, `validation.json`
+ * (see io/run_log.ts) and checkpoints under `--out`,
  * `--resume` to continue a run.
  *
  * @module
@@ -31,7 +32,8 @@ import {
   splitDatasetByImages,
   validateSoftmax,
 } from "../core/train_softmax.ts";
-import { validateOnPairs } from "../core/validate.ts";
+import { validateOnPairsDetailed } from "../core/validate.ts";
+import { logEpoch, type StepRecord } from "../io/run_log.ts";
 import { syntheticDataset, syntheticPairs } from "../core/synthetic.ts";
 import { createRng, split } from "../core/pure/rng.ts";
 import { initModelState } from "../core/model_state.ts";
@@ -262,6 +264,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         });
       let images = 0;
       let lastTriplets = 0;
+      const steps: StepRecord[] = [];
       let result;
       while (true) {
         const next = await run.next();
@@ -283,6 +286,13 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         }
         if (event.type === "step") {
           images += event.images;
+          steps.push({
+            epoch: epoch + 1,
+            step: globalStep + event.step,
+            loss: event.loss,
+            triplets: softmax ? null : event.triplets,
+            learningRate,
+          });
           const seconds = (performance.now() - started) / 1000;
           progress.update({
             epoch: epoch + 1,
@@ -301,12 +311,16 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       }
       rng = result.rng;
       const trainSeconds = (performance.now() - started) / 1000;
-      const report = pairs === null ? null : await validateOnPairs(model, pairs, source, {
-        chunk: s.batchSize,
-        rng: createRng(s.seed),
-        useMovingAverage: training.movingAverageDecay !== null,
-        evaluation: { nrofFolds },
-      });
+      const validation = pairs === null ? null : {
+        pairs,
+        result: await validateOnPairsDetailed(model, pairs, source, {
+          chunk: s.batchSize,
+          rng: createRng(s.seed),
+          useMovingAverage: training.movingAverageDecay !== null,
+          evaluation: { nrofFolds },
+        }),
+      };
+      const report = validation?.result.report ?? null;
       let held: SoftmaxValidation | undefined;
       if (validatesHeldOut(plan, epoch, heldOut)) {
         held = await validateSoftmax({
@@ -370,6 +384,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
           append: true,
         });
+        await logEpoch(out, { epoch: epoch + 1, step: after.step, steps, validation });
         lastCheckpoint = await saveCheckpoint(out, {
           state: after,
           meta: {

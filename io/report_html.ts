@@ -116,12 +116,32 @@ function frame(axes: Axes, legend: readonly Series[], body: string, title: strin
   const ph = HEIGHT - MARGIN.top - MARGIN.bottom;
   const sx = (v: number) => MARGIN.left + ((v - axes.x[0]) / (axes.x[1] - axes.x[0])) * pw;
   const sy = (v: number) => MARGIN.top + ph - ((v - axes.y[0]) / (axes.y[1] - axes.y[0])) * ph;
+  // The legend wraps onto more rows above the plot; the chart moves down by the extra rows.
+  const entries: { s: Series; x: number; row: number }[] = [];
+  let lx = MARGIN.left;
+  let row = 0;
+  for (const s of legend) {
+    const w = 28 + 7 * s.name.length;
+    if (lx + w > WIDTH - MARGIN.right && lx > MARGIN.left) [lx, row] = [MARGIN.left, row + 1];
+    entries.push({ s, x: lx, row });
+    lx += w;
+  }
+  const extra = 18 * row;
   const parts: string[] = [];
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${
-      escapeHtml(title)
-    }">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${
+      HEIGHT + extra
+    }" width="${WIDTH}" height="${HEIGHT + extra}" role="img" aria-label="${escapeHtml(title)}">`,
   );
+  for (const { s, x, row } of entries) {
+    parts.push(
+      `<rect x="${x}" y="${
+        MARGIN.top - 26 + 18 * row
+      }" width="12" height="12" fill="${s.color}"/>` +
+        `<text x="${x + 16}" y="${MARGIN.top - 16 + 18 * row}">${escapeHtml(s.name)}</text>`,
+    );
+  }
+  parts.push(`<g transform="translate(0 ${extra})">`);
   parts.push(
     `<rect class="plot-area" x="${MARGIN.left}" y="${MARGIN.top}" width="${pw}" height="${ph}" fill="#ffffff" stroke="#999999"/>`,
   );
@@ -153,21 +173,12 @@ function frame(axes: Axes, legend: readonly Series[], body: string, title: strin
       escapeHtml(axes.yLabel)
     }</text>`,
   );
-  let lx = MARGIN.left;
-  for (const s of legend) {
-    parts.push(
-      `<rect x="${lx}" y="${MARGIN.top - 26}" width="12" height="12" fill="${s.color}"/><text x="${
-        lx + 16
-      }" y="${MARGIN.top - 16}">${escapeHtml(s.name)}</text>`,
-    );
-    lx += 28 + 7 * s.name.length;
-  }
   parts.push(
     `<svg x="${MARGIN.left}" y="${MARGIN.top}" width="${pw}" height="${ph}" viewBox="${MARGIN.left} ${MARGIN.top} ${pw} ${ph}" overflow="hidden">`,
     body,
     "</svg>",
   );
-  parts.push("</svg>");
+  parts.push("</g></svg>");
   return parts.join("");
 }
 
@@ -424,7 +435,7 @@ function mapChart(run: RunLog): string[] {
       "map",
       `Validation embeddings on their first two principal axes (${v.map.x.length} images)`,
       series,
-      frame(axes, series.slice(0, 6), body, "embedding map"),
+      frame(axes, series, body, "embedding map"),
       `the axes hold ${explained} of the variance; coloured: the ${top.length} identities with the most images`,
     ),
   ];

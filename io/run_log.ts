@@ -273,6 +273,48 @@ export async function writeValidation(dir: string, record: ValidationRecord): Pr
   await Deno.rename(tmp, path);
 }
 
+/**
+ * Writes what one epoch adds to a run directory besides `metrics.jsonl` and
+ * the checkpoint: its steps, and (when it was validated on pairs) the
+ * validation record that replaces the previous one.
+ *
+ * @param dir The run directory (it must exist).
+ * @param epoch The epoch's steps and validation.
+ * @example
+ * ```ts
+ * import { logEpoch, readRunLog } from "./run_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const steps = [{ epoch: 1, step: 1, loss: 0.5, triplets: null, learningRate: 0.1 }];
+ * await logEpoch(dir, { epoch: 1, step: 1, steps, validation: null });
+ * const run = await readRunLog(dir);
+ * assert.equal(run.steps.length, 1);
+ * assert.equal(run.validation, null);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function logEpoch(
+  dir: string,
+  epoch: {
+    readonly epoch: number;
+    readonly step: number;
+    readonly steps: readonly StepRecord[];
+    readonly validation:
+      | { readonly result: PairValidation; readonly pairs: readonly RefPair[] }
+      | null;
+  },
+): Promise<void> {
+  await appendSteps(dir, epoch.steps);
+  if (epoch.validation !== null) {
+    const { result, pairs } = epoch.validation;
+    await writeValidation(
+      dir,
+      validationRecord(result, pairs, { epoch: epoch.epoch, step: epoch.step }),
+    );
+  }
+}
+
 async function readOptional(path: string): Promise<string | null> {
   try {
     return await Deno.readTextFile(path);

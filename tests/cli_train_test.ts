@@ -91,6 +91,14 @@ Deno.test("a resumed run ends bit-identical to the same run uninterrupted (pure 
       (await metrics(whole)).map((m) => m.accuracy),
       (await metrics(parts)).map((m) => m.accuracy),
     );
+    // The report's logs continue across the resume: the same steps and the same last validation.
+    for (const file of ["steps.jsonl", "validation.json"]) {
+      assert.equal(
+        await Deno.readTextFile(join(parts, file)),
+        await Deno.readTextFile(join(whole, file)),
+        file,
+      );
+    }
   } finally {
     await Deno.remove(whole, { recursive: true });
     await Deno.remove(parts, { recursive: true });

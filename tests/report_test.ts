@@ -173,6 +173,67 @@ Deno.test("report: the CLI writes report.html for a run directory and rejects a 
   }
 });
 
+Deno.test("train --out writes every step and the last validation, and report draws them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const trained = await runCli([
+      "train",
+      "--preset",
+      "tiny",
+      "--backend",
+      "pure",
+      "--quiet",
+      "--epoch-size",
+      "3",
+      "--max-nrof-epochs",
+      "2",
+      "--out",
+      dir,
+    ]);
+    assert.equal(trained.code, 0, trained.stderr);
+    const run = await readRunLog(dir);
+    assert.equal(run.epochs.length, 2);
+    // Every global step once, in order (a round may run past --epoch-size, as in the seed),
+    // each epoch's last step being the step metrics.jsonl records for it.
+    assert.deepEqual(run.steps.map((s) => s.step), run.steps.map((_, i) => i + 1));
+    for (const e of run.epochs) {
+      assert.equal(run.steps.filter((s) => s.epoch === e.epoch).at(-1)?.step, e.step);
+    }
+    assert.ok(run.steps.length >= 6);
+    assert.ok(run.steps.every((s) => Number.isFinite(s.loss) && (s.triplets ?? -1) >= 0));
+    // The last validation is the last epoch's: same step, same accuracy and AUC.
+    const last = run.epochs[1]!;
+    const v = run.validation!;
+    assert.equal(v.epoch, 2);
+    assert.equal(v.step, last.step);
+    assert.equal(v.accuracy, last.accuracy);
+    assert.equal(v.auc, last.auc);
+    assert.equal(v.thresholdsChosen.length, 10);
+    assert.equal(v.tpr.length, v.thresholds.length);
+    assert.equal(v.pairs.distance.length, v.pairs.same.length);
+    assert.ok(v.pairs.same.includes(true) && v.pairs.same.includes(false));
+    assert.equal(v.map.x.length, v.map.labels.length);
+    assert.equal(v.map.y.length, v.map.labels.length);
+    assert.ok(v.map.explainedVariance[0]! >= v.map.explainedVariance[1]!);
+    assert.ok(v.map.explainedVariance[0]! + v.map.explainedVariance[1]! <= v.map.totalVariance);
+    assert.equal(run.checkpoint?.meta["step"], last.step);
+
+    const reported = await runCli(["report", dir, "--out", join(dir, "r.html")]);
+    assert.equal(reported.code, 0, reported.stderr);
+    const html = await Deno.readTextFile(join(dir, "r.html"));
+    const identities = new Set(v.map.labels).size;
+    const expected = {
+      ...EXPECTED_SERIES,
+      map: Math.min(identities, MAP_IDENTITIES) + (identities > MAP_IDENTITIES ? 1 : 0),
+    };
+    for (const [chart, n] of Object.entries(expected)) {
+      assert.ok(html.includes(`data-chart="${chart}" data-series="${n}"`), `chart ${chart}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 interface ChartInfo {
   name: string;
   declared: number;
