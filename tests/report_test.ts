@@ -193,7 +193,7 @@ Deno.test("train --out writes every step and the last validation, and report dra
     assert.equal(trained.code, 0, trained.stderr);
     const run = await readRunLog(dir);
     assert.equal(run.epochs.length, 2);
-    // Every global step once, in order (a round may run past --epoch-size, as in the seed),
+    // Every global step once, in order (a round may run past --epoch-size, as in the reference implementation),
     // each epoch's last step being the step metrics.jsonl records for it.
     assert.deepEqual(run.steps.map((s) => s.step), run.steps.map((_, i) => i + 1));
     for (const e of run.epochs) {
