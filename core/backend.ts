@@ -14,10 +14,10 @@ import type {
   OptimizerConfig,
   OptimizerState,
   RngState,
-  SelectTripletsOptions,
   TripletSelection,
 } from "./types.ts";
 import type { ModelSpec } from "./model_spec.ts";
+import type { SelectTripletsLimitOptions } from "./pure/select_triplets.ts";
 
 /** Names of the shipped backends. */
 export type BackendName = "pure" | "tfjs" | "wasm-simd";
@@ -149,11 +149,14 @@ export interface Backend {
   readonly device: string;
   /** Squared euclidean distances between all rows: an `n x n` matrix. */
   pairwiseSquaredDistances(x: Matrix): Promise<Matrix>;
-  /** Triplet selection; the result equals the core specification's. */
+  /**
+   * Triplet selection; the result equals the core specification's, the cap on
+   * batch-all's triplets (`maxTriplets`) included.
+   */
   selectTriplets(
     embeddings: Matrix,
     numPerClass: readonly number[],
-    options: SelectTripletsOptions,
+    options: SelectTripletsLimitOptions,
   ): Promise<TripletSelection>;
   /**
    * Triplet loss of consecutive triplet rows `[a0, p0, n0, ...]` and its

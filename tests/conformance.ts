@@ -8,7 +8,10 @@
  * Tolerances are stated once here (float32 backends: see DEFAULT_TOLERANCE)
  * and overridden per backend only with a reason. Inputs are generated away
  * from decision boundaries (margin ties, hinge kinks, pooling ties) instead
- * of loosening an equality.
+ * of loosening an equality, except where a backend promises exactness there:
+ * triplet selection is also tested with inputs ON its boundaries
+ * (`select:boundary:*`, eight times the runs), since every backend must pick
+ * the specification's triplets.
  *
  * @module
  */
@@ -93,6 +96,10 @@ export const CONFORMANCE_TESTS: readonly string[] = [
   "select:facenet",
   "select:hard",
   "select:all",
+  "select:boundary:vggface",
+  "select:boundary:facenet",
+  "select:boundary:hard",
+  "select:boundary:all",
   "tripletLoss",
   "tripletLoss:soft",
   "op:conv2d",
@@ -209,6 +216,72 @@ function awayFromTies(c: SelectionCase, strategy: SelectionStrategy, gap: number
   return true;
 }
 
+/** The double next to `x` towards `direction` (+1 or -1). */
+function nextDouble(x: number, direction: 1 | -1): number {
+  if (x === 0) return direction * Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  view.setBigUint64(0, (x > 0) === (direction > 0) ? bits + 1n : bits - 1n);
+  return view.getFloat64(0);
+}
+
+/**
+ * Selection cases ON the decision boundaries, where a backend whose
+ * distances differ from the specification's by a float32 rounding would pick
+ * other triplets: alpha is `d(a,r) - d(a,p)` of one (anchor, positive,
+ * negative) of the specification's float32 distances, exactly, one double
+ * ulp off, or a few float32 ulps of the distance off; some rows of other
+ * classes are copies of a positive (so `d(a,r) = d(a,p)`: facenet's
+ * semi-hard boundary) or of another negative (exact ties for "hard"). Every
+ * case has at least one anchor/positive pair.
+ */
+const boundarySelectionArb: fc.Arbitrary<SelectionCase> = fc.record({
+  numPerClass: fc.array(fc.integer({ min: 2, max: 6 }), { minLength: 2, maxLength: 5 }),
+  cols: fc.integer({ min: 2, max: 8 }),
+  seed: fc.nat({ max: 1_000_000 }),
+  anchorFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+  copies: fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 3 }),
+  pick: fc.tuple(fc.nat(), fc.nat(), fc.nat()),
+  nudge: fc.constantFrom(0, 0, 0, 1, -1, 2, -2, 3, -3),
+}).chain((c) => {
+  const rows = c.numPerClass.reduce((a, b) => a + b, 0);
+  return fc.array(fc.float({ min: -1, max: 1, noNaN: true, noDefaultInfinity: true }), {
+    minLength: rows * c.cols,
+    maxLength: rows * c.cols,
+  }).map((values): SelectionCase => {
+    const e = l2Normalize({ rows, cols: c.cols, data: Float32Array.from(values) });
+    const cls: number[] = [];
+    c.numPerClass.forEach((k, i) => {
+      for (let j = 0; j < k; j++) cls.push(i);
+    });
+    // Copy row `from` over a row `to` of another class (an exact tie in distance).
+    for (const [from, to] of c.copies) {
+      const f = from % rows;
+      const t = to % rows;
+      if (cls[f] !== cls[t]) e.data.copyWithin(t * c.cols, f * c.cols, (f + 1) * c.cols);
+    }
+    const anchorClasses = Math.max(1, Math.round(c.anchorFraction * c.numPerClass.length));
+    const d = pairwiseSquaredDistances(e).data;
+    // One (a, p, r) with d(a,r) > d(a,p): alpha puts it on the margin.
+    const a = c.pick[0] % (c.numPerClass[0]! - 1);
+    const p = a + 1 + (c.pick[1] % (c.numPerClass[0]! - a - 1));
+    const others = rows - c.numPerClass[0]!;
+    let alpha = 0.2;
+    for (let i = 0; i < others; i++) {
+      const r = c.numPerClass[0]! + ((c.pick[2] + i) % others);
+      const margin = d[a * rows + r]! - d[a * rows + p]!;
+      if (margin > 1e-6) {
+        alpha = margin;
+        break;
+      }
+    }
+    if (c.nudge === 1 || c.nudge === -1) alpha = nextDouble(alpha, c.nudge);
+    else if (c.nudge !== 0) alpha += Math.sign(c.nudge) * (Math.abs(c.nudge) - 1) * 2 ** -24 * 2;
+    return { embeddings: e, numPerClass: c.numPerClass, alpha, anchorClasses, seed: c.seed };
+  });
+});
+
 /**
  * Registers the conformance tests of a backend.
  *
@@ -277,44 +350,76 @@ export function backendConformance(
     },
   );
 
-  for (const strategy of ["vggface", "facenet", "hard", "all"] as const) {
+  for (
+    const [strategy, boundary] of [
+      ["vggface", false],
+      ["facenet", false],
+      ["hard", false],
+      ["all", false],
+      ["vggface", true],
+      ["facenet", true],
+      ["hard", true],
+      ["all", true],
+    ] as const
+  ) {
     register(
-      `select:${strategy}`,
-      `selectTriplets() with strategy "${strategy}" picks the specification's triplets`,
+      boundary ? `select:boundary:${strategy}` : `select:${strategy}`,
+      `selectTriplets() with strategy "${strategy}" picks the specification's triplets${
+        boundary ? " with inputs on its decision boundaries" : ""
+      }`,
       async (backend) => {
+        const check = async (c: SelectionCase, shuffle: boolean) => {
+          const opts = {
+            alpha: c.alpha,
+            strategy,
+            anchorClasses: c.anchorClasses,
+            rng: createRng(c.seed),
+            shuffle,
+          };
+          const actual = await backend.selectTriplets(c.embeddings, c.numPerClass, opts);
+          const expected = selectTriplets(c.embeddings, c.numPerClass, opts);
+          assert.deepEqual(
+            actual.triplets.map((t) => [...t]),
+            expected.triplets.map((t) => [...t]),
+          );
+          assert.equal(actual.pairs, expected.pairs);
+          assert.deepEqual(actual.rng, expected.rng);
+          assert.equal(actual.noCandidateFraction, expected.noCandidateFraction);
+          assertClose(
+            [actual.meanPosDist, actual.meanNegDist],
+            [expected.meanPosDist, expected.meanNegDist],
+            tol.distances,
+            "mean distances",
+          );
+        };
+        if (boundary) {
+          // Issue 18's case: d(a,n) - d(a,p) equals alpha to float32 rounding;
+          // the specification selects nothing, a float32 GEMM picked [0, 1, 2].
+          await check({
+            embeddings: {
+              rows: 3,
+              cols: 4,
+              data: new Float32Array([
+                ...[-1, -0.737, 0.511, -0.083],
+                ...[0.066, -0.562, -0.906, 0.358],
+                ...[0.359, 0.869, -0.233, 0.039],
+              ]),
+            },
+            numPerClass: [2, 1],
+            alpha: 1.6251857280731201,
+            anchorClasses: 2,
+            seed: 1,
+          }, false);
+        }
         await fc.assert(
           fc.asyncProperty(
-            selectionArb.filter((c) => awayFromTies(c, strategy, 1e-3)),
+            boundary
+              ? boundarySelectionArb
+              : selectionArb.filter((c) => awayFromTies(c, strategy, 1e-3)),
             fc.boolean(),
-            async (c, shuffle) => {
-              const opts = {
-                alpha: c.alpha,
-                strategy,
-                anchorClasses: c.anchorClasses,
-                rng: createRng(c.seed),
-                shuffle,
-              };
-              const actual = await backend.selectTriplets(c.embeddings, c.numPerClass, opts);
-              const expected = selectTriplets(c.embeddings, c.numPerClass, opts);
-              assert.deepEqual(
-                actual.triplets.map((t) => [...t]),
-                expected.triplets.map((t) => [...t]),
-              );
-              assert.equal(actual.pairs, expected.pairs);
-              assert.deepEqual(actual.rng, expected.rng);
-              assert.equal(actual.noCandidateFraction, expected.noCandidateFraction);
-              assertClose(
-                [actual.meanPosDist, actual.meanNegDist],
-                [
-                  expected.meanPosDist,
-                  expected.meanNegDist,
-                ],
-                tol.distances,
-                "mean distances",
-              );
-            },
+            check,
           ),
-          { numRuns },
+          { numRuns: boundary ? 8 * numRuns : numRuns },
         );
       },
     );

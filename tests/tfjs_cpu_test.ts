@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { backendConformance } from "./conformance.ts";
+import { backendConformance, CONFORMANCE_TESTS } from "./conformance.ts";
 import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { activateDevice, chooseDevice, probeWebGpuAdapter } from "../backends/tfjs/device.ts";
 import { selectTripletsOnDevice } from "../backends/tfjs/select_triplets.ts";
@@ -19,6 +19,39 @@ import type { ImageBatch, OptimizerConfig, SelectionStrategy } from "../core/typ
 tf.env().set("PROD", true);
 
 backendConformance("tfjs cpu", () => createTfjsBackend({ device: "cpu" }));
+
+// The on-device selection (the path a GPU takes) on tfjs's cpu kernels, through
+// every selection test of the suite, decision boundaries included.
+backendConformance("tfjs cpu, on-device selection", async () => {
+  const backend = await createTfjsBackend({ device: "cpu" });
+  return { ...backend, selectTriplets: (e, n, o) => selectTripletsOnDevice(e, n, o) };
+}, { only: CONFORMANCE_TESTS.filter((id) => id.startsWith("select:")) });
+
+Deno.test({
+  name:
+    "selectTripletsOnDevice() refuses a batch-all selection over maxTriplets as the specification does",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await activateDevice("cpu");
+    const embeddings = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 5]) };
+    const options = { alpha: 0.2, strategy: "all", shuffle: false } as const;
+    const message = (() => {
+      try {
+        selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      assert.fail("the specification accepted 3 triplets with maxTriplets 2");
+    })();
+    await assert.rejects(
+      selectTripletsOnDevice(embeddings, [2, 2], { ...options, maxTriplets: 2 }),
+      (error: Error) => error instanceof RangeError && error.message === message,
+    );
+    const all = await selectTripletsOnDevice(embeddings, [2, 2], { ...options, maxTriplets: 3 });
+    assert.equal(all.triplets.length, 3);
+  },
+});
 
 /** A small graph with every op kind (conv, BN, relu, pools, concat, residual add, dropout, dense). */
 const MINI: ModelSpec = {

@@ -35,11 +35,14 @@ import type {
   TrainingOptions,
 } from "../../core/backend.ts";
 import type { ModelSpec } from "../../core/model_spec.ts";
-import type { Matrix, SelectTripletsOptions, TripletSelection } from "../../core/types.ts";
+import type { Matrix, TripletSelection } from "../../core/types.ts";
 import { activateDevice, chooseDevice, type DeviceChoice, type TfjsDevice } from "./device.ts";
 import { squaredDistanceMatrix } from "./distances.ts";
 import { selectTripletsOnDevice } from "./select_triplets.ts";
-import { selectTriplets } from "../../core/pure/select_triplets.ts";
+import {
+  selectTriplets,
+  type SelectTripletsLimitOptions,
+} from "../../core/pure/select_triplets.ts";
 import { tripletLossTensor } from "./triplet_loss.ts";
 import { createTfjsModel } from "./model.ts";
 
@@ -103,7 +106,7 @@ export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promi
     async selectTriplets(
       embeddings: Matrix,
       numPerClass: readonly number[],
-      options: SelectTripletsOptions,
+      options: SelectTripletsLimitOptions,
     ): Promise<TripletSelection> {
       // On tfjs's cpu and wasm devices the "device" is this CPU, where tfjs's
       // kernels are slower than the specification's loops (the reference

@@ -17,11 +17,15 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { Matrix, SelectTripletsOptions, TripletSelection } from "../../core/types.ts";
+import type { Matrix, TripletSelection } from "../../core/types.ts";
 import { shuffle, uniforms } from "../../core/pure/rng.ts";
 import { squaredDistanceMatrix } from "./distances.ts";
 import { squaredDistanceRows } from "../../core/pure/distances.ts";
-import { checkSelectionInputs } from "../../core/pure/select_triplets.ts";
+import {
+  checkSelectionInputs,
+  MAX_TRIPLETS,
+  type SelectTripletsLimitOptions,
+} from "../../core/pure/select_triplets.ts";
 
 /** Upper bound of `pairs x rows` mask entries computed at once. */
 const CHUNK_ENTRIES = 1 << 22;
@@ -33,10 +37,12 @@ const CHUNK_ENTRIES = 1 << 22;
  *
  * @param embeddings The batch, `n x d`, rows grouped by class.
  * @param numPerClass Consecutive rows per class; sums to `n`.
- * @param options As for the core's `selectTriplets`.
+ * @param options As for the core's `selectTriplets`, `maxTriplets` included.
  * @returns The triplets, pair count, diagnostics and the advanced RNG.
  * @throws {RangeError} On non-finite embeddings, bad alpha, class counts or
- *   anchorClasses, or an unknown strategy.
+ *   anchorClasses, an unknown strategy, or a batch-all selection of more than
+ *   `maxTriplets` (default `MAX_TRIPLETS`) triplets: the counts are checked
+ *   before any triplet is listed.
  * @throws {TypeError} When an RNG is needed but missing.
  * @example
  * ```ts
@@ -56,9 +62,13 @@ const CHUNK_ENTRIES = 1 << 22;
 export async function selectTripletsOnDevice(
   embeddings: Matrix,
   numPerClass: readonly number[],
-  options: SelectTripletsOptions,
+  options: SelectTripletsLimitOptions,
 ): Promise<TripletSelection> {
   const { strategy, anchorClasses } = checkSelectionInputs(embeddings, numPerClass, options);
+  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
+  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
+    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
+  }
   const n = embeddings.rows;
   const draws = strategy === "vggface" || strategy === "facenet";
 
@@ -202,7 +212,23 @@ export async function selectTripletsOnDevice(
             for (let i = 0; i < size; i++) {
               if (flagData[i]) lists[i] = exactCandidates(first + i);
             }
+            const countsT = tf.tidy(() => tf.sum(tf.cast(mask, "int32"), 1));
+            const counts = await countsT.data();
+            countsT.dispose();
             if (strategy === "all") {
+              // The specification's cap, checked on the counts before listing.
+              let total = triplets.length;
+              for (let i = 0; i < size; i++) {
+                const count = lists[i]?.length ?? counts[i]!;
+                if (count > 0 && total + count > maxTriplets) {
+                  throw new RangeError(
+                    `Batch-all selection exceeds ${maxTriplets} triplets at pair ${first + i} of ` +
+                      `${pairs}; use smaller batches (fewer people or images per person) or ` +
+                      `another strategy`,
+                  );
+                }
+                total += count;
+              }
               const where = await tf.whereAsync(mask);
               const idx = await where.data();
               where.dispose();
@@ -215,9 +241,6 @@ export async function selectTripletsOnDevice(
               }
               continue;
             }
-            const countsT = tf.tidy(() => tf.sum(tf.cast(mask, "int32"), 1));
-            const counts = await countsT.data();
-            countsT.dispose();
             let chosen: Int32Array | Float32Array | Uint8Array;
             if (strategy === "hard") {
               const t = tf.tidy(() => {

@@ -2,9 +2,10 @@
  * The wasm-simd backend: our own WebAssembly SIMD (f32x4, relaxed-SIMD FMA
  * where the runtime supports it) kernels on a persistent pool of Workers over
  * one shared memory. Models run on the core's reverse-mode executor with the
- * wasm-simd {@link Kernels}; distances are a SIMD kernel and feed the core's
- * triplet selection rules; the triplet loss is the core's (O(n·d), not worth
- * a kernel).
+ * wasm-simd {@link Kernels}; distances are a SIMD kernel; triplet selection
+ * runs on the GEMM and a SIMD scan and equals the specification's (see
+ * ./select_triplets.ts); the triplet loss is the core's (O(n·d), not worth a
+ * kernel).
  *
  * @module
  */
@@ -12,12 +13,13 @@
 import type { Backend, LossWithGradient, Model } from "../../core/backend.ts";
 import type { Matrix } from "../../core/types.ts";
 import { createExecutorModel } from "../../core/executor_model.ts";
-import { selectTripletsFromDistances } from "../../core/pure/select_triplets.ts";
 import { tripletLoss } from "../../core/pure/losses.ts";
 import { createWasmSimdKernels } from "./kernels.ts";
+import { selectTripletsWasm } from "./select_triplets.ts";
 import { createWasmSimdRuntime, type SimdFlavor, type WasmSimdRuntime } from "./runtime.ts";
 
 export { createWasmSimdKernels, type WasmSimdKernelsOptions, type WasmTensor } from "./kernels.ts";
+export { selectionBand, selectTripletsWasm } from "./select_triplets.ts";
 export { applyOptimizerWasm, updateMovingAverageWasm } from "./optimizers.ts";
 export {
   createWasmSimdRuntime,
@@ -117,7 +119,7 @@ export async function createWasmSimdBackend(
     selectTriplets(embeddings, numPerClass, selectOptions) {
       return Promise.resolve().then(() => {
         alive();
-        return selectTripletsFromDistances(distances(rt, embeddings), numPerClass, selectOptions);
+        return selectTripletsWasm(rt, embeddings, numPerClass, selectOptions);
       });
     },
     tripletLoss(embeddings, lossOptions): Promise<LossWithGradient> {

@@ -66,6 +66,7 @@ export const POOL_KERNELS = [
   "convFilterGrad",
   "optimizerStep",
   "movingAverage",
+  "selectTripletsScan",
 ] as const;
 
 /** A kernel that runs on the pool. */

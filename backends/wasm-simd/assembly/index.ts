@@ -17,3 +17,4 @@ export { col2im, im2col } from "./conv";
 export { globalAvgPool, globalAvgPoolBackward, pool, poolBackward } from "./pool";
 export { l2Normalize, l2NormalizeBackward, pairwiseSquaredDistances } from "./rows";
 export { movingAverage, optimizerStep } from "./optimizers";
+export { selectTripletsScan } from "./select";
