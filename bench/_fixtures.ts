@@ -196,8 +196,7 @@ export interface Tolerance {
  * import { assertClose } from "./_fixtures.ts";
  * import assert from "node:assert/strict";
  * assertClose("x", new Float32Array([1, 2]), new Float32Array([1, 2.0001]), { atol: 1e-3 });
- * assert.throws(() => assertClose("x", new Float32Array([1]), new Float32Array([2]), { atol: 0.1
- * }));
+ * assert.throws(() => assertClose("x", new Float32Array([1]), new Float32Array([2]), { atol: 0.1 }));
  * ```
  */
 export function assertClose(

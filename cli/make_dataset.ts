@@ -162,8 +162,7 @@ async function checkEmptyOrMissing(out: string): Promise<void> {
  * @param options Counts, image size, seed, folds and pairs per fold.
  * @returns The paths written and counts.
  * @throws {Error} When `out` is not empty.
- * @throws {RangeError} When the counts do not allow the pairs (fewer than 2 x folds validation
- * identities).
+ * @throws {RangeError} When the counts do not allow the pairs (fewer than 2 x folds validation identities).
  */
 export async function makeDataset(out: string, options: MakeDatasetOptions): Promise<MadeDataset> {
   await checkEmptyOrMissing(out);

@@ -98,8 +98,8 @@ function checkState(spec: ModelSpec, state: ModelState): void {
  *   initModelState(spec, options, createRng(1)),
  *   options,
  * );
- * const images = { n: 2, height: 16, width: 16, channels: 3, data: new Float32Array(2 * 16 * 16 *
- * 3).fill(0.5) }; const emb = await model.embed(images, { training: false });
+ * const images = { n: 2, height: 16, width: 16, channels: 3, data: new Float32Array(2 * 16 * 16 * 3).fill(0.5) };
+ * const emb = await model.embed(images, { training: false });
  * assert.equal(emb.rows, 2);
  * assert.equal(emb.cols, 8);
  * ```

@@ -70,8 +70,7 @@ function axpy(acc: Float32Array, g: Matrix, factor: number): void {
  *
  * @param prelogits The `B x E` prelogits.
  * @param labels The class of each row.
- * @param params Parameters holding `Logits/weights` `[E, C]` (and `Logits/biases` `[C]` without
- * ArcFace).
+ * @param params Parameters holding `Logits/weights` `[E, C]` (and `Logits/biases` `[C]` without ArcFace).
  * @param stats Statistics holding `centers` `[C, E]` when center loss is on.
  * @param loss The softmax loss spec.
  * @returns Loss, regularization, gradients and updated statistics.

@@ -820,8 +820,7 @@ function faceShapes(id: FaceIdentity, n: Nuisance): Shape[] {
  * @param rng The randomness of this image's nuisances and noise.
  * @param options `nuisance`: the strength of the nuisances, 0..2 (default 1).
  * @returns The image (`size * size * 3` float32 values, HWC RGB, 0..255) and the advanced RNG.
- * @throws {RangeError} When `size` is not a positive integer or the nuisance strength is outside
- * 0..2.
+ * @throws {RangeError} When `size` is not a positive integer or the nuisance strength is outside 0..2.
  *
  * @example
  * ```ts
@@ -938,8 +937,7 @@ export function syntheticRef(split: SyntheticSplit, identity: number, image: num
  * by name, each with its image references).
  *
  * @param options Seed, number of identities and images per identity, split.
- * @returns The classes `syn-<split>-<identity>` (zero-padded, so that the name order is the index
- * order).
+ * @returns The classes `syn-<split>-<identity>` (zero-padded, so that the name order is the index order).
  * @throws {RangeError} When a count or the seed is invalid, or the split is unknown.
  *
  * @example
@@ -1008,8 +1006,7 @@ function identityStream(split: SyntheticSplit, i: number): number {
  * @param ref `syn:<split>:<identity>:<image>`.
  * @param size The image side in pixels.
  * @param seed The data set seed.
- * @param options `nuisance`: the strength of the nuisances, 0..2 (default 1), as in {@link
- * renderFace}.
+ * @param options `nuisance`: the strength of the nuisances, 0..2 (default 1), as in {@link renderFace}.
  * @returns The image, `size * size * 3` float32 values, HWC RGB, 0..255.
  * @throws {TypeError} When `ref` is not a synthetic reference.
  * @throws {RangeError} When the size, the seed or the nuisance strength is invalid.
@@ -1019,9 +1016,8 @@ function identityStream(split: SyntheticSplit, i: number): number {
  * import { renderSyntheticRef } from "./synthetic.ts";
  * import assert from "node:assert/strict";
  *
- * assert.deepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:0",
- * 16, 3)); assert.notDeepEqual(renderSyntheticRef("syn:train:0:0", 16, 3),
- * renderSyntheticRef("syn:train:0:1", 16, 3));
+ * assert.deepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:0", 16, 3));
+ * assert.notDeepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:1", 16, 3));
  * ```
  */
 export function renderSyntheticRef(
@@ -1048,8 +1044,7 @@ export function renderSyntheticRef(
  *
  * @param options Seed, identities, images per identity, folds (default 10), pairs per fold.
  * @returns The pairs and the fold structure.
- * @throws {RangeError} When there are fewer than `2 x folds` identities, fewer than 2 images per
- * identity, or a count is invalid.
+ * @throws {RangeError} When there are fewer than `2 x folds` identities, fewer than 2 images per identity, or a count is invalid.
  *
  * @example
  * ```ts

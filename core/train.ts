@@ -233,10 +233,10 @@ export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageB
  *   weightDecay: 0,
  *   movingAverageDecay: null,
  * } as const;
- * const model = await createPureBackend().createModel(spec, initModelState(spec, options,
- * createRng(1)), options); const images = { n: 5, height: 16, width: 16, channels: 3, data: new
- * Float32Array(5 * 768).fill(0.5) }; const { embeddings } = await embedInChunks(model, images, {
- * training: false, chunk: 2, rng: createRng(2) }); assert.equal(embeddings.rows, 5);
+ * const model = await createPureBackend().createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const images = { n: 5, height: 16, width: 16, channels: 3, data: new Float32Array(5 * 768).fill(0.5) };
+ * const { embeddings } = await embedInChunks(model, images, { training: false, chunk: 2, rng: createRng(2) });
+ * assert.equal(embeddings.rows, 5);
  * assert.equal(embeddings.cols, 4);
  * ```
  */
@@ -297,22 +297,22 @@ export async function embedInChunks(
  *   movingAverageDecay: null,
  * } as const;
  * const backend = createPureBackend();
- * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)),
- * options); const source = (refs: readonly string[]) =>
+ * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const source = (refs: readonly string[]) =>
  *   Promise.resolve({
  *     n: refs.length,
  *     height: 16,
  *     width: 16,
  *     channels: 3,
- *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x -
- *   127.5) / 128))), });
+ *     data: Float32Array.from(refs.flatMap((r) => [...renderSyntheticRef(r, 16, 1)].map((x) => (x - 127.5) / 128))),
+ *   });
  * const run = runTripletEpoch({
  *   backend,
  *   model,
  *   dataset: syntheticDataset({ seed: 1, identities: 6, imagesPerIdentity: 3, split: "train" }),
  *   source,
- *   config: { peoplePerBatch: 4, imagesPerPerson: 3, alpha: 0.2, batchSize: 6, epochSize: 2,
- *   selection: "vggface" }, learningRate: 0.01,
+ *   config: { peoplePerBatch: 4, imagesPerPerson: 3, alpha: 0.2, batchSize: 6, epochSize: 2, selection: "vggface" },
+ *   learningRate: 0.01,
  *   rng: createRng(2),
  * });
  * let next = await run.next();

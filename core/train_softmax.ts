@@ -82,8 +82,8 @@ export interface DatasetSplit {
  *   { name: "a", images: ["a0", "a1", "a2", "a3"] },
  *   { name: "b", images: ["b0"] },
  * ];
- * const s = splitDatasetByImages(dataset, { ratio: 0.25, minNrofValImagesPerClass: 0, rng:
- * createRng(1) }); assert.equal(s.train[0]!.images.length, 3);
+ * const s = splitDatasetByImages(dataset, { ratio: 0.25, minNrofValImagesPerClass: 0, rng: createRng(1) });
+ * assert.equal(s.train[0]!.images.length, 3);
  * assert.equal(s.validation[0]!.images.length, 1);
  * assert.deepEqual(s.train[1]!.images, ["b0"]); // a single image stays in training
  * assert.deepEqual(s.validation[1]!.images, []);
@@ -291,8 +291,8 @@ function checkLoopConfig(config: SoftmaxLoopConfig): void {
  *     data: Float32Array.from({ length: refs.length * 768 }, (_, i) => (i % 7) / 7),
  *   });
  * const run = runSoftmaxEpoch({
- *   model, train, source, config: { batchSize: 2, epochSize: 1 }, learningRate: 0.01, rng:
- * createRng(2), });
+ *   model, train, source, config: { batchSize: 2, epochSize: 1 }, learningRate: 0.01, rng: createRng(2),
+ * });
  * let r = await run.next();
  * assert.equal(r.done, false);
  * r = await run.next();
@@ -426,10 +426,10 @@ function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossS
  *   weightDecay: 0,
  *   movingAverageDecay: null,
  * } as const;
- * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)),
- * options); const source = (refs: readonly string[]) =>
- *   Promise.resolve({ n: refs.length, height: 16, width: 16, channels: 3, data: new
- * Float32Array(refs.length * 768) }); const v = await validateSoftmax({
+ * const model = await backend.createModel(spec, initModelState(spec, options, createRng(1)), options);
+ * const source = (refs: readonly string[]) =>
+ *   Promise.resolve({ n: refs.length, height: 16, width: 16, channels: 3, data: new Float32Array(refs.length * 768) });
+ * const v = await validateSoftmax({
  *   backend, model, spec, options,
  *   validation: [{ name: "a", images: ["a0"] }, { name: "b", images: ["b0"] }],
  *   source, chunk: 8, rng: createRng(0),

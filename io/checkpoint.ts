@@ -261,8 +261,7 @@ async function listCheckpoints(runDir: string): Promise<Array<{ step: number; pa
  * @returns The path of the written checkpoint directory.
  * @throws {RangeError} When `keepLast` is not a positive integer, a step, epoch
  *   or size is invalid, or a tensor holds NaN or an infinity (named in the message).
- * @throws {TypeError} When the model name or an optimizer slot name is invalid, or the config is
- * not JSON.
+ * @throws {TypeError} When the model name or an optimizer slot name is invalid, or the config is not JSON.
  *
  * @example Save, then load the latest checkpoint of a run
  * ```ts
@@ -277,8 +276,8 @@ async function listCheckpoints(runDir: string): Promise<Array<{ step: number; pa
  *   ema: null,
  *   step: 7,
  * };
- * const meta = { model: "dummy", embeddingSize: 2, epoch: 1, rng: { key: [1, 2] as [number,
- * number], counter: 0 }, config: {} }; const path = await saveCheckpoint(dir, { state, meta });
+ * const meta = { model: "dummy", embeddingSize: 2, epoch: 1, rng: { key: [1, 2] as [number, number], counter: 0 }, config: {} };
+ * const path = await saveCheckpoint(dir, { state, meta });
  * assert.match(path, /ckpt-7$/);
  * const loaded = await loadCheckpoint(dir);
  * assert.equal(loaded.meta.step, 7);
@@ -401,8 +400,7 @@ async function isDirectory(path: string): Promise<boolean> {
  * Finds the newest complete checkpoint (`ckpt-<step>` with the highest step) of a run directory.
  *
  * @param runDir The run directory.
- * @returns The checkpoint directory's path, or null when there is none (or the directory does not
- * exist).
+ * @returns The checkpoint directory's path, or null when there is none (or the directory does not exist).
  * @throws {Error} When the directory cannot be read for another reason than not existing.
  *
  * @example A directory without checkpoints
@@ -482,8 +480,7 @@ async function readFileNamed(path: string): Promise<Uint8Array> {
  * @param path A `ckpt-<step>` directory or a run directory.
  * @returns The model state and the metadata.
  * @throws {Error} When no checkpoint is found, a file is missing, truncated or
- *   malformed, its checksum differs, or the tensors disagree with `checkpoint.json`; the message
- *   names the file.
+ *   malformed, its checksum differs, or the tensors disagree with `checkpoint.json`; the message names the file.
  * @throws {RangeError} When a tensor holds NaN or an infinity; the message names the tensor.
  *
  * @example A run directory without checkpoints is refused

@@ -236,8 +236,7 @@ const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
  * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
  * assert.equal(checkImageHeader(png.subarray(0, 64), png.subarray(-IMAGE_TAIL_BYTES)), null);
  * const cut = png.subarray(0, png.length - 1);
- * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)),
- * "string");
+ * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)), "string");
  * ```
  */
 export const IMAGE_TAIL_BYTES = 1024;
@@ -298,9 +297,8 @@ function readU32(bytes: Uint8Array, at: number): number {
  * needs its signature, a well-formed IHDR chunk and the IEND chunk at the end;
  * a JPEG needs its SOI marker and an EOI marker (`FF D9`) among its last
  * {@linkcode IMAGE_TAIL_BYTES} bytes (entropy-coded data never contains `FF D9`,
- * so a cut-off JPEG has none there unless an embedded thumbnail ends in that window). This catches
- * non-image files and nearly every truncated file; a file corrupted in the middle is only caught by
- * decoding.
+ * so a cut-off JPEG has none there unless an embedded thumbnail ends in that window). This catches non-image files and nearly every truncated file; a file
+ * corrupted in the middle is only caught by decoding.
  *
  * @param head The first bytes of the file (at least 33 for a PNG).
  * @param tail The last bytes of the file ({@linkcode IMAGE_TAIL_BYTES} of them, or the whole file).
@@ -614,8 +612,8 @@ export function decodeImage(
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".png" });
- * await Deno.writeFile(path, encodePng({ width: 2, height: 1, data: new Float32Array(6).fill(255)
- * })); const image = await readImage(path);
+ * await Deno.writeFile(path, encodePng({ width: 2, height: 1, data: new Float32Array(6).fill(255) }));
+ * const image = await readImage(path);
  * assert.equal(image.width, 2);
  * await Deno.remove(path);
  * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
@@ -649,8 +647,7 @@ export async function readImage(path: string, options: DecodeOptions = {}): Prom
  *
  * @param path The file.
  * @param limits The largest accepted file and image (see {@linkcode ImageLimits}).
- * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it
- * does not.
+ * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it does not.
  * @example
  * ```ts
  * import { probeImageFile } from "./images.ts";

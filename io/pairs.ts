@@ -88,8 +88,7 @@ function parseCount(token: string): number | undefined {
  *
  * const pairs = parsePairs("1\t1\nAnn 1 2\nAnn 1 Bob 3\n", "pairs.txt");
  * assert.equal(pairs.folds, 1);
- * assert.deepEqual(pairs.pairs[1], { name1: "Ann", index1: 1, name2: "Bob", index2: 3, same: false
- * });
+ * assert.deepEqual(pairs.pairs[1], { name1: "Ann", index1: 1, name2: "Bob", index2: 3, same: false });
  * ```
  */
 export function parsePairs(text: string, fileName: string): Pairs {
@@ -275,8 +274,7 @@ async function isFile(path: string): Promise<boolean> {
  * @param pairs Parsed pairs.
  * @param lfwDir The folder holding one sub-folder per identity.
  * @param options `allowMissing`: drop pairs with a missing image instead of throwing.
- * @returns The kept pairs' paths and labels, their indices, the missing images and how many pairs
- * were dropped.
+ * @returns The kept pairs' paths and labels, their indices, the missing images and how many pairs were dropped.
  * @throws {Error} When an image is missing and `allowMissing` is not set, or
  *   when no pair is left; the message gives the number of missing images, the
  *   first few, and the number of affected pairs; when a name is not a plain

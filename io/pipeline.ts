@@ -178,8 +178,8 @@ interface Pending {
  * const refs: string[] = [];
  * for (let i = 0; i < 5; i++) {
  *   refs.push(`${dir}/${i}.png`);
- *   await Deno.writeFile(refs[i]!, encodePng({ width: 3, height: 3, data: new
- * Float32Array(27).fill(i) })); }
+ *   await Deno.writeFile(refs[i]!, encodePng({ width: 3, height: 3, data: new Float32Array(27).fill(i) }));
+ * }
  * using loader = new ImageLoader();
  * const firsts: number[] = [];
  * for await (const batch of loader.loadBatches(refs, { batchSize: 2, prepare: { size: 2 } })) {
@@ -276,8 +276,7 @@ export class ImageLoader {
    * @param refs Image references (file paths unless `decode` is given).
    * @param options Batch size, prefetch depth, preparation, a final transform, a custom source.
    * @returns An async iterator of batches.
-   * @throws {ImageDecodeError} (from the iterator) When an image cannot be read; the message names
-   * the file.
+   * @throws {ImageDecodeError} (from the iterator) When an image cannot be read; the message names the file.
    * @throws {RangeError} When an option is out of range, or images of one batch differ in size.
    * @throws {TypeError} When `decode` is combined with workers, or a random option lacks an rng.
    */
@@ -377,10 +376,10 @@ export class ImageLoader {
  * import { createRgbImage } from "../core/pure/image_ops.ts";
  * import assert from "node:assert/strict";
  *
- * const decode = (ref: string) => Promise.resolve(createRgbImage(2, 2, new
- * Float32Array(12).fill(Number(ref)))); const sizes: number[] = [];
- * for await (const batch of loadBatches(["1", "2", "3"], { batchSize: 2, decode }))
- * sizes.push(batch.n); assert.deepEqual(sizes, [2, 1]);
+ * const decode = (ref: string) => Promise.resolve(createRgbImage(2, 2, new Float32Array(12).fill(Number(ref))));
+ * const sizes: number[] = [];
+ * for await (const batch of loadBatches(["1", "2", "3"], { batchSize: 2, decode })) sizes.push(batch.n);
+ * assert.deepEqual(sizes, [2, 1]);
  * ```
  */
 export function loadBatches(

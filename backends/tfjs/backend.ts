@@ -110,8 +110,7 @@ export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promi
     ): Promise<TripletSelection> {
       // On tfjs's cpu and wasm devices the "device" is this CPU, where tfjs's
       // kernels are slower than the specification's loops (the reference
-      // implementation's batch of 1800: about 20 s against 1.7 s): run the specification itself
-      // there.
+      // implementation's batch of 1800: about 20 s against 1.7 s): run the specification itself there.
       if (choice.device !== "webgpu") {
         return Promise.resolve(selectTriplets(embeddings, numPerClass, options));
       }

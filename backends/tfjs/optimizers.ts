@@ -42,8 +42,8 @@ export const OPTIMIZER_SLOTS: Readonly<Record<OptimizerName, readonly string[]>>
  * import assert from "node:assert/strict";
  * await tf.setBackend("cpu");
  * const p = tf.variable(tf.tensor1d([1, 2]));
- * tf.tidy(() => applyOptimizerUpdate(resolveOptimizerConfig({ name: "SGD" }), 1, 0.5, p,
- * tf.tensor1d([2, 2]), {})); assert.deepEqual(Array.from(p.dataSync()), [0, 1]);
+ * tf.tidy(() => applyOptimizerUpdate(resolveOptimizerConfig({ name: "SGD" }), 1, 0.5, p, tf.tensor1d([2, 2]), {}));
+ * assert.deepEqual(Array.from(p.dataSync()), [0, 1]);
  * p.dispose();
  * ```
  */

@@ -573,8 +573,8 @@ export function interpolateFarThreshold(
  *
  * const e1 = { rows: 4, cols: 1, data: new Float32Array([0, 0, 0, 0]) };
  * const e2 = { rows: 4, cols: 1, data: new Float32Array([0.1, 1, 0.1, 1]) };
- * const r = calculateVal(new Float64Array([0, 0.5, 1.5]), e1, e2, [true, false, true, false], 0.5,
- *   { nrofFolds: 2,
+ * const r = calculateVal(new Float64Array([0, 0.5, 1.5]), e1, e2, [true, false, true, false], 0.5, {
+ *   nrofFolds: 2,
  * });
  * assert.equal(r.val, 1);
  * ```

@@ -200,8 +200,7 @@ export interface CropBox {
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(2, 1, new Float32Array([1, 1, 1, 2, 2, 2]));
- * assert.deepEqual([...crop(image, { top: 0, left: 1, height: 1, width: 2 }).data], [2, 2, 2, 0, 0,
- * 0]);
+ * assert.deepEqual([...crop(image, { top: 0, left: 1, height: 1, width: 2 }).data], [2, 2, 2, 0, 0, 0]);
  * ```
  */
 export function crop(image: RgbImage, box: CropBox): RgbImage {
@@ -242,8 +241,8 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
  * import { createRgbImage, cropOrPad } from "./image_ops.ts";
  * import assert from "node:assert/strict";
  *
- * const out = cropOrPad(createRgbImage(5, 1, new Float32Array(15).fill(1)), { height: 3, width: 3
- * }); assert.deepEqual([...out.data].filter((_, i) => i % 3 === 0), [0, 0, 0, 1, 1, 1, 0, 0, 0]);
+ * const out = cropOrPad(createRgbImage(5, 1, new Float32Array(15).fill(1)), { height: 3, width: 3 });
+ * assert.deepEqual([...out.data].filter((_, i) => i % 3 === 0), [0, 0, 0, 1, 1, 1, 0, 0, 0]);
  * ```
  */
 export function cropOrPad(image: RgbImage, size: ImageSize): RgbImage {

@@ -64,8 +64,7 @@ export interface ResolvedOptimizerConfig {
  * Fills in the reference implementation's defaults of an optimizer configuration.
  *
  * @param config The configuration.
- * @returns Every hyper-parameter, defaults applied (epsilon by optimizer: Adadelta 1e-6, Adam 0.1,
- * RMSProp 1.0).
+ * @returns Every hyper-parameter, defaults applied (epsilon by optimizer: Adadelta 1e-6, Adam 0.1, RMSProp 1.0).
  * @throws {RangeError} When the name is unknown or a hyper-parameter is out of range.
  * @example
  * ```ts
@@ -150,8 +149,7 @@ function slotSpecs(c: ResolvedOptimizerConfig): [string, number][] {
  * const s = initOptimizerState({ name: "ADAGRAD" }, {
  *   w: { shape: [2], data: new Float32Array(2) },
  * });
- * assert.deepEqual(Array.from(s.slots["accumulator"]!["w"]!.data), [0.10000000149011612,
- * 0.10000000149011612]);
+ * assert.deepEqual(Array.from(s.slots["accumulator"]!["w"]!.data), [0.10000000149011612, 0.10000000149011612]);
  * ```
  */
 export function initOptimizerState(config: OptimizerConfig, params: NamedTensors): OptimizerState {

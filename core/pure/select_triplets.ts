@@ -58,8 +58,7 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  * const embeddings = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 5]) };
  * const options = { alpha: 0.2, strategy: "all", shuffle: false } as const;
  * assert.equal(selectTriplets(embeddings, [2, 2], options).triplets.length, 3);
- * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }),
- * RangeError);
+ * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }), RangeError);
  * ```
  */
 export const MAX_TRIPLETS = 4_000_000;
@@ -127,8 +126,7 @@ export function selectTriplets(
  * import assert from "node:assert/strict";
  *
  * const e = { rows: 2, cols: 1, data: new Float32Array([0, NaN]) };
- * assert.throws(() => checkSelectionInputs(e, [2], { alpha: 0.2, shuffle: false, strategy: "all"
- * }), RangeError);
+ * assert.throws(() => checkSelectionInputs(e, [2], { alpha: 0.2, shuffle: false, strategy: "all" }), RangeError);
  * ```
  */
 export function checkSelectionInputs(
