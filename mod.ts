@@ -151,6 +151,14 @@ export {
 } from "./core/pure/cluster.ts";
 export { type RetrievalMetrics, retrievalMetrics } from "./core/pure/retrieval.ts";
 export { pca, type PcaOptions, type PcaResult } from "./core/pure/pca.ts";
+export {
+  type ImageDataLike,
+  imageDataToInput,
+  type ImageDataToInputOptions,
+  type InputStandardization,
+  type ModelInputSpec,
+  modelInputSpec,
+} from "./core/pure/model_input.ts";
 
 // --- model graph (core) ---
 export type {

@@ -3,6 +3,9 @@
  * weight shards) that stock tfjs loads with `tf.loadGraphModel` in a browser
  * or in Deno; `model.predict(images)` gives the L2-normalized embeddings of
  * NHWC float32 images standardized as in training (`(x - 127.5) / 128`).
+ * The metadata (`userDefinedMetadata.facenet.input`) records the input size
+ * and standardization, which `imageDataToInput` (core/pure/model_input.ts)
+ * applies to an `ImageData`.
  *
  * @module
  */
@@ -61,6 +64,8 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
     console.log(formatHelp("deno run -A cli.ts export --checkpoint CKPT --out DIR", EXPORT_FLAGS, [
       "Load it with: const model = await tf.loadGraphModel(url_of_model_json);",
       "then model.predict(images) with NHWC float32 images standardized as (x - 127.5) / 128.",
+      "model.json's userDefinedMetadata.facenet.input records the input size and standardization;",
+      "imageDataToInput(imageData, input) from the pure entry point prepares an image for it.",
     ]));
     return 0;
   }
@@ -82,7 +87,12 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
     ...(imageSize === undefined ? {} : { imageSize }),
   });
   const useMovingAverage = flags.values["raw-weights"] !== true && state.ema !== null;
-  const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage });
+  // The input description in the metadata: the checkpoint's standardization (training's is fixed).
+  const standardize = config?.["standardize"];
+  const standardization = standardize === "prewhiten" || standardize === "none"
+    ? standardize
+    : "fixed";
+  const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage, standardization });
   // Shards and model.json appear together or not at all: a new folder is
   // filled beside --out, then swapped in.
   await replaceFolderAtomic(out, async (tmp) => {

@@ -5,6 +5,7 @@ import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
 import { renderSyntheticRef } from "../core/synthetic.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
+import { imageDataToInput, type ModelInputSpec } from "../core/pure/model_input.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -68,6 +69,23 @@ Deno.test({
         { n: refs.length, height: size, width: size, channels: 3, data },
         { training: false, useMovingAverage: true },
       );
+      // The model describes its input: a page turns RGBA ImageData into exactly these values.
+      const metadata = JSON.parse(await Deno.readTextFile(`${dir}/web/model.json`))
+        .userDefinedMetadata.facenet;
+      const input: ModelInputSpec = metadata.input;
+      assert.deepEqual(
+        [input.height, input.width, input.channels, input.layout, input.standardization],
+        [size, size, 3, "NHWC", "fixed"],
+      );
+      assert.equal(input.formula, "(x - 127.5) / 128");
+      assert.equal(metadata.embeddingSize, meta.embeddingSize);
+      const rgba = refs.map((r) => {
+        const rgb = renderSyntheticRef(r, size, 7);
+        const out = new Float32Array(size * size * 4).fill(255);
+        for (let p = 0; p < size * size; p++) out.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
+        return { width: size, height: size, data: out };
+      });
+      assert.deepEqual(imageDataToInput(rgba, input).data, data);
       await Deno.writeFile(`${dir}/images.bin`, new Uint8Array(data.buffer));
 
       // Actual: stock tfjs in a fresh process that knows nothing of this project.

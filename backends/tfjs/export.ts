@@ -19,6 +19,7 @@ import type { ModelState } from "../../core/backend.ts";
 import type { ImageBatch, Matrix, Tensor } from "../../core/types.ts";
 import type { OpRegistry } from "../../core/ops/mod.ts";
 import { inferShapes, inputsOf } from "../../core/shapes.ts";
+import { type InputStandardization, modelInputSpec } from "../../core/pure/model_input.ts";
 import { TFJS_OPS, type TfjsExportAdapter, type TfjsExportAdapters } from "./ops.ts";
 
 /** Size of one weight shard, as tfjs's converter writes them. */
@@ -108,6 +109,11 @@ export interface ExportOptions {
   readonly ops?: OpRegistry;
   /** The tfjs adapters by op name (default: the built-in ones). */
   readonly adapters?: TfjsExportAdapters;
+  /**
+   * The input standardization the model was trained with, recorded in the
+   * metadata (default "fixed": `(x - 127.5) / 128`).
+   */
+  readonly standardization?: InputStandardization;
 }
 
 /** An exported model in memory: the JSON and the binary shards. */
@@ -300,6 +306,7 @@ export function buildGraphModelArtifacts(
     dim: t.shape.map((s) => ({ size: String(s) })),
   });
   const inputNode = spec.nodes.find((node) => node.op === "input")!;
+  const inputShape: readonly number[] = inputNode.op === "input" ? inputNode.shape : [];
   const modelJson = {
     format: "graph-model",
     generatedBy: "facenet-deno",
@@ -328,6 +335,14 @@ export function buildGraphModelArtifacts(
     userDefinedMetadata: {
       facenet: {
         spec: spec.name,
+        // How to prepare an image: size, layout, standardization (imageDataToInput uses it).
+        input: modelInputSpec({
+          height: inputShape[0] ?? 1,
+          width: inputShape[1] ?? 1,
+          channels: inputShape[2] ?? 3,
+          standardization: options.standardization ?? "fixed",
+        }),
+        embeddingSize: shapes.nodes.get(spec.output)?.[0] ?? null,
         embeddingOutput: src(spec.output),
         prelogitsOutput: src(spec.prelogits),
         movingAverage: useEma,
