@@ -241,7 +241,7 @@ export {
   type SyntheticPairsOptions,
   syntheticRef,
   type SyntheticSplit,
-} from "./core/synthetic.ts";
+} from "./core/synthetic/mod.ts";
 export {
   checkTripletLoopConfig,
   embedInChunks,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { renderFace, renderSyntheticRef, syntheticIdentity } from "../core/synthetic.ts";
+import { renderFace, renderSyntheticRef, syntheticIdentity } from "../core/synthetic/mod.ts";
 import { createRng } from "../core/pure/rng.ts";
 
 const identity = syntheticIdentity(666, 3);

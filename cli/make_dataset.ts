@@ -22,7 +22,7 @@ import {
   renderSyntheticRef,
   syntheticDataset,
   syntheticPairs,
-} from "../core/synthetic.ts";
+} from "../core/synthetic/mod.ts";
 import type { Dataset } from "../core/types.ts";
 import { encodePng } from "../io/images.ts";
 import { formatPairs, type PairEntry, pairImageStem } from "../io/pairs.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { ImageSource } from "../core/train.ts";
-import { renderSyntheticRef } from "../core/synthetic.ts";
+import { renderSyntheticRef } from "../core/synthetic/mod.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import { augmentRngAt, createRgbImage, randomRotate } from "../core/pure/image_ops.ts";
 import { ImageLoader } from "../io/pipeline.ts";
@@ -19,7 +19,7 @@ export interface SyntheticSourceOptions {
    * uses 10), image `i` drawing from `augmentRngAt(rng, i)`; 0 (default): none.
    */
   readonly randomRotate?: number;
-  /** Strength of the per-image nuisances, 0..2 (default 1; see core/synthetic.ts). */
+  /** Strength of the per-image nuisances, 0..2 (default 1; see core/synthetic/render.ts). */
   readonly nuisance?: number;
 }
 

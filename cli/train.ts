@@ -34,7 +34,7 @@ import {
 } from "../core/train_softmax.ts";
 import { validateOnPairsDetailed } from "../core/validate.ts";
 import { logEpoch, type StepRecord } from "../io/run_log.ts";
-import { syntheticDataset, syntheticPairs } from "../core/synthetic.ts";
+import { syntheticDataset, syntheticPairs } from "../core/synthetic/mod.ts";
 import { createRng, split } from "../core/pure/rng.ts";
 import { initModelState } from "../core/model_state.ts";
 import { parseSchedule, type ScheduleEntry } from "../core/pure/schedule.ts";

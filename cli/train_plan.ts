@@ -296,7 +296,7 @@ export type LossKind = "triplet" | "softmax" | "arcface";
 /** Where the training identities come from. */
 export type TrainDataPlan =
   | {
-    /** The synthetic identities of core/synthetic.ts. */
+    /** The synthetic identities of core/synthetic/. */
     readonly kind: "synthetic";
     readonly seed: number;
     readonly identities: number;

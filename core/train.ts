@@ -286,7 +286,7 @@ export async function embedInChunks(
  * import { initModelState } from "./model_state.ts";
  * import { modelSpec } from "./models/registry.ts";
  * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticDataset } from "./synthetic.ts";
+ * import { renderSyntheticRef, syntheticDataset } from "./synthetic/mod.ts";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });

@@ -45,7 +45,7 @@ export interface RefPair {
  * import { initModelState } from "./model_state.ts";
  * import { modelSpec } from "./models/registry.ts";
  * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticPairs } from "./synthetic.ts";
+ * import { renderSyntheticRef, syntheticPairs } from "./synthetic/mod.ts";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
@@ -113,7 +113,7 @@ export interface PairValidation {
  * import { initModelState } from "./model_state.ts";
  * import { modelSpec } from "./models/registry.ts";
  * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticPairs } from "./synthetic.ts";
+ * import { renderSyntheticRef, syntheticPairs } from "./synthetic/mod.ts";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });

@@ -15,7 +15,7 @@
 import { basename, dirname, join } from "node:path";
 import type { PairValidation, RefPair } from "../core/validate.ts";
 import { pca } from "../core/pure/pca.ts";
-import { parseSyntheticRef } from "../core/synthetic.ts";
+import { parseSyntheticRef } from "../core/synthetic/mod.ts";
 import { CHECKPOINT_FILES, type JsonValue, latestCheckpoint } from "./checkpoint.ts";
 
 /** The per-epoch metrics file of a run directory. */

@@ -3,7 +3,7 @@ import { runDeno } from "./_cli.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
-import { renderSyntheticRef } from "../core/synthetic.ts";
+import { renderSyntheticRef } from "../core/synthetic/mod.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import { imageDataToInput, type ModelInputSpec } from "../core/pure/model_input.ts";
 

@@ -8,7 +8,7 @@ import { decodeNpy } from "../io/npy.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
-import { renderSyntheticRef } from "../core/synthetic.ts";
+import { renderSyntheticRef } from "../core/synthetic/mod.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import { areaUnderCurve } from "../core/pure/evaluation.ts";
 import { encodePng } from "../io/images.ts";

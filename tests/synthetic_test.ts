@@ -7,7 +7,7 @@ import {
   syntheticDataset,
   syntheticIdentity,
   syntheticPairs,
-} from "../core/synthetic.ts";
+} from "../core/synthetic/mod.ts";
 import { createRng } from "../core/pure/rng.ts";
 import { fixedImageStandardization, prewhiten } from "../core/pure/preprocess.ts";
 import { evaluate } from "../core/pure/evaluation.ts";

@@ -15,7 +15,7 @@ import { createPureBackend } from "../core/pure_backend.ts";
 import { modelSpec } from "../core/models/registry.ts";
 import { initModelState } from "../core/model_state.ts";
 import { createRng } from "../core/pure/rng.ts";
-import { syntheticDataset } from "../core/synthetic.ts";
+import { syntheticDataset } from "../core/synthetic/mod.ts";
 
 const CONFIG: TripletLoopConfig = {
   peoplePerBatch: 4,

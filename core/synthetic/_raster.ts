@@ -1,5 +1,5 @@
 /**
- * Private helper of core/synthetic.ts: anti-aliased painter's-algorithm
+ * Private helper of core/synthetic/: anti-aliased painter's-algorithm
  * rasterization of simple shapes (ellipses, rounded boxes, rings, convex
  * polygons, optionally bent and clipped) into a float32 HWC RGB buffer.
  *
