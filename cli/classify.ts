@@ -16,7 +16,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../io/atomic.ts";
+import { readTextFileBounded, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
@@ -194,7 +194,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
   if (mode === "CLASSIFY") {
     let text: string;
     try {
-      text = await Deno.readTextFile(classifierFile);
+      text = await readTextFileBounded(classifierFile, 1024 ** 3);
     } catch (error) {
       throw new Error(`cannot read --classifier ${classifierFile}: ${(error as Error).message}`);
     }

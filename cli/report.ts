@@ -7,6 +7,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputPath } from "./_output.ts";
 import { join } from "node:path";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { readRunLog } from "../io/run_log.ts";
@@ -39,10 +41,13 @@ export async function reportCommand(args: readonly string[]): Promise<number> {
     );
   }
   const dir = flags.positionals[0] as string;
-  const out = (flags.values["out"] as string | undefined) ?? join(dir, "report.html");
+  const out = checkOutputPath(
+    (flags.values["out"] as string | undefined) ?? join(dir, "report.html"),
+    "--out",
+  );
   const run = await readRunLog(dir);
   const title = flags.values["title"] as string | undefined;
-  await Deno.writeTextFile(out, renderReport(run, title === undefined ? {} : { title }));
+  await writeFileAtomic(out, renderReport(run, title === undefined ? {} : { title }));
   console.log(
     `wrote ${out} (${run.epochs.length} epochs, ${run.steps.length} steps` +
       (run.validation === null ? ", no validation.json" : "") + ")",

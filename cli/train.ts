@@ -7,6 +7,8 @@
  * @module
  */
 
+import { appendJsonLines, readTextFileBounded } from "../io/atomic.ts";
+import { prepareRunFolder, reconcileMetrics } from "./_output.ts";
 import { join } from "node:path";
 import { UsageError } from "./flags.ts";
 import { Progress } from "./progress.ts";
@@ -33,7 +35,7 @@ import {
   validateSoftmax,
 } from "../core/train_softmax.ts";
 import { validateOnPairsDetailed } from "../core/validate.ts";
-import { logEpoch, type StepRecord } from "../io/run_log.ts";
+import { logEpoch, type StepRecord, STEPS_FILE } from "../io/run_log.ts";
 import { syntheticDataset, syntheticPairs } from "../core/synthetic/mod.ts";
 import { createRng, split } from "../core/pure/rng.ts";
 import { initModelState } from "../core/model_state.ts";
@@ -52,6 +54,8 @@ import type { Dataset } from "../core/types.ts";
 import type { RngState } from "../core/types.ts";
 
 export { TRAIN_FLAGS, trainHelp } from "./train_plan.ts";
+
+const METRICS_FILE = "metrics.jsonl";
 
 /** The metrics of one epoch, one line of metrics.jsonl. */
 export interface EpochMetrics {
@@ -99,7 +103,9 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   const schedule = plan.learningRate.kind === "schedule"
     ? await readSchedule(plan.learningRate.file)
     : null;
-  const out = plan.out;
+  // Before any work: a fresh run never lands in a folder holding another run,
+  // and a resumed one continues in its run folder, not inside ckpt-N.
+  const out = await prepareRunFolder(plan.out, plan.resume);
   const progress = new Progress({ quiet: plan.quiet });
 
   const backend = await openBackend(plan.backend.name, {
@@ -165,6 +171,10 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     }
     rng = checkpoint.meta.rng;
     startEpoch = checkpoint.meta.epoch;
+    if (out !== undefined) {
+      await reconcileMetrics(join(out, METRICS_FILE), startEpoch, checkpoint.meta.metrics);
+      await reconcileMetrics(join(out, STEPS_FILE), startEpoch, undefined, { perEpoch: false });
+    }
     progress.log(`resumed from ${resume} at epoch ${startEpoch}, step ${state.step}`);
   }
 
@@ -172,7 +182,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   let nrofFolds = s.lfwNrofFolds;
   if (plan.pairs.kind === "lfw") {
     const { pairsFile, dir } = plan.pairs;
-    const parsed = parsePairs(await Deno.readTextFile(pairsFile), pairsFile);
+    const parsed = parsePairs(await readTextFileBounded(pairsFile), pairsFile);
     const resolved = await resolvePairs(parsed, dir, { allowMissing: plan.pairs.allowMissing });
     if (resolved.skippedPairs > 0) {
       progress.log(
@@ -381,9 +391,10 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
           (report === null ? "" : ` | ` + formatReport(report).split("\n").join(" | ")),
       );
       if (out !== undefined) {
-        await Deno.writeTextFile(join(out, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
-          append: true,
-        });
+        // Per-step log first, then the checkpoint (which repeats the metrics),
+        // then the metrics line: on resume, steps past the checkpoint are
+        // dropped and a metrics record lost to a kill is restored
+        // (reconcileMetrics).
         await logEpoch(out, { epoch: epoch + 1, step: after.step, steps, validation });
         lastCheckpoint = await saveCheckpoint(out, {
           state: after,
@@ -393,8 +404,10 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
             epoch: epoch + 1,
             rng,
             config: { ...s, loss: training.loss },
+            metrics: JSON.parse(JSON.stringify(metrics)),
           },
         }, { keepLast: plan.keepCheckpoints });
+        await appendJsonLines(join(out, METRICS_FILE), [metrics]);
       }
     }
   } catch (error) {
@@ -420,7 +433,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
 async function readSchedule(file: string): Promise<ScheduleEntry[]> {
   let text;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readTextFileBounded(file);
   } catch (error) {
     throw new UsageError(
       `cannot read --learning-rate-schedule-file ${file}: ${(error as Error).message}`,

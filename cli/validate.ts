@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readTextFileBounded } from "../io/atomic.ts";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   embeddingProgress,
@@ -163,7 +164,7 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
   if (lfwDir !== undefined && lfwPairs !== undefined) {
     let text: string;
     try {
-      text = await Deno.readTextFile(lfwPairs);
+      text = await readTextFileBounded(lfwPairs);
     } catch (error) {
       throw new Error(`cannot read --lfw-pairs ${lfwPairs}: ${(error as Error).message}`);
     }

@@ -485,3 +485,27 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     file.close();
   }
 }
+
+/**
+ * Reads a regular text file (UTF-8) of at most `maxBytes` bytes; see
+ * {@linkcode readFileBounded}.
+ *
+ * @param path The file.
+ * @param maxBytes The largest accepted size; default 64 MiB.
+ * @returns The text.
+ * @throws {RangeError} When the file is larger.
+ * @throws {Error} When the path does not exist or is not a regular file.
+ * @example
+ * ```ts
+ * import { readTextFileBounded } from "./atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(readTextFileBounded("/dev/zero"), /not a regular file/);
+ * ```
+ */
+export async function readTextFileBounded(
+  path: string,
+  maxBytes: number = 64 * 1024 * 1024,
+): Promise<string> {
+  return new TextDecoder().decode(await readFileBounded(path, maxBytes));
+}

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { appendJsonLines, writeFileAtomic } from "./atomic.ts";
 import { basename, dirname, join } from "node:path";
 import type { PairValidation, RefPair } from "../core/validate.ts";
 import { pca } from "../core/pure/pca.ts";
@@ -237,11 +238,8 @@ export function validationRecord(
  */
 export async function appendSteps(dir: string, records: readonly StepRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await Deno.writeTextFile(
-    join(dir, STEPS_FILE),
-    records.map((r) => JSON.stringify(r) + "\n").join(""),
-    { append: true },
-  );
+  // Cuts a torn last line left by a kill before appending (io/atomic.ts).
+  await appendJsonLines(join(dir, STEPS_FILE), records);
 }
 
 /**
@@ -267,10 +265,7 @@ export async function appendSteps(dir: string, records: readonly StepRecord[]): 
  * ```
  */
 export async function writeValidation(dir: string, record: ValidationRecord): Promise<void> {
-  const path = join(dir, VALIDATION_FILE);
-  const tmp = path + ".tmp";
-  await Deno.writeTextFile(tmp, JSON.stringify(record) + "\n");
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(join(dir, VALIDATION_FILE), JSON.stringify(record) + "\n");
 }
 
 /**
