@@ -19,7 +19,7 @@ import { UsageError } from "../cli/flags.ts";
 import { prepareRunFolder, reconcileMetrics } from "../cli/_output.ts";
 
 /** The flag naming the checkpoint of the tools. */
-const CKPT = "--model";
+const CKPT = "--checkpoint";
 const SIZE = 16;
 
 let stdout = "";
