@@ -167,6 +167,7 @@ export type {
   Conv2dOptions,
   Kernels,
   PoolOptions,
+  PreluGradients,
 } from "./core/kernels.ts";
 export { BUILTIN_OPS, inferContext, opOf, opRegistry, OPS, sizeOf } from "./core/ops/mod.ts";
 export type {

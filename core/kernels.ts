@@ -63,6 +63,14 @@ export interface BatchNormTrainOutput<T> {
   readonly variance: T;
 }
 
+/** Gradients of parametric relu. */
+export interface PreluGradients<T> {
+  /** Gradient with respect to the input. */
+  readonly dx: T;
+  /** Gradient with respect to alpha `[c]`. */
+  readonly dAlpha: T;
+}
+
 /** Gradients of batch normalization in training mode. */
 export interface BatchNormGradients<T> {
   /** Gradient with respect to the input. */
@@ -126,6 +134,17 @@ export interface Kernels<T> {
   relu(x: T): T;
   /** `dy * (y > 0)`, where `y` is relu's output. */
   reluBackward(dy: T, y: T): T;
+  /** Parametric relu with one `alpha [c]` per channel (last axis): `x > 0 ? x : alpha * x`. */
+  prelu(x: T, alpha: T): T;
+  /**
+   * Gradients of {@link Kernels.prelu}: `dx = dy * (x > 0 ? 1 : alpha)`,
+   * `dAlpha[c] = sum of dy * x over the cells of channel c where x <= 0`.
+   */
+  preluBackward(dy: T, x: T, alpha: T): PreluGradients<T>;
+  /** Softmax over the last axis, `exp(x - max) / sum(exp(x - max))`. */
+  softmax(x: T): T;
+  /** Vector-Jacobian product of softmax given its output `y`: `y * (dy - sum(dy * y))` per row. */
+  softmaxBackward(dy: T, y: T): T;
 
   // --- convolution and bias ---
   /** 2-D convolution of `x [n,h,w,cin]` with `filter [kh,kw,cin,cout]`. */
@@ -138,6 +157,23 @@ export interface Kernels<T> {
   ): T;
   /** Gradient of conv2d with respect to its filter, of shape `filterShape`. */
   conv2dBackpropFilter(
+    x: T,
+    dy: T,
+    options: Conv2dOptions & { readonly filterShape: readonly number[] },
+  ): T;
+  /**
+   * Depthwise 2-D convolution (channel multiplier 1) of `x [n,h,w,c]` with
+   * `filter [kh,kw,c,1]`: output channel `c` convolves input channel `c` only.
+   */
+  depthwiseConv2d(x: T, filter: T, options: Conv2dOptions): T;
+  /** Gradient of depthwiseConv2d with respect to its input, of shape `inputShape`. */
+  depthwiseConv2dBackpropInput(
+    dy: T,
+    filter: T,
+    options: Conv2dOptions & { readonly inputShape: readonly number[] },
+  ): T;
+  /** Gradient of depthwiseConv2d with respect to its filter, of shape `filterShape`. */
+  depthwiseConv2dBackpropFilter(
     x: T,
     dy: T,
     options: Conv2dOptions & { readonly filterShape: readonly number[] },

@@ -24,6 +24,9 @@ import type { DenseNode } from "./ops/dense.ts";
 import type { DropoutNode } from "./ops/dropout.ts";
 import type { FlattenNode } from "./ops/flatten.ts";
 import type { L2NormalizeNode } from "./ops/l2_normalize.ts";
+import type { PreluNode } from "./ops/prelu.ts";
+import type { SoftmaxNode } from "./ops/softmax.ts";
+import type { DepthwiseConv2dNode } from "./ops/depthwise_conv2d.ts";
 
 export type {
   AddNode,
@@ -31,6 +34,7 @@ export type {
   ConcatNode,
   Conv2dNode,
   DenseNode,
+  DepthwiseConv2dNode,
   DropoutNode,
   FlattenNode,
   GlobalAvgPoolNode,
@@ -38,7 +42,9 @@ export type {
   L2NormalizeNode,
   Padding,
   PoolNode,
+  PreluNode,
   ReluNode,
+  SoftmaxNode,
 };
 
 /** Any node of a model graph. */
@@ -54,7 +60,10 @@ export type NodeSpec =
   | DenseNode
   | DropoutNode
   | FlattenNode
-  | L2NormalizeNode;
+  | L2NormalizeNode
+  | PreluNode
+  | SoftmaxNode
+  | DepthwiseConv2dNode;
 
 /** The name of a node operation. */
 export type OpName = NodeSpec["op"];

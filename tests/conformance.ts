@@ -112,6 +112,10 @@ export const CONFORMANCE_TESTS: readonly string[] = [
   "op:add",
   "op:dense",
   "op:dropout",
+  "op:prelu",
+  "op:softmax",
+  "op:depthwiseConv2d",
+  "op:mtcnnBlock",
   "optimizer:SGD",
   "optimizer:MOM",
   "optimizer:ADAGRAD",
@@ -498,6 +502,10 @@ export const OP_TESTS = [
   "add",
   "dense",
   "dropout",
+  "prelu",
+  "softmax",
+  "depthwiseConv2d",
+  "mtcnnBlock",
 ] as const;
 
 /** Optimizers, one step each (two for the stateful ones). */
@@ -545,6 +553,16 @@ function graphArb(op: typeof OP_TESTS[number]): fc.Arbitrary<GraphCase> {
     triplets: fc.integer({ min: 1, max: 2 }),
   }).map((r) => {
     const input: NodeSpec = { op: "input", name: "input", shape: [r.h, r.w, r.c] };
+    // A 1x1 conv with bias in front of an op, so that the op's input gradient
+    // reaches a parameter (on the image input it would not be computed).
+    const pre: NodeSpec = {
+      op: "conv2d",
+      name: "pre",
+      input: "input",
+      filters: r.c,
+      kernel: 1,
+      bias: true,
+    };
     const padding = r.same ? "same" as const : "valid" as const;
     let nodes: NodeSpec[];
     switch (op) {
@@ -582,15 +600,15 @@ function graphArb(op: typeof OP_TESTS[number]): fc.Arbitrary<GraphCase> {
         nodes[nodes.length - 1] = { op: "l2Normalize", name: "embeddings", input: "bn2" };
         break;
       case "relu":
-        nodes = head([input, { op: "relu", name: "relu", input: "input" }], "relu", false);
+        nodes = head([input, pre, { op: "relu", name: "relu", input: "pre" }], "relu", false);
         break;
       case "maxPool":
       case "avgPool":
         nodes = head(
-          [input, {
+          [input, pre, {
             op,
             name: "pool",
-            input: "input",
+            input: "pre",
             size: Math.min(r.k, r.h, r.w),
             stride: r.stride,
             padding,
@@ -600,7 +618,7 @@ function graphArb(op: typeof OP_TESTS[number]): fc.Arbitrary<GraphCase> {
         );
         break;
       case "globalAvgPool":
-        nodes = head([input, { op: "globalAvgPool", name: "gap", input: "input" }], "gap", true);
+        nodes = head([input, pre, { op: "globalAvgPool", name: "gap", input: "pre" }], "gap", true);
         break;
       case "concat":
         nodes = head(
@@ -644,6 +662,92 @@ function graphArb(op: typeof OP_TESTS[number]): fc.Arbitrary<GraphCase> {
           ],
           "drop",
           true,
+        );
+        break;
+      case "prelu":
+        // On the image map, or on flat features after a dense layer.
+        nodes = r.flag
+          ? head([input, pre, { op: "prelu", name: "act", input: "pre" }], "act", false)
+          : head(
+            [
+              input,
+              { op: "flatten", name: "f0", input: "input" },
+              { op: "dense", name: "hidden", input: "f0", units: r.filters + 1 },
+              { op: "prelu", name: "act", input: "hidden" },
+            ],
+            "act",
+            true,
+          );
+        break;
+      case "softmax":
+        // Over the channels of a map (P-Net's face probability), or over flat features.
+        nodes = r.flag
+          ? head(
+            [
+              input,
+              { op: "conv2d", name: "conv", input: "input", filters: r.filters + 1, kernel: 1 },
+              { op: "softmax", name: "prob", input: "conv" },
+            ],
+            "prob",
+            false,
+          )
+          : head(
+            [
+              input,
+              { op: "flatten", name: "f0", input: "input" },
+              { op: "dense", name: "hidden", input: "f0", units: r.filters + 1 },
+              { op: "softmax", name: "prob", input: "hidden" },
+            ],
+            "prob",
+            true,
+          );
+        break;
+      case "depthwiseConv2d":
+        nodes = head(
+          [input, pre, {
+            op: "depthwiseConv2d",
+            name: "dw",
+            input: "pre",
+            kernel: r.same ? Math.min(r.k, r.h) : [Math.min(r.k, r.h), Math.min(r.k2, r.w)],
+            stride: r.stride,
+            padding: r.flag ? padding : "same",
+            bias: r.flag,
+          }],
+          "dw",
+          false,
+        );
+        break;
+      case "mtcnnBlock":
+        // A P-Net-like block: conv with bias and no batch norm, prelu, TF
+        // "same" max pooling (odd maps), conv, prelu, a softmax head and a
+        // flatten (H, W, C order) into the dense layers.
+        nodes = head(
+          [
+            input,
+            {
+              op: "conv2d",
+              name: "conv1",
+              input: "input",
+              filters: 2,
+              kernel: Math.min(r.k, r.h, r.w),
+              padding: "valid",
+              bias: true,
+            },
+            { op: "prelu", name: "prelu1", input: "conv1" },
+            {
+              op: "maxPool",
+              name: "pool1",
+              input: "prelu1",
+              size: 2 + (r.flag ? 1 : 0),
+              stride: 2,
+              padding: "same",
+            },
+            { op: "conv2d", name: "conv2", input: "pool1", filters: 3, kernel: 1, bias: true },
+            { op: "prelu", name: "prelu2", input: "conv2" },
+            { op: "softmax", name: "prob", input: "prelu2" },
+          ],
+          "prob",
+          false,
         );
         break;
     }
@@ -847,7 +951,11 @@ function registerModelTests(
               );
             }),
             // conv2d carries the most geometry (kernel, stride, padding): more runs.
-            { numRuns: op === "conv2d" ? numRuns : Math.max(3, Math.ceil(numRuns / 3)) },
+            {
+              numRuns: op === "conv2d" || op === "depthwiseConv2d"
+                ? numRuns
+                : Math.max(3, Math.ceil(numRuns / 3)),
+            },
           );
         } finally {
           ref.dispose();

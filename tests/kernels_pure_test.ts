@@ -288,3 +288,115 @@ Deno.test("kernels reject mismatched shapes with a RangeError naming them", () =
   assert.throws(() => k32.conv2d(x, big, { stride: 1, padding: "valid" }), /exceeds input/);
   assert.throws(() => k32.add(x, f, 1), /\[1, 2, 2, 1\] and \[3, 3, 2, 1\]/);
 });
+
+Deno.test("prelu() backward (input and alpha) equals central finite differences", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 0, max: 1_000_000 }),
+      (n, hw, c, seed) => {
+        const x = randomTensor([n, hw, c], seed);
+        // Away from the kink at 0.
+        for (let i = 0; i < x.data.length; i++) {
+          if (Math.abs(x.data[i]!) < 0.05) x.data[i] = x.data[i]! < 0 ? -0.05 : 0.05;
+        }
+        const alpha = randomTensor([c], seed + 1);
+        const y = k64.prelu(x, alpha);
+        const r = randomTensor([...y.shape], seed + 2);
+        const g = k64.preluBackward(r, x, alpha);
+        checkGradient((v) => k64.prelu(v, alpha), x, r, g.dx);
+        checkGradient((v) => k64.prelu(x, v), alpha, r, g.dAlpha);
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("prelu() keeps positives and scales negatives by their channel's alpha", () => {
+  const x = k32.upload({ shape: [2, 2], data: new Float32Array([-1, 2, 3, -4]) });
+  const alpha = k32.upload({ shape: [2], data: new Float32Array([0.5, 0.25]) });
+  assert.deepEqual(Array.from(k32.prelu(x, alpha).data), [-0.5, 2, 3, -1]);
+});
+
+Deno.test("softmax() backward equals central finite differences", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 1_000_000 }),
+      (n, c, seed) => {
+        const x = randomTensor([n, 2, c], seed, 3);
+        const y = k64.softmax(x);
+        const r = randomTensor([...y.shape], seed + 1);
+        checkGradient((v) => k64.softmax(v), x, r, k64.softmaxBackward(r, y));
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("softmax() rows sum to one and do not overflow on large logits", () => {
+  const y = k32.softmax(
+    k32.upload({ shape: [2, 2], data: new Float32Array([1000, 1000, 0, Math.log(3)]) }),
+  );
+  assert.deepEqual(Array.from(y.data), [0.5, 0.5, 0.25, 0.75]);
+});
+
+const depthwiseCase = fc.record({
+  n: fc.integer({ min: 1, max: 2 }),
+  h: fc.integer({ min: 1, max: 6 }),
+  w: fc.integer({ min: 1, max: 6 }),
+  c: fc.integer({ min: 1, max: 3 }),
+  kh: fc.integer({ min: 1, max: 3 }),
+  kw: fc.integer({ min: 1, max: 3 }),
+  stride: fc.integer({ min: 1, max: 2 }),
+  padding: fc.constantFrom<Padding>("same", "valid"),
+  seed: fc.integer({ min: 0, max: 1_000_000 }),
+}).filter((c) => c.padding === "same" || (c.kh <= c.h && c.kw <= c.w));
+
+Deno.test("depthwiseConv2d() backward (input and filter) equals central finite differences", () => {
+  fc.assert(
+    fc.property(depthwiseCase, (c) => {
+      const x = randomTensor([c.n, c.h, c.w, c.c], c.seed);
+      const f = randomTensor([c.kh, c.kw, c.c, 1], c.seed + 1);
+      const o = { stride: c.stride, padding: c.padding };
+      const y = k64.depthwiseConv2d(x, f, o);
+      const r = randomTensor([...y.shape], c.seed + 2);
+      const dx = k64.depthwiseConv2dBackpropInput(r, f, { ...o, inputShape: x.shape });
+      const df = k64.depthwiseConv2dBackpropFilter(x, r, { ...o, filterShape: f.shape });
+      checkGradient((v) => k64.depthwiseConv2d(v, f, o), x, r, dx);
+      checkGradient((v) => k64.depthwiseConv2d(x, v, o), f, r, df);
+    }),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("depthwiseConv2d() equals conv2d() with a block-diagonal filter (TF 'same' padding)", () => {
+  fc.assert(
+    fc.property(depthwiseCase, (c) => {
+      const x = randomTensor([c.n, c.h, c.w, c.c], c.seed);
+      const f = randomTensor([c.kh, c.kw, c.c, 1], c.seed + 1);
+      const full = new Float64Array(c.kh * c.kw * c.c * c.c);
+      for (let t = 0; t < c.kh * c.kw; t++) {
+        for (let ch = 0; ch < c.c; ch++) full[(t * c.c + ch) * c.c + ch] = f.data[t * c.c + ch]!;
+      }
+      const o = { stride: c.stride, padding: c.padding };
+      const a = k64.depthwiseConv2d(x, f, o);
+      const b = k64.conv2d(x, { shape: [c.kh, c.kw, c.c, c.c], data: full }, o);
+      assert.deepEqual([...a.shape], [...b.shape]);
+      a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) < 1e-12));
+    }),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("maxPool() with 'same' padding never lets a padded cell win, also on negative maps", () => {
+  // 3 wide, window 2, stride 2, "same": one padded column after; values all negative.
+  const x = k32.upload({ shape: [1, 1, 3, 1], data: new Float32Array([-3, -1, -2]) });
+  const o = { size: 2, stride: 2, padding: "same" } as const;
+  assert.deepEqual(Array.from(k32.maxPool(x, o).data), [-1, -2]);
+  const dy = k32.upload({ shape: [1, 1, 2, 1], data: new Float32Array([1, 1]) });
+  assert.deepEqual(Array.from(k32.maxPoolBackward(dy, x, o).data), [0, 1, 1]);
+});

@@ -92,7 +92,9 @@ const EVERY_OP: ModelSpec = {
     { op: "conv2d", name: "conv", input: "input", filters: 3, kernel: 3, stride: 2 },
     { op: "batchNorm", name: "bn", input: "conv" },
     { op: "relu", name: "relu", input: "bn" },
-    { op: "conv2d", name: "up", input: "relu", filters: 3, kernel: 1, bias: true },
+    { op: "depthwiseConv2d", name: "dw", input: "relu", kernel: 3, bias: true },
+    { op: "prelu", name: "prelu", input: "dw" },
+    { op: "conv2d", name: "up", input: "prelu", filters: 3, kernel: 1, bias: true },
     { op: "add", name: "res", inputs: ["relu", "up"], scale: 0.3 },
     { op: "maxPool", name: "mp", input: "res", size: 3, stride: 2, padding: "same" },
     { op: "avgPool", name: "ap", input: "res", size: 3, stride: 2, padding: "same" },
@@ -102,9 +104,11 @@ const EVERY_OP: ModelSpec = {
     { op: "concat", name: "both", inputs: ["flat", "gap"] },
     { op: "dropout", name: "drop", input: "both", keepProbability: 0.7 },
     { op: "dense", name: "fc", input: "drop", units: 4 },
-    { op: "l2Normalize", name: "emb", input: "fc" },
+    { op: "softmax", name: "prob", input: "fc" },
+    { op: "dense", name: "fc2", input: "prob", units: 4 },
+    { op: "l2Normalize", name: "emb", input: "fc2" },
   ],
-  prelogits: "fc",
+  prelogits: "fc2",
   output: "emb",
 };
 
@@ -146,12 +150,14 @@ Deno.test("each op's forward and backward call only the kernels it lists", () =>
     const r = forward(pure, EVERY_OP, init, images, {
       training,
       rng: createRng(5),
-      outputs: ["fc"],
+      outputs: ["fc2"],
       forBackward: training,
       ops,
     });
     if (training) {
-      backward(r.tape!, { fc: { shape: [3, 4], data: new Float32Array(12).fill(0.5) } });
+      backward(r.tape!, {
+        fc2: { shape: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i % 3 - 1) },
+      });
     }
   }
   for (const op of OPS) {
@@ -178,6 +184,44 @@ Deno.test("no switch over node ops outside core/ops/ and the adapter tables", as
   await walk(join(ROOT, "core"));
   await walk(join(ROOT, "backends"));
   assert.deepEqual(offenders, []);
+});
+
+Deno.test("a graph of every op exports to a tfjs graph model that embeds as the specification", async () => {
+  const init = initParameters(EVERY_OP, createRng(6));
+  // Non-trivial moving statistics, so inference mode is not the identity.
+  const stats: NamedTensors = {};
+  for (const [name, t] of Object.entries(init.stats)) {
+    const variance = name.endsWith("moving_variance");
+    stats[name] = { shape: t.shape, data: t.data.map((_, i) => variance ? 0.5 + i / 7 : i / 5) };
+  }
+  const [u] = uniforms(createRng(7), 3 * 7 * 6 * 2);
+  const x = Float32Array.from(u, (v) => 2 * v - 1);
+  const expected = forward(
+    createPureKernels(),
+    EVERY_OP,
+    { params: init.params, stats },
+    { shape: [3, 7, 6, 2], data: x },
+    { training: false },
+  ).outputs["emb"]!;
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = await writeExportedModel(
+      dir,
+      buildGraphModelArtifacts(EVERY_OP, {
+        params: init.params,
+        stats,
+        optimizer: { name: "SGD", slots: {}, iterations: 0 },
+        ema: null,
+        step: 0,
+      }),
+    );
+    const model = await loadExportedModel(new URL(`file://${path}`));
+    const e = await model.embed({ n: 3, height: 7, width: 6, channels: 2, data: x });
+    model.dispose();
+    assertClose(e.data, expected.data, { abs: 1e-5, rel: 1e-4 }, "exported embeddings");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // --- The toy op: one file, one registry line, one adapter per backend. ---

@@ -207,3 +207,276 @@ export function batchNormTraining(
   const y = f(x, gamma, beta);
   return { y, mean: mean!, variance: variance! };
 }
+
+function samePads(
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+): [[number, number], [number, number]] {
+  const padH = Math.max((Math.ceil(h / stride) - 1) * stride + kh - h, 0);
+  const padW = Math.max((Math.ceil(w / stride) - 1) * stride + kw - w, 0);
+  const top = Math.floor(padH / 2);
+  const left = Math.floor(padW / 2);
+  return [[top, padH - top], [left, padW - left]];
+}
+
+/**
+ * The strided window tap `(ky, kx)` of `x`: `x[:, oy*s + ky, ox*s + kx, :]` for
+ * every output cell, `[n, ho, wo, c]`.
+ */
+function tapOf(
+  x: tf.Tensor4D,
+  ky: number,
+  kx: number,
+  ho: number,
+  wo: number,
+  stride: number,
+): tf.Tensor4D {
+  const [n, , , c] = x.shape;
+  return tf.stridedSlice(
+    x,
+    [0, ky, kx, 0],
+    [n, ky + (ho - 1) * stride + 1, kx + (wo - 1) * stride + 1, c],
+    [1, stride, stride, 1],
+  ) as tf.Tensor4D;
+}
+
+/**
+ * The adjoint of {@link tapOf}: `v [n, ho, wo, c]` placed at
+ * `[oy*s + ky, ox*s + kx]` of an `[n, h, w, c]` map of zeros.
+ */
+function untap(
+  v: tf.Tensor,
+  ky: number,
+  kx: number,
+  h: number,
+  w: number,
+  stride: number,
+): tf.Tensor4D {
+  const [n, ho, wo, c] = v.shape as [number, number, number, number];
+  let dil = v as tf.Tensor4D;
+  if (stride > 1) {
+    const e = tf.reshape(v, [n, ho, 1, wo, 1, c]);
+    const p = tf.pad(e, [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]]);
+    dil = tf.reshape(p, [n, ho * stride, wo * stride, c]);
+  }
+  const dh = dil.shape[1];
+  const dw = dil.shape[2];
+  const shifted = tf.pad(dil, [[0, 0], [ky, Math.max(0, h - ky - dh)], [
+    kx,
+    Math.max(0, w - kx - dw),
+  ], [0, 0]]);
+  return tf.slice(shifted, [0, 0, 0, 0], [n, h, w, c]);
+}
+
+/** The lowest float32: padding that never wins a max. */
+const LOWEST_F32 = -3.4028234663852886e38;
+
+/**
+ * Max pooling with TF padding (made explicit: padded with the lowest
+ * float32, then a "valid" pool). On tfjs-backend-wasm 4.22 the gradient is
+ * composed of ops (or always, with `composedGradient`): its MaxPoolGrad
+ * kernel sends the gradient of a window whose values are all negative to the
+ * window's first cell instead of its maximum (measured: window [-3, -1, -2,
+ * -4] gives [1, 0, 0, 0]). The composed gradient sends each window's
+ * gradient to its first maximum in row-major window order, as the
+ * specification does.
+ *
+ * @param x Input `[n, h, w, c]`.
+ * @param size Window size.
+ * @param stride Stride.
+ * @param padding TF padding mode.
+ * @param composedGradient Use the composed gradient on every backend.
+ * @returns The pooled map.
+ * @example
+ * ```ts
+ * import { maxPoolPadded } from "./compile_kernels.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const x = tf.tensor4d([-3, -1, -2, -4], [1, 2, 2, 1]);
+ * const g = tf.grad((v: tf.Tensor) => tf.sum(maxPoolPadded(v as tf.Tensor4D, 2, 2, "valid", true)))(x);
+ * assert.deepEqual(Array.from(g.dataSync()), [0, 1, 0, 0]);
+ * ```
+ */
+export function maxPoolPadded(
+  x: tf.Tensor4D,
+  size: number,
+  stride: number,
+  padding: "same" | "valid",
+  composedGradient = false,
+): tf.Tensor4D {
+  let input = x;
+  if (padding === "same") {
+    const [ph, pw] = samePads(x.shape[1], x.shape[2], size, size, stride);
+    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) {
+      input = tf.pad(x, [[0, 0], ph, pw, [0, 0]], LOWEST_F32);
+    }
+  }
+  if (!composedGradient && tf.getBackend() !== "wasm") {
+    return tf.maxPool(input, size, stride, "valid");
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args[0] as tf.Tensor4D;
+    const save = args[1] as tf.GradSaveFunc;
+    const y = tf.maxPool(xs, size, stride, "valid");
+    save([xs, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xv, yv] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [, h, w] = xv.shape;
+        const [, ho, wo] = yv.shape;
+        let taken: tf.Tensor = tf.zerosLike(yv);
+        let dx: tf.Tensor | null = null;
+        for (let ky = 0; ky < size; ky++) {
+          for (let kx = 0; kx < size; kx++) {
+            const hit = tf.mul(
+              tf.cast(tf.equal(tapOf(xv, ky, kx, ho, wo, stride), yv), "float32"),
+              tf.sub(tf.scalar(1), taken),
+            );
+            taken = tf.add(taken, hit);
+            const part = untap(tf.mul(dy, hit), ky, kx, h, w, stride);
+            dx = dx === null ? part : tf.add(dx, part);
+          }
+        }
+        return [dx!];
+      },
+    };
+  });
+  return f(input) as tf.Tensor4D;
+}
+
+/**
+ * Depthwise convolution (channel multiplier 1) with TF padding made
+ * explicit. Where the active tfjs backend lacks the depthwise gradient
+ * kernels (tfjs-backend-wasm 4.22 has neither DepthwiseConv2dNativeBackpropInput
+ * nor ...BackpropFilter), or when `composedGradient` is set, the gradients are
+ * composed of ops every backend has: the filter gradient as `kh * kw` strided
+ * slices of the input times the output gradient, summed; the input gradient
+ * as the output gradient dilated by the stride, scaled per tap and shifted
+ * into place.
+ *
+ * @param x Input `[n, h, w, c]`.
+ * @param filter Filter `[kh, kw, c, 1]`.
+ * @param stride Stride in both directions.
+ * @param padding TF padding mode.
+ * @param composedGradient Use the composed gradients even where tfjs has kernels.
+ * @returns The convolution `[n, ho, wo, c]`.
+ * @example
+ * ```ts
+ * import { depthwiseConv2dTf } from "./compile_kernels.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const x = tf.randomNormal([2, 5, 5, 3]) as tf.Tensor4D;
+ * const w = tf.randomNormal([3, 3, 3, 1]) as tf.Tensor4D;
+ * const dy = tf.randomNormal([2, 3, 3, 3]);
+ * const f = (composed: boolean) => tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+ *   tf.sum(tf.mul(depthwiseConv2dTf(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same", composed), dy))
+ * )([x, w]);
+ * const [dx1, dw1] = f(true);
+ * const [dx2, dw2] = f(false);
+ * assert.ok(tf.max(tf.abs(tf.sub(dx1!, dx2!))).dataSync()[0]! < 1e-4);
+ * assert.ok(tf.max(tf.abs(tf.sub(dw1!, dw2!))).dataSync()[0]! < 1e-4);
+ * ```
+ */
+export function depthwiseConv2dTf(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  stride: number,
+  padding: "same" | "valid",
+  composedGradient = false,
+): tf.Tensor4D {
+  let input = x;
+  const [kh, kw] = filter.shape;
+  if (padding === "same") {
+    const [ph, pw] = samePads(x.shape[1], x.shape[2], kh, kw, stride);
+    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) input = tf.pad(x, [[0, 0], ph, pw, [0, 0]]);
+  }
+  const backend = tf.getBackend();
+  const native = !composedGradient &&
+    tf.getKernel("DepthwiseConv2dNativeBackpropInput", backend) !== undefined &&
+    tf.getKernel("DepthwiseConv2dNativeBackpropFilter", backend) !== undefined;
+  if (native) return tf.depthwiseConv2d(input, filter, stride, "valid");
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args[0] as tf.Tensor4D;
+    const ws = args[1] as tf.Tensor4D;
+    const save = args[2] as tf.GradSaveFunc;
+    save([xs, ws]);
+    return {
+      value: tf.depthwiseConv2d(xs, ws, stride, "valid"),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xv, wv] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [, hp, wp, c] = xv.shape;
+        const [, ho, wo] = dy.shape as [number, number, number, number];
+        const taps: tf.Tensor[] = [];
+        let dx: tf.Tensor | null = null;
+        for (let ky = 0; ky < kh; ky++) {
+          for (let kx = 0; kx < kw; kx++) {
+            taps.push(tf.sum(tf.mul(tapOf(xv, ky, kx, ho, wo, stride), dy), [0, 1, 2]));
+            const tap = tf.reshape(tf.slice(wv, [ky, kx, 0, 0], [1, 1, c, 1]), [c]);
+            const part = untap(tf.mul(dy, tap), ky, kx, hp, wp, stride);
+            dx = dx === null ? part : tf.add(dx, part);
+          }
+        }
+        const dw = tf.reshape(tf.stack(taps), [kh, kw, c, 1]);
+        return [dx!, dw];
+      },
+    };
+  });
+  return f(input, filter) as tf.Tensor4D;
+}
+
+/**
+ * Average pooling with TF padding, padded cells not counted. For "same"
+ * padding it is a "valid" pool of the zero-padded input times a constant map
+ * `size^2 / (real cells of the window)`: tfjs 4.22's own AvgPoolGrad (cpu and
+ * wasm) divides every window's gradient by `size^2` even where the forward
+ * pass divided by fewer cells (measured: a 3x3 map, 2x2 window, stride 1,
+ * "same"), so its gradient disagrees with its own forward pass there.
+ *
+ * @param x Input `[n, h, w, c]`.
+ * @param size Window size.
+ * @param stride Stride.
+ * @param padding TF padding mode.
+ * @returns The pooled map.
+ * @example
+ * ```ts
+ * import { avgPoolPadded } from "./compile_kernels.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const x = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);
+ * const g = tf.grad((v: tf.Tensor) => tf.sum(avgPoolPadded(v as tf.Tensor4D, 2, 2, "same")))(x);
+ * assert.deepEqual(Array.from(avgPoolPadded(x, 2, 2, "same").dataSync()), [1.5, 3]);
+ * assert.deepEqual(Array.from(g.dataSync()), [0.5, 0.5, 1]);
+ * ```
+ */
+export function avgPoolPadded(
+  x: tf.Tensor4D,
+  size: number,
+  stride: number,
+  padding: "same" | "valid",
+): tf.Tensor4D {
+  if (padding === "valid") return tf.avgPool(x, size, stride, "valid");
+  const [, h, w] = x.shape;
+  const [ph, pw] = samePads(h, w, size, size, stride);
+  if (ph[0] + ph[1] + pw[0] + pw[1] === 0) return tf.avgPool(x, size, stride, "valid");
+  const ho = Math.ceil(h / stride);
+  const wo = Math.ceil(w / stride);
+  const real = (o: number, pad: number, extent: number) => {
+    const start = o * stride - pad;
+    return Math.min(start + size, extent) - Math.max(start, 0);
+  };
+  const corr = new Float32Array(ho * wo);
+  for (let oy = 0; oy < ho; oy++) {
+    for (let ox = 0; ox < wo; ox++) {
+      corr[oy * wo + ox] = (size * size) / (real(oy, ph[0], h) * real(ox, pw[0], w));
+    }
+  }
+  const pooled = tf.avgPool(tf.pad(x, [[0, 0], ph, pw, [0, 0]]), size, stride, "valid");
+  return tf.mul(pooled, tf.tensor4d(corr, [1, ho, wo, 1]));
+}

@@ -19,7 +19,15 @@ import { poolOptions } from "../../core/ops/pool.ts";
 import { ADD_DEFAULTS } from "../../core/ops/add.ts";
 import { DENSE_DEFAULTS } from "../../core/ops/dense.ts";
 import { L2_NORMALIZE_DEFAULTS } from "../../core/ops/l2_normalize.ts";
-import { batchNormTraining, conv2dCpu, l2NormalizeRows } from "./compile_kernels.ts";
+import { resolveDepthwiseConv2d } from "../../core/ops/depthwise_conv2d.ts";
+import {
+  avgPoolPadded,
+  batchNormTraining,
+  conv2dCpu,
+  depthwiseConv2dTf,
+  l2NormalizeRows,
+  maxPoolPadded,
+} from "./compile_kernels.ts";
 
 /** Batch statistics of one batch-norm node in a training pass. */
 export interface BatchNormStatistics {
@@ -129,9 +137,11 @@ function poolAdapter(kind: "maxPool" | "avgPool"): TfjsOpAdapter<never> {
     forward(node, c) {
       const o = poolOptions(node);
       const x = c.inputs[0] as tf.Tensor4D;
+      // Both pad explicitly: tfjs's gradients of "same" pooling are wrong
+      // (see maxPoolPadded, avgPoolPadded).
       return kind === "maxPool"
-        ? tf.maxPool(x, o.size, o.stride, o.padding)
-        : tf.avgPool(x, o.size, o.stride, o.padding);
+        ? maxPoolPadded(x, o.size, o.stride, o.padding)
+        : avgPoolPadded(x, o.size, o.stride, o.padding);
     },
     export(node, c) {
       const o = poolOptions(node);
@@ -157,6 +167,40 @@ function poolAdapter(kind: "maxPool" | "avgPool"): TfjsOpAdapter<never> {
  * ```
  */
 export const TFJS_OPS: TfjsOpAdapters = {
+  prelu: adapter<Node<"prelu">>({
+    forward: (_node, c) => tf.prelu(c.inputs[0]!, c.param("alpha")),
+    export: (node, c) => c.op(node.name, "Prelu", [c.inputs[0]!, c.param("alpha")]),
+  }),
+  softmax: adapter<Node<"softmax">>({
+    forward: (_node, c) => tf.softmax(c.inputs[0]!),
+    export: (node, c) => c.op(node.name, "Softmax", [c.inputs[0]!]),
+  }),
+  depthwiseConv2d: adapter<Node<"depthwiseConv2d">>({
+    forward(node, c) {
+      const r = resolveDepthwiseConv2d(node);
+      const y = depthwiseConv2dTf(
+        c.inputs[0] as tf.Tensor4D,
+        c.param("weights") as tf.Tensor4D,
+        r.stride,
+        r.padding,
+      );
+      return r.bias ? tf.add(y, c.param("biases")) : y;
+    },
+    export(node, c) {
+      const r = resolveDepthwiseConv2d(node);
+      const attr = {
+        strides: ints([1, r.stride, r.stride, 1]),
+        padding: { s: base64(r.padding.toUpperCase()) },
+        data_format: NHWC,
+        dilations: ints([1, 1, 1, 1]),
+      };
+      const n = node.name;
+      const inputs = [c.inputs[0]!, c.param("weights")];
+      if (!r.bias) return c.op(n, "DepthwiseConv2dNative", inputs, attr);
+      const conv = c.op(`${n}/_conv`, "DepthwiseConv2dNative", inputs, attr);
+      return c.op(n, "BiasAdd", [conv, c.param("biases")], { data_format: NHWC });
+    },
+  }),
   input: adapter<Node<"input">>({
     forward: (_node, c) => c.x,
     export: (node, c) => c.placeholder(node.shape),
@@ -345,4 +389,4 @@ export const TFJS_OPS: TfjsOpAdapters = {
       return c.op(n, "Mul", [x, inv]);
     },
   }),
-};
+} satisfies Record<NodeSpec["op"], TfjsOpAdapter<never>>;

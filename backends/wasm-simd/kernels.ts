@@ -22,6 +22,7 @@ import type {
 import type { Padding } from "../../core/model_spec.ts";
 import type { Tensor } from "../../core/types.ts";
 import type { PoolKernel, WasmSimdRuntime } from "./runtime.ts";
+import { createPureKernels, type PureTensor } from "../../core/pure/kernels.ts";
 
 /** A tensor handle of the wasm-simd kernels: an address in the shared memory and a shape. */
 export interface WasmTensor {
@@ -399,6 +400,16 @@ export function createWasmSimdKernels(
     }
     // y = (x - mean) * p + beta: centered, so a large mean does not cancel.
     return { p, q: Float64Array.from(b) };
+  };
+
+  // The pure specification kernels, for the ops that have no SIMD kernel yet (see below).
+  const pureKernels = createPureKernels();
+  const toPure = (x: WasmTensor): PureTensor =>
+    pureKernels.upload({ shape: x.shape, data: rt.read(x.ptr, x.size) });
+  const fromPure = (y: PureTensor): WasmTensor => {
+    const out = make(y.shape);
+    view(out).set(y.data);
+    return out;
   };
 
   return {
@@ -806,6 +817,36 @@ export function createWasmSimdKernels(
       const dx = make(x.shape);
       run("l2NormalizeBackward", [dy.ptr, x.ptr, dx.ptr, rows, d, epsilon], x.size);
       return dx;
+    },
+
+    // --- PURE FALLBACKS, NOT SIMD: prelu, softmax and depthwise convolution
+    // copy their operands out of the wasm memory, run the pure specification
+    // kernels (core/pure/kernels.ts) and copy the result back. Correct and
+    // tested by the conformance suite, but no faster than the pure backend;
+    // SIMD kernels for them are still to be written.
+    prelu(x, alpha) {
+      return fromPure(pureKernels.prelu(toPure(x), toPure(alpha)));
+    },
+    preluBackward(dy, x, alpha) {
+      const g = pureKernels.preluBackward(toPure(dy), toPure(x), toPure(alpha));
+      return { dx: fromPure(g.dx), dAlpha: fromPure(g.dAlpha) };
+    },
+    softmax(x) {
+      return fromPure(pureKernels.softmax(toPure(x)));
+    },
+    softmaxBackward(dy, y) {
+      return fromPure(pureKernels.softmaxBackward(toPure(dy), toPure(y)));
+    },
+    depthwiseConv2d(x, filter, options) {
+      return fromPure(pureKernels.depthwiseConv2d(toPure(x), toPure(filter), options));
+    },
+    depthwiseConv2dBackpropInput(dy, filter, options) {
+      return fromPure(
+        pureKernels.depthwiseConv2dBackpropInput(toPure(dy), toPure(filter), options),
+      );
+    },
+    depthwiseConv2dBackpropFilter(x, dy, options) {
+      return fromPure(pureKernels.depthwiseConv2dBackpropFilter(toPure(x), toPure(dy), options));
     },
   };
 }

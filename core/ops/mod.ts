@@ -26,6 +26,9 @@ import { dense } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
 import { l2Normalize } from "./l2_normalize.ts";
+import { prelu } from "./prelu.ts";
+import { softmax } from "./softmax.ts";
+import { depthwiseConv2d } from "./depthwise_conv2d.ts";
 
 export * from "./op.ts";
 
@@ -53,6 +56,9 @@ export const OPS: readonly AnyOpDef[] = [
   dropout,
   flatten,
   l2Normalize,
+  prelu,
+  softmax,
+  depthwiseConv2d,
 ];
 
 /** Ops by name. */

@@ -14,6 +14,7 @@ import type {
   Conv2dOptions,
   Kernels,
   PoolOptions,
+  PreluGradients,
 } from "../kernels.ts";
 import { windowGeometry } from "./_window.ts";
 
@@ -133,6 +134,18 @@ export function createPureKernels(options: PureKernelsOptions = {}): Kernels<Pur
       throw new RangeError(`Filter ${fmt(fShape)} exceeds input ${fmt(xShape)}`);
     }
     return { n, h, w, ci, kh, kw, co, oh: gy.out, ow: gx.out, pt: gy.padBefore, pl: gx.padBefore };
+  }
+
+  function depthwiseGeometry(
+    xShape: readonly number[],
+    fShape: readonly number[],
+    o: Conv2dOptions,
+  ) {
+    if (fShape.length !== 4 || fShape[3] !== 1) {
+      throw new RangeError(`Expected a depthwise filter [kh, kw, c, 1], got ${fmt(fShape)}`);
+    }
+    const g = conv2dGeometry(xShape, fShape, o);
+    return { ...g, c: g.ci };
   }
 
   function poolGeometry(shape: readonly number[], o: PoolOptions) {
@@ -735,6 +748,162 @@ export function createPureKernels(options: PureKernelsOptions = {}): Kernels<Pur
         }
       }
       return make(x.shape, out);
+    },
+
+    prelu(x, alpha) {
+      const c = lastDim(x);
+      requireChannels(alpha, c, "alpha");
+      const a = alpha.data;
+      const out = alloc(x.data.length);
+      for (let i = 0; i < out.length; i++) {
+        const v = x.data[i]!;
+        out[i] = v > 0 ? v : a[i % c]! * v;
+      }
+      return make(x.shape, out);
+    },
+    preluBackward(dy, x, alpha): PreluGradients<PureTensor> {
+      requireSame(dy, x, "preluBackward");
+      const c = lastDim(x);
+      requireChannels(alpha, c, "alpha");
+      const a = alpha.data;
+      const dx = alloc(x.data.length);
+      const da = new Float64Array(c);
+      for (let i = 0; i < dx.length; i++) {
+        const v = x.data[i]!;
+        const g = dy.data[i]!;
+        if (v > 0) {
+          dx[i] = g;
+        } else {
+          const j = i % c;
+          dx[i] = a[j]! * g;
+          da[j]! += g * v;
+        }
+      }
+      return { dx: make(x.shape, dx), dAlpha: fromF64([c], da) };
+    },
+    softmax(x) {
+      const c = lastDim(x);
+      const d = x.data;
+      const out = alloc(d.length);
+      const e = new Float64Array(c);
+      for (let i = 0; i < d.length; i += c) {
+        let m = -Infinity;
+        for (let j = 0; j < c; j++) m = Math.max(m, d[i + j]!);
+        let s = 0;
+        for (let j = 0; j < c; j++) {
+          e[j] = Math.exp(d[i + j]! - m);
+          s += e[j]!;
+        }
+        for (let j = 0; j < c; j++) out[i + j] = e[j]! / s;
+      }
+      return make(x.shape, out);
+    },
+    softmaxBackward(dy, y) {
+      requireSame(dy, y, "softmaxBackward");
+      const c = lastDim(y);
+      const out = alloc(y.data.length);
+      for (let i = 0; i < out.length; i += c) {
+        let dot = 0;
+        for (let j = 0; j < c; j++) dot += dy.data[i + j]! * y.data[i + j]!;
+        for (let j = 0; j < c; j++) out[i + j] = y.data[i + j]! * (dy.data[i + j]! - dot);
+      }
+      return make(y.shape, out);
+    },
+
+    depthwiseConv2d(x, filter, o) {
+      dims4(x, "input");
+      const g = depthwiseGeometry(x.shape, filter.shape, o);
+      const { n, h, w, c, kh, kw, oh, ow, pt, pl } = g;
+      const xd = x.data;
+      const fd = filter.data;
+      const out = alloc(n * oh * ow * c);
+      const acc = new Float64Array(c);
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            acc.fill(0);
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = oy * o.stride - pt + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = ox * o.stride - pl + kx;
+                if (ix < 0 || ix >= w) continue;
+                const xBase = ((b * h + iy) * w + ix) * c;
+                const fBase = (ky * kw + kx) * c;
+                for (let k = 0; k < c; k++) acc[k]! += xd[xBase + k]! * fd[fBase + k]!;
+              }
+            }
+            out.set(acc, ((b * oh + oy) * ow + ox) * c);
+          }
+        }
+      }
+      return make([n, oh, ow, c], out);
+    },
+    depthwiseConv2dBackpropInput(dy, filter, o) {
+      if (o.inputShape.length !== 4) {
+        throw new RangeError(`Expected a rank-4 input shape, got ${fmt(o.inputShape)}`);
+      }
+      const g = depthwiseGeometry(o.inputShape, filter.shape, o);
+      const { n, h, w, c, kh, kw, oh, ow, pt, pl } = g;
+      if (!sameShape(dy.shape, [n, oh, ow, c])) {
+        throw new RangeError(
+          `Gradient ${fmt(dy.shape)} does not match output [${n}, ${oh}, ${ow}, ${c}]`,
+        );
+      }
+      const dd = dy.data;
+      const fd = filter.data;
+      const dx = new Float64Array(n * h * w * c);
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            const dBase = ((b * oh + oy) * ow + ox) * c;
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = oy * o.stride - pt + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = ox * o.stride - pl + kx;
+                if (ix < 0 || ix >= w) continue;
+                const xBase = ((b * h + iy) * w + ix) * c;
+                const fBase = (ky * kw + kx) * c;
+                for (let k = 0; k < c; k++) dx[xBase + k]! += dd[dBase + k]! * fd[fBase + k]!;
+              }
+            }
+          }
+        }
+      }
+      return fromF64(o.inputShape, dx);
+    },
+    depthwiseConv2dBackpropFilter(x, dy, o) {
+      dims4(x, "input");
+      const g = depthwiseGeometry(x.shape, o.filterShape, o);
+      const { n, h, w, c, kh, kw, oh, ow, pt, pl } = g;
+      if (!sameShape(dy.shape, [n, oh, ow, c])) {
+        throw new RangeError(
+          `Gradient ${fmt(dy.shape)} does not match output [${n}, ${oh}, ${ow}, ${c}]`,
+        );
+      }
+      const xd = x.data;
+      const dd = dy.data;
+      const df = new Float64Array(kh * kw * c);
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            const dBase = ((b * oh + oy) * ow + ox) * c;
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = oy * o.stride - pt + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = ox * o.stride - pl + kx;
+                if (ix < 0 || ix >= w) continue;
+                const xBase = ((b * h + iy) * w + ix) * c;
+                const fBase = (ky * kw + kx) * c;
+                for (let k = 0; k < c; k++) df[fBase + k]! += xd[xBase + k]! * dd[dBase + k]!;
+              }
+            }
+          }
+        }
+      }
+      return fromF64(o.filterShape, df);
     },
   };
   return kernels;
