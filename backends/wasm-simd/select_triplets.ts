@@ -11,8 +11,9 @@
  * sums of squared differences, rounded to float32) by at most
  * {@link selectionBand}'s bound, so a comparison farther than that from its
  * decision boundary has the specification's outcome; a pair with any
- * comparison inside the band is resolved again here with the specification's
- * exact distances, for the few rows inside the band.
+ * comparison inside the band is resolved again with the specification's
+ * exact distances of the few rows inside the band (by the kernel; for
+ * batch-all, here).
  *
  * @module
  */
@@ -175,7 +176,7 @@ export function selectTripletsWasm(
     const countsAddress = allocate(pairs * 4);
     const posAddress = allocate(pairs * 4);
     const negAddress = allocate(numAnchors * 8);
-    const scratchAddress = allocate(3 * part * rt.threads);
+    const scratchAddress = allocate(4 * part * rt.threads);
     rt.f32(normsAddress, n).set(norms);
     new Int32Array(rt.memory.buffer, anchorsAddress, anchorTable.length).set(anchorTable);
     new Float64Array(rt.memory.buffer, usAddress, us.length).set(us);
@@ -192,6 +193,8 @@ export function selectTripletsWasm(
       }, { transB: true, ldc: n, threads: work < 1 << 18 ? 1 : rt.threads });
     }
     rt.run("selectTripletsScan", [
+      xAddress,
+      cols,
       gAddress,
       normsAddress,
       n,
@@ -207,7 +210,7 @@ export function selectTripletsWasm(
       posAddress,
       negAddress,
       scratchAddress,
-      3 * part,
+      4 * part,
     ], { threads: numAnchors * n < 1 << 14 ? 1 : rt.threads });
     // No allocation from here on: the views stay valid.
     const buffer = rt.memory.buffer;

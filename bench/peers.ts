@@ -1,0 +1,149 @@
+/**
+ * Our backends against what a user would run instead, side by side in one
+ * run with interleaved rounds (this machine is shared and noisy: every round
+ * runs each contender once, in turn, and the table reports medians and the
+ * best round of each).
+ *
+ * - Triplet selection at the reference batch (45 people x 40 images, 128-d,
+ *   alpha 0.2): FaceNet (TensorFlow)'s numpy `select_triplets`
+ *   (bench/peer_select_triplets_numpy.py, Debian's python3-numpy) against
+ *   wasm-simd with 1 and 2 threads and the pure specification. Two batches:
+ *   "clustered" (identities apart, as after training: few candidates) and
+ *   "random" (unit rows without identities, as early in training: about half
+ *   of the negatives are candidates). wasm-simd's triplets are checked equal
+ *   to the specification's.
+ *
+ * Run: deno task bench:peers [--rounds 5] [--reps 3] (PYTHON=... picks another
+ * interpreter than Debian's /usr/bin/python3)
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { clusteredEmbeddings, randomValues } from "./_fixtures.ts";
+import { createWasmSimdBackend } from "../backends/wasm-simd/mod.ts";
+import { l2Normalize } from "../core/pure/distances.ts";
+import { createRng } from "../core/pure/rng.ts";
+import { selectTriplets } from "../core/pure/select_triplets.ts";
+import type { Backend } from "../core/backend.ts";
+import type { Matrix } from "../core/types.ts";
+
+const PEOPLE = 45;
+const PER_PERSON = 40;
+const DIM = 128;
+const ALPHA = 0.2;
+/** Debian's interpreter (its python3-numpy, python3-torch) unless PYTHON names another. */
+const PYTHON = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    reps: { type: "string", default: "3" },
+  },
+});
+const rounds = Number(values.rounds);
+const reps = Number(values.reps);
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function numpySelection(file: string, reps: number): Promise<number[]> {
+  const out = await new Deno.Command(PYTHON, {
+    args: [
+      new URL("./peer_select_triplets_numpy.py", import.meta.url).pathname,
+      file,
+      String(PEOPLE * PER_PERSON),
+      String(DIM),
+      String(PEOPLE),
+      String(PER_PERSON),
+      String(ALPHA),
+      String(reps),
+    ],
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("python3 bench/peer_select_triplets_numpy.py failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout)).times_ms;
+}
+
+async function timeOurs(backend: Backend, e: Matrix, reps: number): Promise<number[]> {
+  const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await backend.selectTriplets(e, numPerClass, { alpha: ALPHA, rng: createRng(i) });
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+const batches: [string, Matrix][] = [
+  ["clustered", clusteredEmbeddings(PEOPLE, PER_PERSON, DIM, 21)],
+  [
+    "random",
+    l2Normalize({
+      rows: PEOPLE * PER_PERSON,
+      cols: DIM,
+      data: randomValues(PEOPLE * PER_PERSON * DIM, 7),
+    }),
+  ],
+];
+const wasm1 = await createWasmSimdBackend({ threads: 1 });
+const wasm2 = await createWasmSimdBackend({ threads: 2 });
+const dir = await Deno.makeTempDir();
+try {
+  console.log(
+    `triplet selection, ${PEOPLE} people x ${PER_PERSON} images, ${DIM}-d, alpha ${ALPHA}: ` +
+      `${rounds} interleaved rounds of ${reps} runs each; load average ${
+        Deno.loadavg().map((v) => v.toFixed(1)).join(" ")
+      }`,
+  );
+  for (const [label, e] of batches) {
+    const file = `${dir}/${label}.f32`;
+    await Deno.writeFile(file, new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+    const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
+    const options = { alpha: ALPHA, rng: createRng(1) };
+    const expected = selectTriplets(e, numPerClass, options);
+    for (const backend of [wasm1, wasm2]) {
+      const actual = await backend.selectTriplets(e, numPerClass, options);
+      if (JSON.stringify(actual.triplets) !== JSON.stringify(expected.triplets)) {
+        throw new Error(`${backend.device}: triplets differ from the specification's (${label})`);
+      }
+    }
+    const times: Record<string, number[]> = {
+      numpy: [],
+      pure: [],
+      "wasm-simd x1": [],
+      "wasm-simd x2": [],
+    };
+    for (let r = 0; r < rounds; r++) {
+      times.numpy!.push(...await numpySelection(file, reps));
+      times["wasm-simd x1"]!.push(...await timeOurs(wasm1, e, reps));
+      times["wasm-simd x2"]!.push(...await timeOurs(wasm2, e, reps));
+      if (r === 0) {
+        const t = performance.now();
+        selectTriplets(e, numPerClass, { alpha: ALPHA, rng: createRng(r) });
+        times.pure!.push(performance.now() - t);
+      }
+    }
+    const base = median(times.numpy!);
+    console.log(
+      `\n${label}: ${expected.triplets.length} triplets of ${expected.pairs} pairs ` +
+        `(no candidate: ${(100 * expected.noCandidateFraction).toFixed(1)}%)`,
+    );
+    console.log("| contender | median ms | best ms | speed vs numpy (median) |");
+    console.log("| --- | ---: | ---: | ---: |");
+    for (const [name, ts] of Object.entries(times)) {
+      const m = median(ts);
+      console.log(
+        `| ${name} | ${m.toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${(base / m).toFixed(1)}x |`,
+      );
+    }
+  }
+} finally {
+  wasm1.dispose();
+  wasm2.dispose();
+  await Deno.remove(dir, { recursive: true });
+}
