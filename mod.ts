@@ -305,6 +305,19 @@ export {
   writeExportedModel,
 } from "./backends/tfjs/export.ts";
 export {
+  buildOnnxModel,
+  ONNX_INPUT_NAME,
+  ONNX_IR_VERSION,
+  ONNX_OPS,
+  ONNX_OPSET,
+  ONNX_OUTPUT_NAME,
+  type OnnxAttribute,
+  type OnnxExportContext,
+  type OnnxExportOptions,
+  type OnnxOpAdapter,
+  type OnnxOpAdapters,
+} from "./backends/onnx/export.ts";
+export {
   applyOptimizerWasm,
   createWasmSimdBackend,
   createWasmSimdKernels,

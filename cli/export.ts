@@ -5,7 +5,9 @@
  * NHWC float32 images standardized as in training (`(x - 127.5) / 128`).
  * The metadata (`userDefinedMetadata.facenet.input`) records the input size
  * and standardization, which `imageDataToInput` (core/pure/model_input.ts)
- * applies to an `ImageData`.
+ * applies to an `ImageData`. With `--format onnx` it writes `model.onnx`
+ * instead (backends/onnx/export.ts), for ONNX Runtime and the engines that
+ * load ONNX.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
+import { buildOnnxModel } from "../backends/onnx/export.ts";
 import { replaceFolderAtomic, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputFolder, checkOutputPath } from "./_output.ts";
 import { join } from "node:path";
@@ -25,6 +28,12 @@ export const EXPORT_FLAGS: FlagTable = {
     help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
   },
   "out": { kind: "string", help: "folder to write model.json and the weight shards into" },
+  "format": {
+    kind: "string",
+    help: "tfjs: a TensorFlow.js graph model (model.json + shards); onnx: model.onnx (opset 13)",
+    default: "tfjs",
+    choices: ["tfjs", "onnx"],
+  },
   "force": { kind: "boolean", help: "replace a non-empty --out folder" },
   "raw-weights": {
     kind: "boolean",
@@ -32,20 +41,22 @@ export const EXPORT_FLAGS: FlagTable = {
   },
 };
 
-/** `--force` replaces only a previous export: a folder of model.json and .bin shards. */
+/** `--force` replaces only a previous export: a folder of model.json and .bin shards, or model.onnx. */
 async function checkPreviousExport(out: string): Promise<void> {
   const info = await Deno.lstat(out);
   const foreign: string[] = [];
   if (info.isDirectory) {
     for await (const entry of Deno.readDir(out)) {
-      if (!entry.isFile || !(entry.name === "model.json" || entry.name.endsWith(".bin"))) {
+      const exported = entry.name === "model.json" || entry.name === "model.onnx" ||
+        entry.name.endsWith(".bin");
+      if (!entry.isFile || !exported) {
         foreign.push(entry.name);
       }
     }
   } else foreign.push(out);
   if (foreign.length > 0) {
     throw new UsageError(
-      `--force replaces only a previous export (model.json and .bin shards), but ${out} holds ${
+      `--force replaces only a previous export (model.json and .bin shards, or model.onnx), but ${out} holds ${
         foreign.slice(0, 3).join(", ")
       }${foreign.length > 3 ? ", ..." : ""}; choose another --out folder`,
     );
@@ -66,6 +77,8 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
       "then model.predict(images) with NHWC float32 images standardized as (x - 127.5) / 128.",
       "model.json's userDefinedMetadata.facenet.input records the input size and standardization;",
       "imageDataToInput(imageData, input) from the pure entry point prepares an image for it.",
+      "--format onnx writes model.onnx (input 'images' [N, H, W, 3] NHWC, output 'embeddings'),",
+      "for ONNX Runtime, Triton, TensorRT or PyTorch (onnx2torch); metadata 'facenet.input'.",
     ]));
     return 0;
   }
@@ -92,14 +105,23 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
   const standardization = standardize === "prewhiten" || standardize === "none"
     ? standardize
     : "fixed";
-  const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage, standardization });
-  // Shards and model.json appear together or not at all: a new folder is
-  // filled beside --out, then swapped in.
-  await replaceFolderAtomic(out, async (tmp) => {
-    for (const shard of artifacts.shards) await writeFileAtomic(join(tmp, shard.name), shard.data);
-    await writeFileAtomic(join(tmp, "model.json"), JSON.stringify(artifacts.modelJson));
-  });
-  const written = join(out, "model.json");
+  const onnx = flags.values["format"] === "onnx";
+  // The files appear together or not at all: a new folder is filled beside --out, then swapped in.
+  if (onnx) {
+    const bytes = buildOnnxModel(spec, state, { useMovingAverage, standardization });
+    await replaceFolderAtomic(out, async (tmp) => {
+      await writeFileAtomic(join(tmp, "model.onnx"), bytes);
+    });
+  } else {
+    const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage, standardization });
+    await replaceFolderAtomic(out, async (tmp) => {
+      for (const shard of artifacts.shards) {
+        await writeFileAtomic(join(tmp, shard.name), shard.data);
+      }
+      await writeFileAtomic(join(tmp, "model.json"), JSON.stringify(artifacts.modelJson));
+    });
+  }
+  const written = join(out, onnx ? "model.onnx" : "model.json");
   console.log(
     `wrote ${written} (${meta.model}, ${meta.embeddingSize}-d, step ${meta.step}, ` +
       `${useMovingAverage ? "moving-average" : "raw"} weights)`,
