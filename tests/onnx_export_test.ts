@@ -1,7 +1,8 @@
 // The ONNX export, run by ONNX Runtime (onnxruntime-web's wasm build, single
 // thread), against the pure backend: nano, Inception-ResNet-v1 at 75 px, and
 // a small spec with every op of the registry (pools with SAME/VALID padding,
-// non-square kernels, biases, learned batch-norm scale, concat of features).
+// non-square kernels, biases, learned batch-norm scale, concat of features,
+// depthwise convolution, PReLU and softmax on images and on features).
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-web";
 import type { ModelSpec } from "../core/model_spec.ts";
@@ -55,7 +56,9 @@ function trainedLooking(spec: ModelSpec, seed: number): ModelState {
   const ema = perturb(base.params, (name, n) => {
     const raw = base.params[name]!.data;
     const noise = values(++k, n, -0.1, 0.1);
-    if (name.endsWith("/gamma")) return raw.map((v, i) => v + 2 * noise[i]!);
+    if (name.endsWith("/gamma") || name.endsWith("/alpha")) {
+      return raw.map((v, i) => v + 2 * noise[i]!);
+    }
     if (name.endsWith("/beta") || name.endsWith("/biases")) return noise.map((v) => 3 * v);
     return raw.map((v, i) => v * (1 + noise[i]!));
   });
@@ -127,15 +130,29 @@ Deno.test("every op with every option exported to ONNX embeds like the pure back
       { op: "concat", name: "cat", inputs: ["c2", "apv"] },
       { op: "add", name: "res", inputs: ["mp", "c1/relu"], scale: 0.3 },
       { op: "globalAvgPool", name: "gap", input: "cat" },
+      { op: "softmax", name: "gap/softmax", input: "gap" },
+      {
+        op: "depthwiseConv2d",
+        name: "dw",
+        input: "c1/relu",
+        kernel: [3, 2],
+        stride: 2,
+        padding: "same",
+        bias: true,
+      },
+      { op: "prelu", name: "dw/prelu", input: "dw" },
+      { op: "softmax", name: "dw/softmax", input: "dw/prelu" },
       { op: "flatten", name: "flat", input: "ap" },
       { op: "flatten", name: "flat2", input: "res" },
-      { op: "concat", name: "feats", inputs: ["gap", "flat", "flat2"] },
+      { op: "flatten", name: "flat3", input: "dw/softmax" },
+      { op: "concat", name: "feats", inputs: ["gap/softmax", "flat", "flat2", "flat3"] },
       { op: "dropout", name: "drop", input: "feats", keepProbability: 0.8 },
       { op: "dense", name: "fc", input: "drop", units: 6 },
       { op: "batchNorm", name: "fc/bn", input: "fc", scale: false },
-      { op: "l2Normalize", name: "emb", input: "fc/bn" },
+      { op: "prelu", name: "fc/prelu", input: "fc/bn" },
+      { op: "l2Normalize", name: "emb", input: "fc/prelu" },
     ],
-    prelogits: "fc/bn",
+    prelogits: "fc/prelu",
     output: "emb",
   };
   for (const seed of [3, 4, 5]) await compare(spec, trainedLooking(spec, seed), 2, 20 + seed);

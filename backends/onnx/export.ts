@@ -17,10 +17,10 @@
  * TensorFlow's HWIO to ONNX's OIHW, everything else is stored as trained.
  *
  * Ops written ({@link ONNX_OPS}, one adapter per op of the core's registry):
- * Transpose, Conv (with bias), BatchNormalization, Relu, MaxPool,
- * AveragePool (padding excluded from the mean, as TensorFlow's SAME),
- * ReduceMean, Concat, Mul, Add, MatMul, Identity, Reshape, ReduceSumSquare,
- * Max, Sqrt, Div.
+ * Transpose, Conv (with bias; grouped for depthwise), BatchNormalization,
+ * Relu, PRelu, Softmax, MaxPool, AveragePool (padding excluded from the mean,
+ * as TensorFlow's SAME), ReduceMean, Concat, Mul, Add, MatMul, Identity,
+ * Reshape, ReduceSumSquare, Max, Sqrt, Div.
  *
  * @module
  */
@@ -31,6 +31,7 @@ import type { Tensor } from "../../core/types.ts";
 import { BUILTIN_OPS, type OpRegistry } from "../../core/ops/mod.ts";
 import { resolveBatchNorm } from "../../core/ops/batch_norm.ts";
 import { resolveConv2d } from "../../core/ops/conv2d.ts";
+import { resolveDepthwiseConv2d } from "../../core/ops/depthwise_conv2d.ts";
 import { poolOptions } from "../../core/ops/pool.ts";
 import { ADD_DEFAULTS } from "../../core/ops/add.ts";
 import { DENSE_DEFAULTS } from "../../core/ops/dense.ts";
@@ -176,6 +177,35 @@ export const ONNX_OPS: OnnxOpAdapters = {
       });
     },
   }),
+  depthwiseConv2d: adapter<Node<"depthwiseConv2d">>({
+    export(node, c) {
+      const r = resolveDepthwiseConv2d(node);
+      const shape = c.inputShapes[0]!;
+      const channels = shape[shape.length - 1]!;
+      // [kh, kw, c, 1] (TensorFlow) to [c, 1, kh, kw] (ONNX, one group per channel).
+      const weights = c.param("weights", (t) => {
+        const [kh, kw, ch] = t.shape as [number, number, number, number];
+        const out = new Float32Array(t.data.length);
+        for (let y = 0; y < kh; y++) {
+          for (let x = 0; x < kw; x++) {
+            for (let k = 0; k < ch; k++) {
+              out[(k * kh + y) * kw + x] = t.data[(y * kw + x) * ch + k]!;
+            }
+          }
+        }
+        return { shape: [ch, 1, kh, kw], data: out };
+      });
+      const all = [c.inputs[0]!, weights];
+      if (r.bias) all.push(c.param("biases"));
+      return c.op(node.name, "Conv", all, {
+        kernel_shape: { ints: [r.kh, r.kw] },
+        strides: { ints: [r.stride, r.stride] },
+        pads: { ints: pads(shape, r.kh, r.kw, r.stride, r.padding) },
+        dilations: { ints: [1, 1] },
+        group: { i: channels },
+      });
+    },
+  }),
   batchNorm: adapter<Node<"batchNorm">>({
     export(node, c) {
       const r = resolveBatchNorm(node);
@@ -196,6 +226,24 @@ export const ONNX_OPS: OnnxOpAdapters = {
   }),
   relu: adapter<Node<"relu">>({
     export: (node, c) => c.op(node.name, "Relu", [c.inputs[0]!]),
+  }),
+  prelu: adapter<Node<"prelu">>({
+    export(node, c) {
+      // One slope per channel; in NCHW it broadcasts as [c, 1, 1].
+      const rank3 = c.inputShapes[0]!.length === 3;
+      const alpha = c.param(
+        "alpha",
+        (t) => rank3 ? { shape: [t.shape[0]!, 1, 1], data: t.data } : t,
+      );
+      return c.op(node.name, "PRelu", [c.inputs[0]!, alpha]);
+    },
+  }),
+  softmax: adapter<Node<"softmax">>({
+    export: (node, c) =>
+      // The last axis of the spec's shape: channels, which is axis 1 of an NCHW value.
+      c.op(node.name, "Softmax", [c.inputs[0]!], {
+        axis: { i: c.inputShapes[0]!.length === 3 ? 1 : -1 },
+      }),
   }),
   maxPool: poolAdapter("MaxPool"),
   avgPool: poolAdapter("AveragePool"),
