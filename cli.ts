@@ -95,6 +95,14 @@ export async function main(args: string[]): Promise<number> {
       console.error(`error: ${error.message} (see: ${name} --help)`);
       return 2;
     }
+    if (error instanceof RangeError && /Array buffer allocation failed/.test(error.message)) {
+      // A size flag too large for this machine's memory: name the flags that size tensors.
+      console.error(
+        "error: out of memory allocating a tensor (Array buffer allocation failed); lower " +
+          "--batch-size, --image-size or --embedding-size",
+      );
+      return 1;
+    }
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (Deno.env.get("FACENET_DEBUG")) console.error(error);
     return 1;

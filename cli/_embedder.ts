@@ -12,8 +12,8 @@
 import type { Backend, Model, TrainingOptions } from "../core/backend.ts";
 import type { Matrix } from "../core/types.ts";
 import type { FlagTable, ParsedFlags } from "./flags.ts";
-import { UsageError } from "./flags.ts";
-import { openBackend } from "./backends.ts";
+import { FLAG_LIMITS, UsageError } from "./flags.ts";
+import { BACKEND_FLAGS, openBackend } from "./backends.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { ImageLoader, type PrepareOptions, type Standardization } from "../io/pipeline.ts";
@@ -27,14 +27,7 @@ export const MODEL_FLAGS: FlagTable = {
     kind: "string",
     help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
   },
-  "backend": {
-    kind: "string",
-    help: "compute backend; auto picks tfjs on a hardware GPU, else wasm-simd",
-    default: "auto",
-    choices: ["auto", "pure", "tfjs", "wasm-simd"],
-  },
-  "device": { kind: "string", help: "tfjs device override", choices: ["webgpu", "wasm", "cpu"] },
-  "threads": { kind: "number", help: "wasm-simd worker threads", integer: true, min: 1 },
+  ...BACKEND_FLAGS,
   "batch-size": {
     kind: "number",
     help: "images per forward pass",
@@ -47,6 +40,7 @@ export const MODEL_FLAGS: FlagTable = {
     help: "model input size (default: the checkpoint's training size)",
     integer: true,
     min: 8,
+    max: FLAG_LIMITS.imageSize,
   },
   "resize": {
     kind: "number",
@@ -54,13 +48,21 @@ export const MODEL_FLAGS: FlagTable = {
       "(default: no resize, as the reference implementation)",
     integer: true,
     min: 1,
+    max: FLAG_LIMITS.imageSize * 4,
   },
   "standardize": {
     kind: "string",
     help: "input standardization (default: the checkpoint's, else fixed (x-127.5)/128)",
     choices: ["fixed", "prewhiten", "none"],
   },
-  "workers": { kind: "number", help: "image decoding workers", integer: true, min: 0, default: 0 },
+  "workers": {
+    kind: "number",
+    help: "image decoding workers",
+    integer: true,
+    min: 0,
+    max: FLAG_LIMITS.workers,
+    default: 0,
+  },
   "quiet": { kind: "boolean", help: "no progress messages on stderr" },
 };
 

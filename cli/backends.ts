@@ -1,12 +1,44 @@
 /**
  * Opens a backend by name for the CLI. `auto` picks tfjs on a hardware
- * WebGPU adapter, else the wasm-simd backend (the fastest CPU backend).
+ * WebGPU adapter (or when a tfjs `--device` is named), else the wasm-simd
+ * backend (the fastest CPU backend).
  *
  * @module
  */
 
 import type { Backend } from "../core/backend.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
+import { FLAG_LIMITS, type FlagTable } from "./flags.ts";
+
+/** The backend flags every command that runs a model shares. */
+export const BACKEND_FLAGS: FlagTable = {
+  "backend": {
+    kind: "string",
+    help: "compute backend; auto picks tfjs on a hardware GPU (or with --device), else wasm-simd",
+    default: "auto",
+    choices: ["auto", "pure", "tfjs", "wasm-simd"],
+  },
+  "device": {
+    kind: "string",
+    help: "tfjs device (with --backend auto: use tfjs on it)",
+    choices: ["webgpu", "wasm", "cpu"],
+    usedWhen: {
+      when: (v) => v["backend"] === "tfjs" || v["backend"] === "auto",
+      noEffect: "without --backend tfjs (or auto)",
+    },
+  },
+  "threads": {
+    kind: "number",
+    help: "wasm-simd worker threads (default: all cores)",
+    integer: true,
+    min: 1,
+    max: FLAG_LIMITS.threads,
+    usedWhen: {
+      when: (v) => v["backend"] === "wasm-simd" || v["backend"] === "auto",
+      noEffect: "without --backend wasm-simd (or auto)",
+    },
+  },
+};
 
 /** Options of {@link openBackend}. */
 export interface OpenBackendOptions {
@@ -16,12 +48,17 @@ export interface OpenBackendOptions {
   readonly threads?: number | undefined;
   /** What the backend is for; tfjs picks cpu to train and wasm to infer without a GPU. */
   readonly purpose?: "training" | "inference";
+  /** Receives a warning when `auto` chose a backend that ignores `threads`; default: stderr. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Whether Deno offers a WebGPU adapter that is real hardware (not a software fallback). */
 export async function hasHardwareGpu(): Promise<boolean> {
   const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   if (gpu === undefined) return false;
+  // Mesa's Vulkan loader complains on stderr when probing an adapter without a runtime
+  // directory (root shells, containers, tools run in process); give it one.
+  if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
   try {
     const adapter = await gpu.requestAdapter() as { info?: { isFallbackAdapter?: boolean } } | null;
     return adapter !== null && adapter.info?.isFallbackAdapter !== true;
@@ -42,7 +79,14 @@ export async function openBackend(
   options: OpenBackendOptions = {},
 ): Promise<Backend> {
   let chosen = name;
-  if (chosen === "auto") chosen = (await hasHardwareGpu()) ? "tfjs" : "wasm-simd";
+  if (chosen === "auto") {
+    chosen = options.device !== undefined || (await hasHardwareGpu()) ? "tfjs" : "wasm-simd";
+    if (chosen === "tfjs" && options.threads !== undefined) {
+      (options.onWarning ?? ((m: string) => console.error(`warning: ${m}`)))(
+        `--threads has no effect: --backend auto chose tfjs`,
+      );
+    }
+  }
   switch (chosen) {
     case "pure":
       return createPureBackend();

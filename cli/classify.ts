@@ -18,7 +18,7 @@
 
 import { readTextFileBounded, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
-import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { type FlagTable, type FlagUse, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   embeddingProgress,
   embedFiles,
@@ -34,6 +34,24 @@ import {
   type SoftmaxClassifier,
 } from "../core/pure/classifier.ts";
 import { createRng, shuffle } from "../core/pure/rng.ts";
+
+const SPLIT_ONLY: FlagUse = {
+  when: (v) => v["use-split-dataset"] === true,
+  noEffect: "without --use-split-dataset",
+  // The reference implementation's classifier.py accepted them without the split.
+  warnOnly: true,
+};
+/** classifier.py took one command line in both modes: a flag of the other mode only warns. */
+const TRAIN_ONLY: FlagUse = {
+  when: (_, p) => p[0] !== "CLASSIFY",
+  noEffect: "in CLASSIFY mode",
+  warnOnly: true,
+};
+const CLASSIFY_ONLY: FlagUse = {
+  when: (_, p) => p[0] !== "TRAIN",
+  noEffect: "in TRAIN mode",
+  warnOnly: true,
+};
 
 /** The flags of `classify`. */
 export const CLASSIFY_FLAGS: FlagTable = {
@@ -53,6 +71,7 @@ export const CLASSIFY_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 20,
+    usedWhen: SPLIT_ONLY,
   },
   "nrof-train-images-per-class": {
     kind: "number",
@@ -60,17 +79,35 @@ export const CLASSIFY_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 10,
+    usedWhen: SPLIT_ONLY,
   },
-  "seed": { kind: "number", help: "random seed of the split", integer: true, default: 666 },
-  "l2": { kind: "number", help: "L2 coefficient of the classifier", min: 0, default: 1e-4 },
+  "seed": {
+    kind: "number",
+    help: "random seed of the split",
+    integer: true,
+    default: 666,
+    usedWhen: SPLIT_ONLY,
+  },
+  "l2": {
+    kind: "number",
+    help: "L2 coefficient of the classifier",
+    min: 0,
+    default: 1e-4,
+    usedWhen: TRAIN_ONLY,
+  },
   "max-iterations": {
     kind: "number",
     help: "L-BFGS iterations of the fit",
     integer: true,
     min: 1,
     default: 500,
+    usedWhen: TRAIN_ONLY,
   },
-  "json": { kind: "boolean", help: "CLASSIFY: print one JSON object instead of lines" },
+  "json": {
+    kind: "boolean",
+    help: "CLASSIFY: print one JSON object instead of lines",
+    usedWhen: CLASSIFY_ONLY,
+  },
 };
 
 /** A saved classifier: the fitted model plus the checkpoint it was trained on. */

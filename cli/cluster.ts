@@ -76,6 +76,10 @@ export const CLUSTER_FLAGS: FlagTable = {
     help: "chinese-whispers visiting order seed",
     integer: true,
     default: 666,
+    usedWhen: {
+      when: (v) => v["method"] === "chinese-whispers",
+      noEffect: "without --method chinese-whispers",
+    },
   },
   "json": { kind: "boolean", help: "print the clusters (and purity) as one JSON object" },
 };

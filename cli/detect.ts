@@ -11,7 +11,7 @@
  */
 
 import { basename, extname, join } from "node:path";
-import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { FLAG_LIMITS, type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { DETECTOR_FLAGS, openDetector } from "./_mtcnn.ts";
 import { encodePng, readImage } from "../io/images.ts";
 import { drawDetections } from "../core/detect/draw.ts";
@@ -24,7 +24,12 @@ export const DETECT_FLAGS: FlagTable = {
     kind: "number",
     integer: true,
     min: 1,
+    max: FLAG_LIMITS.threads,
     help: "wasm-simd threads (default: all cores)",
+    usedWhen: {
+      when: (v) => v["detector-backend"] === "wasm-simd",
+      noEffect: "with --detector-backend pure",
+    },
   },
   "draw": {
     kind: "string",

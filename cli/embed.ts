@@ -53,6 +53,7 @@ export const EMBED_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 1,
+    usedWhen: { when: (v) => v["data-dir"] !== undefined, noEffect: "without --data-dir" },
   },
   "out": {
     kind: "string",

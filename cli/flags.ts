@@ -1,17 +1,51 @@
 /**
  * A small, table-driven flag parser on top of `node:util` `parseArgs`: typed
- * values, choices, defaults, generated `--help`, and one-line errors.
+ * values, choices, bounds, defaults, generated `--help`, and one-line errors.
+ *
+ * One rule for every command: a flag given explicitly that the chosen
+ * configuration does not use is an error (a warning where the reference
+ * implementation silently accepted it), declared per flag with
+ * {@link FlagUse} and checked by {@link parseFlags}.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 
+/**
+ * Upper bounds of the flags that size memory or threads, so that a typo is a
+ * usage error naming the flag instead of an out-of-memory kill.
+ */
+export const FLAG_LIMITS = {
+  /** wasm-simd worker threads. */
+  threads: 64,
+  /** Image decoding workers. */
+  workers: 64,
+  /** Model input side in pixels (the reference implementation uses 160). */
+  imageSize: 1024,
+  /** Embedding dimension (the reference implementation uses 128 or 512). */
+  embeddingSize: 4096,
+} as const;
+
+/** Parsed flag values by kebab-case name. */
+export type FlagValues = Readonly<Record<string, number | string | boolean | undefined>>;
+
+/** When a flag has an effect. */
+export interface FlagUse {
+  /** Whether the flag has an effect, given every parsed value and the positionals. */
+  readonly when: (values: FlagValues, positionals: readonly string[]) => boolean;
+  /** Ends the message "--flag has no effect ...", e.g. "without --backend tfjs". */
+  readonly noEffect: string;
+  /** Only warn instead of refusing: the reference implementation silently accepted the flag. */
+  readonly warnOnly?: boolean;
+}
+
 /** The description of one flag. */
 export type FlagSpec =
   | {
     readonly kind: "number";
     readonly help: string;
+    readonly usedWhen?: FlagUse;
     readonly default?: number;
     readonly integer?: boolean;
     readonly min?: number;
@@ -22,10 +56,11 @@ export type FlagSpec =
   | {
     readonly kind: "string";
     readonly help: string;
+    readonly usedWhen?: FlagUse;
     readonly default?: string;
     readonly choices?: readonly string[];
   }
-  | { readonly kind: "boolean"; readonly help: string };
+  | { readonly kind: "boolean"; readonly help: string; readonly usedWhen?: FlagUse };
 
 /** A table of flags by kebab-case name. */
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -36,6 +71,14 @@ export interface ParsedFlags {
   /** Names of the flags the user set explicitly. */
   readonly explicit: ReadonlySet<string>;
   readonly positionals: string[];
+  /** Warnings about flags given without effect (already passed to `onWarning`). */
+  readonly warnings: readonly string[];
+}
+
+/** Options of {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /** Receives each warning; default: printed on stderr as `warning: ...`. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** A usage error: the CLI prints its message on one line and exits with code 2. */
@@ -49,13 +92,36 @@ export class UsageError extends Error {
 
 /**
  * Parses `args` against a flag table; `--help`/`-h` is always accepted.
+ * Unless help is asked for, every explicit flag whose {@link FlagUse} says
+ * it has no effect is refused (or, with `warnOnly`, reported to `onWarning`).
  *
  * @param args The command-line arguments after the subcommand.
  * @param table The flags.
- * @returns Typed values (defaults filled in), the explicitly set names and positionals.
- * @throws {UsageError} For an unknown flag, a missing value or a bad value.
+ * @param options Where warnings go.
+ * @returns Typed values (defaults filled in), the explicitly set names, positionals and warnings.
+ * @throws {UsageError} For an unknown flag, a missing or bad value, or a flag without effect.
+ * @example
+ * ```ts
+ * import { type FlagTable, parseFlags } from "./flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const table: FlagTable = {
+ *   "backend": { kind: "string", help: "backend", default: "pure", choices: ["pure", "tfjs"] },
+ *   "device": {
+ *     kind: "string",
+ *     help: "tfjs device",
+ *     usedWhen: { when: (v) => v["backend"] === "tfjs", noEffect: "without --backend tfjs" },
+ *   },
+ * };
+ * assert.equal(parseFlags(["--backend=tfjs", "--device=cpu"], table).values["device"], "cpu");
+ * assert.throws(() => parseFlags(["--device=cpu"], table), /--device has no effect without --backend tfjs/);
+ * ```
  */
-export function parseFlags(args: readonly string[], table: FlagTable): ParsedFlags {
+export function parseFlags(
+  args: readonly string[],
+  table: FlagTable,
+  parseOptions: ParseFlagsOptions = {},
+): ParsedFlags {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
@@ -67,6 +133,15 @@ export function parseFlags(args: readonly string[], table: FlagTable): ParsedFla
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    // `--alpha -1`: parseArgs reads -1 as a flag; its hint to write `--alpha=-1` is on a later line.
+    const dash = /^Option '--([\w-]+)[^']*' argument is ambiguous/.exec(message);
+    if (dash !== null) {
+      const name = dash[1];
+      throw new UsageError(
+        `--${name} is missing its value (a value that starts with a dash, such as a negative ` +
+          `number, is written --${name}=-1)`,
+      );
+    }
     throw new UsageError(message.split("\n")[0] ?? message);
   }
   const values: Record<string, number | string | boolean | undefined> = {};
@@ -89,7 +164,24 @@ export function parseFlags(args: readonly string[], table: FlagTable): ParsedFla
     }
   }
   values["help"] = parsed.values.help === true;
-  return { values, explicit, positionals: parsed.positionals };
+  const warnings: string[] = [];
+  if (!values["help"]) {
+    const onWarning = parseOptions.onWarning ?? ((m: string) => console.error(`warning: ${m}`));
+    for (const [name, spec] of Object.entries(table)) {
+      const use = spec.usedWhen;
+      if (use === undefined || !explicit.has(name) || use.when(values, parsed.positionals)) {
+        continue;
+      }
+      if (use.warnOnly) {
+        const message = `--${name} has no effect ${use.noEffect}; ignored`;
+        warnings.push(message);
+        onWarning(message);
+      } else {
+        throw new UsageError(`--${name} has no effect ${use.noEffect}`);
+      }
+    }
+  }
+  return { values, explicit, positionals: parsed.positionals, warnings };
 }
 
 function parseNumberFlag(

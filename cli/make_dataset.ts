@@ -16,7 +16,7 @@
  */
 
 import { join } from "node:path";
-import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
+import { type FlagTable, type FlagUse, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   parseSyntheticRef,
   renderSyntheticRef,
@@ -37,6 +37,11 @@ export const FASHION_MNIST_DEFAULTS = { imagesPerIdentity: 300, pairsPerFold: 30
 export const FASHION_MNIST_VALIDATION_CLASSES: readonly number[] = [7, 8, 9];
 import { checkOutputFolder, checkOutputPath } from "./_output.ts";
 
+const SYNTHETIC_ONLY: FlagUse = {
+  when: (v) => v["from"] === "synthetic",
+  noEffect: "with --from fashion-mnist (it applies to --from synthetic only)",
+};
+
 /** The flags of `make-dataset`. */
 export const MAKE_DATASET_FLAGS: FlagTable = {
   "out": { kind: "string", help: "output folder (must not exist or be empty)" },
@@ -51,6 +56,10 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
     kind: "string",
     help: "fashion-mnist: the folder of the IDX files",
     default: FASHION_MNIST_DIR,
+    usedWhen: {
+      when: (v) => v["from"] === "fashion-mnist",
+      noEffect: "without --from fashion-mnist",
+    },
   },
   "identities": {
     kind: "number",
@@ -58,6 +67,7 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 40,
+    usedWhen: SYNTHETIC_ONLY,
   },
   "images-per-identity": {
     kind: "number",
@@ -73,6 +83,7 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
     integer: true,
     min: 2,
     default: 20,
+    usedWhen: SYNTHETIC_ONLY,
   },
   "image-size": {
     kind: "number",
@@ -80,6 +91,7 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
     integer: true,
     min: 8,
     default: 64,
+    usedWhen: SYNTHETIC_ONLY,
   },
   "seed": { kind: "number", help: "synthetic data set seed", integer: true, default: 666 },
   "folds": { kind: "number", help: "folds in pairs.txt", integer: true, min: 1, default: 10 },
@@ -97,6 +109,7 @@ export const MAKE_DATASET_FLAGS: FlagTable = {
     min: 0,
     max: 2,
     default: 1,
+    usedWhen: SYNTHETIC_ONLY,
   },
   "quiet": { kind: "boolean", help: "no progress messages" },
 };
@@ -318,11 +331,6 @@ export async function makeDatasetCommand(args: readonly string[]): Promise<numbe
   await checkOutputFolder(out, "--out", { hint: "choose a new --out folder" });
   const folds = flags.values["folds"] as number;
   if (flags.values["from"] === "fashion-mnist") {
-    for (const flag of ["identities", "val-identities", "image-size", "nuisance"]) {
-      if (flags.explicit.has(flag)) {
-        throw new UsageError(`--${flag} applies to --from synthetic only`);
-      }
-    }
     const given = (flag: string, fallback: number) =>
       flags.explicit.has(flag) ? flags.values[flag] as number : fallback;
     const made = await makeFashionMnistDataset(out, {

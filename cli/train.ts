@@ -154,8 +154,8 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   let globalStep = state.step;
   const resume = plan.resume;
   if (resume !== undefined) {
-    lastCheckpoint = (await latestCheckpoint(resume)) ?? resume;
     const checkpoint = await loadCheckpoint(resume);
+    lastCheckpoint = (await latestCheckpoint(resume)) ?? resume;
     checkCompatible(checkpoint.meta, {
       model: s.model,
       embeddingSize: s.embeddingSize,

@@ -6,7 +6,18 @@
  * @module
  */
 
-import { type FlagTable, formatHelp, type ParsedFlags, parseFlags, UsageError } from "./flags.ts";
+import {
+  FLAG_LIMITS,
+  type FlagTable,
+  type FlagUse,
+  type FlagValues,
+  formatHelp,
+  type ParsedFlags,
+  parseFlags,
+  type ParseFlagsOptions,
+  UsageError,
+} from "./flags.ts";
+import { BACKEND_FLAGS } from "./backends.ts";
 import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
 import type { TrainingOptions } from "../core/backend.ts";
 import type { ModelSpec } from "../core/model_spec.ts";
@@ -14,6 +25,29 @@ import { modelSpec } from "../core/models/registry.ts";
 import { exponentialDecay, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
 
 const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as const;
+
+const triplet = (v: FlagValues) => v["loss"] === "triplet";
+const files = (v: FlagValues) => v["data-dir"] !== undefined || v["lfw-dir"] !== undefined;
+const noSchedule = (v: FlagValues) => v["learning-rate-schedule-file"] === undefined;
+const TRIPLET_ONLY: FlagUse = { when: triplet, noEffect: "without --loss triplet" };
+const SOFTMAX_ONLY: FlagUse = {
+  when: (v) => !triplet(v),
+  noEffect: "with --loss triplet (it needs softmax or arcface)",
+};
+const ARCFACE_ONLY: FlagUse = {
+  when: (v) => v["loss"] === "arcface",
+  noEffect: "without --loss arcface",
+};
+const DATA_DIR_ONLY: FlagUse = {
+  when: (v) => v["data-dir"] !== undefined,
+  noEffect: "without --data-dir",
+};
+/** The reference implementation ignored the decay flags beside a schedule file: a warning. */
+const DECAY_ONLY: FlagUse = {
+  when: noSchedule,
+  noEffect: "with --learning-rate-schedule-file",
+  warnOnly: true,
+};
 
 /** The train command's flags. Numeric defaults come from the preset. */
 export const TRAIN_FLAGS: FlagTable = {
@@ -24,39 +58,43 @@ export const TRAIN_FLAGS: FlagTable = {
     default: "small",
     choices: ["small", "facenet", "tiny"],
   },
-  "backend": {
-    kind: "string",
-    help: "compute backend; auto picks tfjs on a hardware GPU, else wasm-simd",
-    default: "auto",
-    choices: ["auto", "pure", "tfjs", "wasm-simd"],
-  },
-  "device": {
-    kind: "string",
-    help: "tfjs device override",
-    choices: ["webgpu", "wasm", "cpu"],
-  },
-  "threads": {
+  ...BACKEND_FLAGS,
+  "model": { kind: "string", help: "network spec", choices: ["nano", "inception-resnet-v1"] },
+  "image-size": {
     kind: "number",
-    help: "wasm-simd worker threads (default: all cores)",
+    help: "input image size in pixels",
+    integer: true,
+    min: 8,
+    max: FLAG_LIMITS.imageSize,
+  },
+  "embedding-size": {
+    kind: "number",
+    help: "embedding dimension",
     integer: true,
     min: 1,
+    max: FLAG_LIMITS.embeddingSize,
   },
-  "model": { kind: "string", help: "network spec", choices: ["nano", "inception-resnet-v1"] },
-  "image-size": { kind: "number", help: "input image size in pixels", integer: true, min: 8 },
-  "embedding-size": { kind: "number", help: "embedding dimension", integer: true, min: 1 },
   "people-per-batch": {
     kind: "number",
-    help: "identities sampled per round",
+    help: "identities sampled per round (triplets need 2 or more)",
     integer: true,
-    min: 1,
+    min: 2,
+    usedWhen: TRIPLET_ONLY,
   },
   "images-per-person": {
     kind: "number",
     help: "images per sampled identity",
     integer: true,
     min: 2,
+    usedWhen: TRIPLET_ONLY,
   },
-  "alpha": { kind: "number", help: "triplet margin", min: 0, exclusiveMin: true },
+  "alpha": {
+    kind: "number",
+    help: "triplet margin",
+    min: 0,
+    exclusiveMin: true,
+    usedWhen: TRIPLET_ONLY,
+  },
   "batch-size": {
     kind: "number",
     help: "images per training step (multiple of 3)",
@@ -66,18 +104,28 @@ export const TRAIN_FLAGS: FlagTable = {
   "epoch-size": { kind: "number", help: "training steps per epoch", integer: true, min: 1 },
   "max-nrof-epochs": { kind: "number", help: "epochs to train", integer: true, min: 1 },
   "optimizer": { kind: "string", help: "optimizer", choices: OPTIMIZERS },
-  "learning-rate": { kind: "number", help: "initial learning rate (-1: use the schedule file)" },
+  "learning-rate": {
+    kind: "number",
+    help: "initial learning rate, > 0 (-1: take the rates from --learning-rate-schedule-file)",
+    usedWhen: {
+      when: (v) => noSchedule(v) || (v["learning-rate"] as number) < 0,
+      noEffect: "with --learning-rate-schedule-file (the file sets every epoch's rate; " +
+        "--learning-rate -1 selects it)",
+    },
+  },
   "learning-rate-decay-epochs": {
     kind: "number",
     help: "epochs between decays",
     integer: true,
     min: 1,
+    usedWhen: DECAY_ONLY,
   },
   "learning-rate-decay-factor": {
     kind: "number",
     help: "staircase decay factor",
     min: 0,
     exclusiveMin: true,
+    usedWhen: DECAY_ONLY,
   },
   "learning-rate-schedule-file": { kind: "string", help: "file of `epoch: lr` lines" },
   "moving-average-decay": {
@@ -94,12 +142,21 @@ export const TRAIN_FLAGS: FlagTable = {
     exclusiveMin: true,
     max: 1,
   },
-  "random-crop": { kind: "boolean", help: "random crop to --image-size (needs --data-dir)" },
-  "random-flip": { kind: "boolean", help: "random horizontal flip (needs --data-dir)" },
+  "random-crop": {
+    kind: "boolean",
+    help: "random crop to --image-size (needs --data-dir)",
+    usedWhen: DATA_DIR_ONLY,
+  },
+  "random-flip": {
+    kind: "boolean",
+    help: "random horizontal flip (needs --data-dir)",
+    usedWhen: DATA_DIR_ONLY,
+  },
   "selection": {
     kind: "string",
     help: "triplet selection",
     choices: ["vggface", "facenet", "hard", "all"],
+    usedWhen: TRIPLET_ONLY,
   },
   "seed": { kind: "number", help: "random seed", integer: true, min: 0 },
   "synthetic-nuisance": {
@@ -107,8 +164,23 @@ export const TRAIN_FLAGS: FlagTable = {
     help: "strength of the synthetic faces' nuisances, 0..2",
     min: 0,
     max: 2,
+    usedWhen: {
+      when: (v) => v["data-dir"] === undefined,
+      noEffect: "with --data-dir (it sets the synthetic faces)",
+    },
   },
-  "lfw-nrof-folds": { kind: "number", help: "validation folds", integer: true, min: 2 },
+  "lfw-nrof-folds": {
+    kind: "number",
+    help: "validation folds",
+    integer: true,
+    min: 2,
+    // The reference implementation accepted it without --lfw_dir: a warning.
+    usedWhen: {
+      when: (v) => v["lfw-pairs"] !== undefined || v["data-dir"] === undefined,
+      noEffect: "with --data-dir but no --lfw-pairs (no pair validation)",
+      warnOnly: true,
+    },
+  },
   "data-dir": {
     kind: "string",
     help: "train on a folder of identities (one sub-folder each, JPEG/PNG) instead of the " +
@@ -120,6 +192,7 @@ export const TRAIN_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 1,
+    usedWhen: DATA_DIR_ONLY,
   },
   "lfw-dir": { kind: "string", help: "with --lfw-pairs: the folder of the pair images" },
   "lfw-pairs": {
@@ -129,12 +202,15 @@ export const TRAIN_FLAGS: FlagTable = {
   "allow-missing": {
     kind: "boolean",
     help: "validate on the pairs whose images exist instead of stopping",
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
   },
   "resize": {
     kind: "number",
-    help: "with --data-dir: resize images to N pixels before cropping",
+    help: "with --data-dir or --lfw-dir: resize images to N pixels before cropping",
     integer: true,
     min: 1,
+    max: FLAG_LIMITS.imageSize * 4,
+    usedWhen: { when: files, noEffect: "without image files (--data-dir or --lfw-dir)" },
   },
   "out": { kind: "string", help: "run directory: metrics.jsonl and checkpoints" },
   "resume": { kind: "string", help: "continue the run in this directory (or checkpoint)" },
@@ -144,6 +220,10 @@ export const TRAIN_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 3,
+    usedWhen: {
+      when: (v) => v["out"] !== undefined || v["resume"] !== undefined,
+      noEffect: "without --out or --resume",
+    },
   },
   "quiet": { kind: "boolean", help: "no progress output" },
   "loss": {
@@ -159,6 +239,7 @@ export const TRAIN_FLAGS: FlagTable = {
     help: "softmax/arcface: center loss weight",
     min: 0,
     default: 0,
+    usedWhen: SOFTMAX_ONLY,
   },
   "center-loss-alfa": {
     kind: "number",
@@ -166,18 +247,21 @@ export const TRAIN_FLAGS: FlagTable = {
     min: 0,
     max: 1,
     default: 0.95,
+    usedWhen: SOFTMAX_ONLY,
   },
   "prelogits-norm-loss-factor": {
     kind: "number",
     help: "softmax/arcface: weight of the prelogits norm penalty",
     min: 0,
     default: 0,
+    usedWhen: SOFTMAX_ONLY,
   },
   "prelogits-norm-p": {
     kind: "number",
     help: "softmax/arcface: norm order of the prelogits penalty",
     min: 1,
     default: 1.0,
+    usedWhen: SOFTMAX_ONLY,
   },
   "margin": {
     kind: "number",
@@ -185,6 +269,7 @@ export const TRAIN_FLAGS: FlagTable = {
     min: 0,
     max: Math.PI / 2,
     default: 0.5,
+    usedWhen: ARCFACE_ONLY,
   },
   "scale": {
     kind: "number",
@@ -192,6 +277,7 @@ export const TRAIN_FLAGS: FlagTable = {
     min: 0,
     exclusiveMin: true,
     default: 64,
+    usedWhen: ARCFACE_ONLY,
   },
   "validation-set-split-ratio": {
     kind: "number",
@@ -199,6 +285,7 @@ export const TRAIN_FLAGS: FlagTable = {
     min: 0,
     max: 0.99,
     default: 0,
+    usedWhen: SOFTMAX_ONLY,
   },
   "min-nrof-val-images-per-class": {
     kind: "number",
@@ -206,6 +293,7 @@ export const TRAIN_FLAGS: FlagTable = {
     integer: true,
     min: 0,
     default: 0,
+    usedWhen: SOFTMAX_ONLY,
   },
   "validate-every-n-epochs": {
     kind: "number",
@@ -213,6 +301,7 @@ export const TRAIN_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 1,
+    usedWhen: SOFTMAX_ONLY,
   },
   "batch-norm-decay": {
     kind: "number",
@@ -274,8 +363,9 @@ export function trainHelp(): string {
  * Parses `train`'s arguments against {@link TRAIN_FLAGS}.
  *
  * @param args Arguments after `train`.
+ * @param options Where warnings about flags without effect go (default: stderr).
  * @returns The parsed flags, preset defaults not yet applied.
- * @throws {UsageError} For an unknown flag or a bad value.
+ * @throws {UsageError} For an unknown flag, a bad value, or a flag the run would not use.
  * @example
  * ```ts
  * import { parseTrainFlags } from "./train_plan.ts";
@@ -286,8 +376,11 @@ export function trainHelp(): string {
  * assert.ok(flags.explicit.has("alpha"));
  * ```
  */
-export function parseTrainFlags(args: readonly string[]): ParsedFlags {
-  return parseFlags(args, TRAIN_FLAGS);
+export function parseTrainFlags(
+  args: readonly string[],
+  options: ParseFlagsOptions = {},
+): ParsedFlags {
+  return parseFlags(args, TRAIN_FLAGS, options);
 }
 
 /** The loss families `train` offers. */
@@ -438,18 +531,18 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
   const dataDir = v["data-dir"] as string | undefined;
   const lfwPairs = v["lfw-pairs"] as string | undefined;
   const lfwDir = v["lfw-dir"] as string | undefined;
-  if (dataDir === undefined && (v["random-crop"] || v["random-flip"])) {
-    throw new UsageError("--random-crop and --random-flip need --data-dir");
-  }
   if ((lfwPairs === undefined) !== (lfwDir === undefined)) {
     throw new UsageError("--lfw-pairs and --lfw-dir go together");
   }
   const loss = v["loss"] as LossKind;
   const ratio = v["validation-set-split-ratio"] as number;
-  if (ratio > 0 && loss === "triplet") {
-    throw new UsageError("--validation-set-split-ratio needs --loss softmax or arcface");
-  }
   const scheduleFile = v["learning-rate-schedule-file"] as string | undefined;
+  if (scheduleFile === undefined && !(s.learningRate > 0)) {
+    throw new UsageError(
+      `--learning-rate must be > 0 without --learning-rate-schedule-file, got ${s.learningRate}` +
+        (s.learningRate === -1 ? " (-1 means: take the rates from the schedule file)" : ""),
+    );
+  }
   const baseSpec = modelSpec(s.model, {
     embeddingSize: s.embeddingSize,
     keepProbability: s.keepProbability,

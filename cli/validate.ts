@@ -42,14 +42,20 @@ export const VALIDATE_FLAGS: FlagTable = {
     integer: true,
     min: 1,
     default: 1,
+    usedWhen: { when: (v) => v["data-dir"] !== undefined, noEffect: "without --data-dir" },
   },
   "distance-metric": {
     kind: "string",
     help: "pair distance: squared euclidean or angular (the reference implementation's 0 and 1)",
     default: "euclidean",
     choices: ["euclidean", "cosine"],
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
   },
-  "subtract-mean": { kind: "boolean", help: "subtract the training folds' mean embedding" },
+  "subtract-mean": {
+    kind: "boolean",
+    help: "subtract the training folds' mean embedding",
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
+  },
   "use-flipped-images": {
     kind: "boolean",
     help: "concatenate the embeddings of each image and its mirror",
@@ -59,6 +65,7 @@ export const VALIDATE_FLAGS: FlagTable = {
     help: "cross-validation folds (default: the pairs file's)",
     integer: true,
     min: 2,
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
   },
   "far": {
     kind: "number",
@@ -66,10 +73,12 @@ export const VALIDATE_FLAGS: FlagTable = {
     min: 0,
     exclusiveMin: true,
     default: 1e-3,
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
   },
   "allow-missing": {
     kind: "boolean",
     help: "evaluate the pairs whose images exist, saying how many were skipped",
+    usedWhen: { when: (v) => v["lfw-pairs"] !== undefined, noEffect: "without --lfw-pairs" },
   },
   "json": { kind: "boolean", help: "print one JSON object instead of the report lines" },
 };

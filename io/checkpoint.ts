@@ -503,7 +503,20 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     hasMeta = false;
   }
   if (!hasMeta && !CKPT_PATTERN.test(basename(path.replace(/[\\/]+$/, "")))) {
-    if (!(await isDirectory(path))) throw new Error(`No checkpoint found: ${path} does not exist`);
+    if (!(await isDirectory(path))) {
+      let exists = false;
+      try {
+        await Deno.lstat(path);
+        exists = true;
+      } catch {
+        exists = false;
+      }
+      throw new Error(
+        exists
+          ? `No checkpoint found: ${path} is not a folder (expected a ckpt-<step> folder or a run folder)`
+          : `No checkpoint found: ${path} does not exist`,
+      );
+    }
     const latest = await latestCheckpoint(path);
     if (latest === null) {
       throw new Error(

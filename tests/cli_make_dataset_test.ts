@@ -88,7 +88,7 @@ Deno.test("make-dataset --from fashion-mnist writes classes 0-6 for training, 7-
       "32",
     ]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--image-size applies to --from synthetic only/);
+    assert.match(bad.stderr, /--image-size has no effect with --from fashion-mnist/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

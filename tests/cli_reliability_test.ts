@@ -152,13 +152,14 @@ Deno.test("The tools keep their previous outputs whole on a full disk and refuse
       "classify TRAIN keeps the old classifier on ENOSPC; CLASSIFY warns on another checkpoint",
       async () => {
         const file = join(dir, "classifier.json");
-        const args = ["--data-dir", data, "--classifier", file, "--max-iterations", "5"];
-        await quietly(() => classifyCommand(["TRAIN", CKPT, ckpt, ...args]));
+        const args = ["--data-dir", data, "--classifier", file];
+        const fit = [...args, "--max-iterations", "5"];
+        await quietly(() => classifyCommand(["TRAIN", CKPT, ckpt, ...fit]));
         const saved = await Deno.readTextFile(file);
         assert.match(JSON.parse(saved).embeddingModel.sha256, /^[0-9a-f]{64}$/);
         failWrites("classifier.json", 100);
         await assert.rejects(
-          quietly(() => classifyCommand(["TRAIN", CKPT, other, ...args])),
+          quietly(() => classifyCommand(["TRAIN", CKPT, other, ...fit])),
           /No space left/,
         );
         setWriteFaultHook(null);

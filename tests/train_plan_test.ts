@@ -90,16 +90,33 @@ Deno.test("planTrain() uses the staircase decay, or the schedule file when one i
     kind: "schedule",
     file: "lr.txt",
   });
+  // The reference implementation's spelling: --learning-rate -1 selects the file.
+  assert.deepEqual(
+    plan("--learning-rate=-1", "--learning-rate-schedule-file=lr.txt").learningRate,
+    { kind: "schedule", file: "lr.txt" },
+  );
 });
 
 Deno.test("planTrain() refuses contradictory flags with a usage error naming them", () => {
   const cases: [string[], RegExp][] = [
     [["--batch-size=10"], /--batch-size must be a multiple of 3, got 10/],
-    [["--random-crop"], /--random-crop and --random-flip need --data-dir/],
-    [["--random-flip"], /--random-crop and --random-flip need --data-dir/],
+    [["--random-crop"], /--random-crop has no effect without --data-dir/],
+    [["--random-flip"], /--random-flip has no effect without --data-dir/],
     [["--lfw-pairs=p.txt"], /--lfw-pairs and --lfw-dir go together/],
     [["--lfw-dir=lfw"], /--lfw-pairs and --lfw-dir go together/],
-    [["--validation-set-split-ratio=0.2"], /--validation-set-split-ratio needs --loss/],
+    [["--validation-set-split-ratio=0.2"], /--validation-set-split-ratio has no effect with/],
+    [
+      ["--learning-rate=-1"],
+      /--learning-rate must be > 0 without --learning-rate-schedule-file, got -1 \(-1 means: take the rates from the schedule file\)/,
+    ],
+    [
+      ["--learning-rate=0"],
+      /--learning-rate must be > 0 without --learning-rate-schedule-file, got 0$/,
+    ],
+    [
+      ["--learning-rate=0.1", "--learning-rate-schedule-file=lr.txt"],
+      /--learning-rate has no effect with --learning-rate-schedule-file/,
+    ],
     [["extra"], /train takes no positional arguments, got "extra"/],
   ];
   for (const [args, message] of cases) {
