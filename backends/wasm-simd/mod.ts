@@ -19,12 +19,11 @@ import { selectTripletsWasm } from "./select_triplets.ts";
 import { createWasmSimdRuntime, type SimdFlavor, type WasmSimdRuntime } from "./runtime.ts";
 
 export { createWasmSimdKernels, type WasmSimdKernelsOptions, type WasmTensor } from "./kernels.ts";
-export { selectionBand, selectTripletsWasm } from "./select_triplets.ts";
-export { applyOptimizerWasm, updateMovingAverageWasm } from "./optimizers.ts";
 export {
   createWasmSimdRuntime,
   type GemmOptions,
   type GemmProblem,
+  // The kernel names the runtime's `run` takes (for code that drives the runtime itself).
   POOL_KERNELS,
   type PoolKernel,
   type SimdFlavor,
