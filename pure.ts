@@ -47,6 +47,7 @@ export type {
   LossWithGradient,
   Model,
   ModelState,
+  OutputOptions,
   StepOptions,
   StepResult,
   TrainingOptions,

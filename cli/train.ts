@@ -334,7 +334,6 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       let held: SoftmaxValidation | undefined;
       if (validatesHeldOut(plan, epoch, heldOut)) {
         held = await validateSoftmax({
-          backend,
           model,
           spec,
           options: training,

@@ -119,12 +119,28 @@ export interface EmbedOptions {
   readonly rng?: RngState;
 }
 
+/** Options of {@link Model.outputs}: an embedding pass that returns named values. */
+export interface OutputOptions extends EmbedOptions {
+  /**
+   * What to return: names of the spec's nodes (e.g. its `prelogits` and
+   * `output`), and `"Logits"` (core/model_state.ts `LOGITS`) for the class
+   * scores of a softmax model's head: `prelogits @ W + b`, or for ArcFace
+   * the cosines between the normalized prelogits and class weights (no margin).
+   */
+  readonly outputs: readonly string[];
+}
+
 /** A model instantiated on a backend. */
 export interface Model {
   /** The network spec. */
   readonly spec: ModelSpec;
   /** L2-normalized embeddings, one row per image. */
   embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix>;
+  /**
+   * Values of any named nodes (batch axis first) of one pass, in the same
+   * mode and with the same side effects as {@link Model.embed}.
+   */
+  outputs(images: ImageBatch, options: OutputOptions): Promise<NamedTensors>;
   /** One optimizer step on a batch. */
   trainStep(images: ImageBatch, options: StepOptions): Promise<StepResult>;
   /** A copy of the whole state, as plain data. */

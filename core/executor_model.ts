@@ -23,6 +23,7 @@ import type {
   EmbedOptions,
   Model,
   ModelState,
+  OutputOptions,
   StepOptions,
   StepResult,
   TrainingOptions,
@@ -34,7 +35,8 @@ import { backward, forward, releaseTape } from "./executor.ts";
 import { inferShapes } from "./shapes.ts";
 import { copyTensors } from "./model_state.ts";
 import { updateMovingStatistics } from "./moving_statistics.ts";
-import { softmaxHead } from "./softmax_head.ts";
+import { headLogits, softmaxHead } from "./softmax_head.ts";
+import { LOGITS } from "./model_state.ts";
 import { tripletLoss } from "./pure/losses.ts";
 import { addWeightDecay, applyOptimizer, weightDecayLoss } from "./pure/optimizers.ts";
 import { updateMovingAverage } from "./pure/moving_average.ts";
@@ -129,7 +131,7 @@ export function createExecutorModel<T>(
     if (disposed) throw new TypeError("This model was disposed");
   };
 
-  function embed(images: ImageBatch, o: EmbedOptions): Matrix {
+  function outputs(images: ImageBatch, o: OutputOptions): NamedTensors {
     alive();
     let params = current.params;
     if (o.useMovingAverage ?? false) {
@@ -138,8 +140,16 @@ export function createExecutorModel<T>(
       }
       params = { ...current.params, ...current.ema };
     }
+    const loss = options.loss;
+    const wantLogits = o.outputs.includes(LOGITS);
+    if (wantLogits && loss.kind !== "softmax") {
+      throw new RangeError(`"${LOGITS}" needs a model with a softmax head`);
+    }
+    const nodes = o.outputs.filter((name) => name !== LOGITS);
+    if (wantLogits && !nodes.includes(spec.prelogits)) nodes.push(spec.prelogits);
     const r = forward(kernels, spec, { params, stats: current.stats }, images, {
       training: o.training,
+      outputs: nodes,
       ...(o.rng === undefined ? {} : { rng: o.rng }),
     });
     if (o.training) {
@@ -148,7 +158,20 @@ export function createExecutorModel<T>(
         stats: updateMovingStatistics(spec, current.stats, r.batchStatistics),
       };
     }
-    return toMatrix(r.outputs[spec.output]!);
+    const out: NamedTensors = {};
+    for (const name of o.outputs) {
+      if (name === LOGITS && loss.kind === "softmax") {
+        const s = headLogits(toMatrix(r.outputs[spec.prelogits]!), params, loss);
+        out[name] = { shape: [s.rows, s.cols], data: s.data };
+      } else {
+        out[name] = r.outputs[name]!;
+      }
+    }
+    return out;
+  }
+
+  function embed(images: ImageBatch, o: EmbedOptions): Matrix {
+    return toMatrix(outputs(images, { ...o, outputs: [spec.output] })[spec.output]!);
   }
 
   function trainStep(images: ImageBatch, o: StepOptions): StepResult {
@@ -230,6 +253,9 @@ export function createExecutorModel<T>(
     spec,
     embed(images, o) {
       return Promise.resolve().then(() => embed(images, o));
+    },
+    outputs(images, o) {
+      return Promise.resolve().then(() => outputs(images, o));
     },
     trainStep(images, o) {
       return Promise.resolve().then(() => trainStep(images, o));

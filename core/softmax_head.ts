@@ -180,3 +180,118 @@ export function softmaxHead(
     stats: newStats,
   };
 }
+
+/**
+ * The head's class scores: `prelogits @ W + b`, or for ArcFace the cosines
+ * between the normalized prelogits and the normalized class weights (no
+ * margin, no scale). What `Model.outputs` returns under `"Logits"`.
+ *
+ * @param prelogits The `B x E` prelogits.
+ * @param params Parameters with `Logits/weights` `[E, C]` (and `Logits/biases` `[C]` unless ArcFace).
+ * @param loss The softmax loss spec.
+ * @returns The `B x C` scores.
+ * @throws {RangeError} When the head's parameters are missing or mis-shaped.
+ * @example
+ * ```ts
+ * import { headLogits } from "./softmax_head.ts";
+ * import assert from "node:assert/strict";
+ * const params = {
+ *   "Logits/weights": { shape: [2, 2], data: new Float32Array([1, 0, 0, 2]) },
+ *   "Logits/biases": { shape: [2], data: new Float32Array([0, 1]) },
+ * };
+ * const s = headLogits({ rows: 1, cols: 2, data: new Float32Array([3, 4]) }, params, {
+ *   kind: "softmax",
+ *   numClasses: 2,
+ * });
+ * assert.deepEqual(Array.from(s.data), [3, 9]);
+ * ```
+ */
+export function headLogits(
+  prelogits: Matrix,
+  params: NamedTensors,
+  loss: Extract<LossSpec, { kind: "softmax" }>,
+): Matrix {
+  const w = params[`${LOGITS}/weights`];
+  if (w === undefined || w.shape.length !== 2 || w.shape[0] !== prelogits.cols) {
+    throw new RangeError(
+      `Parameter "${LOGITS}/weights" must be [${prelogits.cols}, classes], got ${
+        w === undefined ? "nothing" : `[${w.shape.join(", ")}]`
+      }`,
+    );
+  }
+  const wm: Matrix = { rows: w.shape[0]!, cols: w.shape[1]!, data: w.data };
+  if (loss.arcface !== undefined) {
+    return matMul(l2Normalize(prelogits), l2Normalize(transpose(wm)), false, true);
+  }
+  const b = params[`${LOGITS}/biases`];
+  if (b === undefined || b.data.length !== wm.cols) {
+    throw new RangeError(`Parameter "${LOGITS}/biases" must be [${wm.cols}]`);
+  }
+  const logits = matMul(prelogits, wm);
+  for (let i = 0; i < logits.rows; i++) {
+    for (let j = 0; j < logits.cols; j++) logits.data[i * logits.cols + j]! += b.data[j]!;
+  }
+  return logits;
+}
+
+/**
+ * The head's loss from its class scores ({@link headLogits}, e.g. as a model
+ * returned them) and the prelogits: the cross-entropy (with the ArcFace
+ * margin applied to the cosines when on) and the regularization (center loss
+ * against the current centers, not updated; norm penalty) — the values
+ * {@link softmaxHead} reports, without gradients.
+ *
+ * @param logits The `B x C` scores.
+ * @param prelogits The `B x E` prelogits.
+ * @param labels `B` class labels.
+ * @param stats Statistics (`centers` when center loss is on).
+ * @param loss The softmax loss spec.
+ * @returns The mean cross-entropy and the regularization.
+ * @throws {RangeError} When the labels or centers do not fit.
+ * @example
+ * ```ts
+ * import { headLossFromLogits } from "./softmax_head.ts";
+ * import assert from "node:assert/strict";
+ * const r = headLossFromLogits(
+ *   { rows: 1, cols: 2, data: new Float32Array([0, 0]) },
+ *   { rows: 1, cols: 1, data: new Float32Array([1]) },
+ *   Int32Array.from([0]),
+ *   {},
+ *   { kind: "softmax", numClasses: 2 },
+ * );
+ * assert.ok(Math.abs(r.loss - Math.log(2)) < 1e-6);
+ * assert.equal(r.regularization, 0);
+ * ```
+ */
+export function headLossFromLogits(
+  logits: Matrix,
+  prelogits: Matrix,
+  labels: Int32Array,
+  stats: NamedTensors,
+  loss: Extract<LossSpec, { kind: "softmax" }>,
+): { readonly loss: number; readonly regularization: number } {
+  const scores = loss.arcface === undefined
+    ? logits
+    : arcfaceLogits(logits, labels, loss.arcface).logits;
+  const ce = softmaxCrossEntropy(scores, labels).loss;
+  let regularization = 0;
+  const centerFactor = loss.centerLossFactor ?? 0;
+  if (centerFactor > 0) {
+    const c = stats[CENTERS];
+    if (c === undefined || c.shape.length !== 2) {
+      throw new RangeError(`Center loss needs the statistic "${CENTERS}"`);
+    }
+    const r = centerLoss(
+      prelogits,
+      labels,
+      { rows: c.shape[0]!, cols: c.shape[1]!, data: c.data },
+      loss.centerLossAlfa ?? 0.95,
+    );
+    regularization += centerFactor * r.loss;
+  }
+  const normFactor = loss.prelogitsNormLossFactor ?? 0;
+  if (normFactor > 0) {
+    regularization += normFactor * prelogitsNormLoss(prelogits, loss.prelogitsNormP ?? 1).loss;
+  }
+  return { loss: ce, regularization };
+}

@@ -18,14 +18,13 @@
  * @module
  */
 
-import type { Backend, LossSpec, Model, TrainingOptions } from "./backend.ts";
+import type { LossSpec, Model, TrainingOptions } from "./backend.ts";
 import type { ModelSpec } from "./model_spec.ts";
-import type { Dataset, ImageClass, Matrix, NamedTensors, RngState } from "./types.ts";
+import type { Dataset, ImageClass, Matrix, RngState } from "./types.ts";
 import type { ImageSource } from "./train.ts";
 import { NonFiniteLossError } from "./train.ts";
 import { shuffle, split } from "./pure/rng.ts";
-import { l2Normalize } from "./pure/distances.ts";
-import { softmaxHead } from "./softmax_head.ts";
+import { headLossFromLogits } from "./softmax_head.ts";
 import { LOGITS } from "./model_state.ts";
 
 /** The softmax variant of {@link LossSpec}. */
@@ -365,45 +364,15 @@ export interface SoftmaxValidation {
 }
 
 /**
- * Logits for accuracy: `x W + b`, or for ArcFace the cosines between the
- * normalized prelogits and the normalized class weights (no margin).
- */
-function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossSpec): Matrix {
-  const w = params[`${LOGITS}/weights`]!;
-  const e = w.shape[0]!;
-  const c = w.shape[1]!;
-  let x = prelogits;
-  let wd = w.data;
-  if (loss.arcface !== undefined) {
-    x = l2Normalize(prelogits);
-    const wt = new Float32Array(e * c);
-    for (let i = 0; i < e; i++) for (let j = 0; j < c; j++) wt[j * e + i] = w.data[i * c + j]!;
-    const wn = l2Normalize({ rows: c, cols: e, data: wt }).data;
-    wd = new Float32Array(e * c);
-    for (let i = 0; i < e; i++) for (let j = 0; j < c; j++) wd[i * c + j] = wn[j * e + i]!;
-  }
-  const b = loss.arcface === undefined ? params[`${LOGITS}/biases`]?.data : undefined;
-  const out = new Float32Array(x.rows * c);
-  for (let r = 0; r < x.rows; r++) {
-    for (let j = 0; j < c; j++) {
-      let s = b === undefined ? 0 : b[j]!;
-      for (let k = 0; k < e; k++) s += x.data[r * e + k]! * wd[k * c + j]!;
-      out[r * c + j] = s;
-    }
-  }
-  return { rows: x.rows, cols: c, data: out };
-}
-
-/**
  * Validation loss and accuracy of a classifier on held-out images, as the
  * reference implementation's train_softmax validates: batch norm in inference mode, the
  * cross-entropy (with the ArcFace margin when on) plus the center loss and
- * norm penalty, and the accuracy of the largest logit. The prelogits come
- * from a model with the same state whose spec outputs the prelogits node (so
- * any backend works). The centers are not updated (the reference implementation's validation run
+ * norm penalty, and the accuracy of the largest logit. The model itself
+ * returns the prelogits and the head's class scores (`Model.outputs`, on its
+ * device); only the cross-entropy of those scores is computed here. The centers are not updated (the reference implementation's validation run
  * updates them with the validation images: a bug of the reference implementation we do not copy).
  *
- * @param args The backend, the trained model and its spec and training
+ * @param args The trained model and its spec and training
  *   options (a softmax loss), the validation split (labels = class index),
  *   the image source (inference mode), chunk size, RNG for the source, and
  *   whether to use the moving-average parameters.
@@ -430,7 +399,7 @@ function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossS
  * const source = (refs: readonly string[]) =>
  *   Promise.resolve({ n: refs.length, height: 16, width: 16, channels: 3, data: new Float32Array(refs.length * 768) });
  * const v = await validateSoftmax({
- *   backend, model, spec, options,
+ *   model, spec, options,
  *   validation: [{ name: "a", images: ["a0"] }, { name: "b", images: ["b0"] }],
  *   source, chunk: 8, rng: createRng(0),
  * });
@@ -439,7 +408,6 @@ function classScores(prelogits: Matrix, params: NamedTensors, loss: SoftmaxLossS
  * ```
  */
 export async function validateSoftmax(args: {
-  readonly backend: Backend;
   readonly model: Model;
   readonly spec: ModelSpec;
   readonly options: TrainingOptions;
@@ -458,43 +426,43 @@ export async function validateSoftmax(args: {
   }
   const all = labeledImages(args.validation);
   if (all.refs.length === 0) throw new RangeError("The validation set has no images");
-  const useMovingAverage = args.useMovingAverage ?? false;
+  // The centers of the center loss (not updated by validation), and whether
+  // the model keeps moving averages at all.
   const state = await args.model.getState();
-  const params = useMovingAverage && state.ema !== null
-    ? { ...state.params, ...state.ema }
-    : state.params;
-  const prelogitsSpec: ModelSpec = { ...args.spec, output: args.spec.prelogits };
-  const probe = await args.backend.createModel(prelogitsSpec, state, args.options);
+  const useMovingAverage = (args.useMovingAverage ?? false) && state.ema !== null;
   let lossSum = 0;
   let regSum = 0;
   let correct = 0;
   let rng = args.rng;
-  try {
-    for (let start = 0; start < all.refs.length; start += args.chunk) {
-      const refs = all.refs.slice(start, start + args.chunk);
-      const labels = all.labels.slice(start, start + args.chunk);
-      let loadRng;
-      [loadRng, rng] = split(rng);
-      const images = await args.source(refs, { training: false, rng: loadRng });
-      const prelogits = await probe.embed(images, {
-        training: false,
-        useMovingAverage: useMovingAverage && state.ema !== null,
-      });
-      const head = softmaxHead(prelogits, labels, params, state.stats, loss);
-      lossSum += head.loss * refs.length;
-      regSum += head.regularization * refs.length;
-      const scores = classScores(prelogits, params, loss);
-      for (let r = 0; r < scores.rows; r++) {
-        let best = 0;
-        for (let j = 1; j < scores.cols; j++) {
-          if (scores.data[r * scores.cols + j]! > scores.data[r * scores.cols + best]!) best = j;
-        }
-        if (best === labels[r]) correct++;
+  for (let start = 0; start < all.refs.length; start += args.chunk) {
+    const refs = all.refs.slice(start, start + args.chunk);
+    const labels = all.labels.slice(start, start + args.chunk);
+    let loadRng;
+    [loadRng, rng] = split(rng);
+    const images = await args.source(refs, { training: false, rng: loadRng });
+    const out = await args.model.outputs(images, {
+      training: false,
+      useMovingAverage,
+      outputs: [args.spec.prelogits, LOGITS],
+    });
+    const prelogits = toMatrix(out[args.spec.prelogits]!);
+    const scores = toMatrix(out[LOGITS]!);
+    const head = headLossFromLogits(scores, prelogits, labels, state.stats, loss);
+    lossSum += head.loss * refs.length;
+    regSum += head.regularization * refs.length;
+    for (let r = 0; r < scores.rows; r++) {
+      let best = 0;
+      for (let j = 1; j < scores.cols; j++) {
+        if (scores.data[r * scores.cols + j]! > scores.data[r * scores.cols + best]!) best = j;
       }
+      if (best === labels[r]) correct++;
     }
-  } finally {
-    probe.dispose();
   }
   const n = all.refs.length;
   return { loss: lossSum / n, regularization: regSum / n, accuracy: correct / n, images: n };
+}
+
+function toMatrix(t: { readonly shape: readonly number[]; readonly data: Float32Array }): Matrix {
+  const rows = t.shape[0]!;
+  return { rows, cols: rows === 0 ? 0 : t.data.length / rows, data: t.data };
 }

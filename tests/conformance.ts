@@ -34,7 +34,7 @@ import { tripletLoss } from "../core/pure/losses.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import { initOptimizerState } from "../core/pure/optimizers.ts";
 import { initParameters } from "../core/init.ts";
-import { initModelState } from "../core/model_state.ts";
+import { initModelState, LOGITS } from "../core/model_state.ts";
 import { nano } from "../core/models/nano.ts";
 import { createExecutorModel } from "../core/executor_model.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
@@ -125,6 +125,7 @@ export const CONFORMANCE_TESTS: readonly string[] = [
   "softmax",
   "softmax:center",
   "softmax:arcface",
+  "outputs",
   "nano",
 ];
 
@@ -925,6 +926,67 @@ function registerModelTests(
     weightDecay: 0,
     movingAverageDecay: null,
   };
+  register(
+    "outputs",
+    "outputs() returns named nodes and the head's logits as the specification, embed() its output",
+    async (backend) => {
+      const ref = await reference();
+      const models: Model[] = [];
+      try {
+        const g = fc.sample(graphArb("mtcnnBlock"), { numRuns: 1, seed: 5 })[0]!;
+        const images = randomImages(g.spec, 4, 3);
+        for (const arcface of [false, true]) {
+          const options: TrainingOptions = {
+            loss: {
+              kind: "softmax",
+              numClasses: 3,
+              ...(arcface ? { arcface: { margin: 0.3, scale: 8 } } : {}),
+            },
+            optimizer: { name: "SGD" },
+            weightDecay: 0,
+            movingAverageDecay: 0.9,
+          };
+          const state = initModelState(g.spec, options, createRng(4));
+          const a = await backend.createModel(g.spec, state, options);
+          models.push(a);
+          const e = await ref.createModel(g.spec, state, options);
+          models.push(e);
+          const names = ["prelu1", "prob", "fc", "embeddings", LOGITS];
+          for (const useMovingAverage of [false, true]) {
+            const o = { training: false, useMovingAverage, outputs: names };
+            const oa = await a.outputs(images, o);
+            const oe = await e.outputs(images, o);
+            assert.deepEqual(Object.keys(oa), names);
+            for (const name of names) {
+              assert.deepEqual([...oa[name]!.shape], [...oe[name]!.shape], `${name}: shape`);
+              assertClose(oa[name]!.data, oe[name]!.data, tol.forward, `output ${name}`);
+            }
+            assert.deepEqual([...oa[LOGITS]!.shape], [4, 3]);
+            const emb = await a.embed(images, { training: false, useMovingAverage });
+            assert.deepEqual(Array.from(emb.data), Array.from(oa["embeddings"]!.data));
+          }
+        }
+        const triplet = await backend.createModel(
+          g.spec,
+          initModelState(g.spec, sgd, createRng(4)),
+          sgd,
+        );
+        models.push(triplet);
+        await assert.rejects(
+          triplet.outputs(images, { training: false, outputs: [LOGITS] }),
+          RangeError,
+        );
+        await assert.rejects(
+          triplet.outputs(images, { training: false, outputs: ["nope"] }),
+          RangeError,
+        );
+      } finally {
+        for (const m of models) m.dispose();
+        ref.dispose();
+      }
+    },
+  );
+
   for (const op of OP_TESTS) {
     register(
       `op:${op}`,

@@ -141,6 +141,7 @@ function recordingModel(
   const model: Model = {
     spec: { name: "fake", nodes: [], prelogits: "x", output: "x" } as ModelSpec,
     embed: () => Promise.reject(new Error("not used")),
+    outputs: () => Promise.reject(new Error("not used")),
     trainStep(images, options) {
       steps.push(options);
       batches.push(images);
@@ -308,7 +309,6 @@ Deno.test("validateSoftmax() reports the cross-entropy and argmax accuracy of th
     const state = initModelState(SPEC, options, createRng(arcface ? 8 : 7));
     const model = await backend.createModel(SPEC, state, options);
     const v = await validateSoftmax({
-      backend,
       model,
       spec: SPEC,
       options,
@@ -385,7 +385,6 @@ Deno.test("validateSoftmax() rejects a triplet model and an empty validation set
   await assert.rejects(
     () =>
       validateSoftmax({
-        backend,
         model,
         spec: SPEC,
         options: triplet,
@@ -400,7 +399,6 @@ Deno.test("validateSoftmax() rejects a triplet model and an empty validation set
   await assert.rejects(
     () =>
       validateSoftmax({
-        backend,
         model,
         spec: SPEC,
         options: softmax,

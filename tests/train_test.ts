@@ -56,6 +56,7 @@ function fakeModel(losses: (step: number) => number, seen: ImageBatch[] = []): M
   let step = 0;
   return {
     spec: modelSpec("nano", { imageSize: 16, embeddingSize: 2 }),
+    outputs: () => Promise.reject(new Error("not used")),
     embed: (images: ImageBatch) =>
       Promise.resolve({
         rows: images.n,

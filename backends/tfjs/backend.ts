@@ -168,6 +168,10 @@ export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promi
           await active();
           return await model.embed(images, o);
         },
+        outputs: async (images, o) => {
+          await active();
+          return await model.outputs(images, o);
+        },
         trainStep: async (images, o) => {
           await active();
           return await model.trainStep(images, o);

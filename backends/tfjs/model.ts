@@ -13,6 +13,7 @@ import type {
   EmbedOptions,
   Model,
   ModelState,
+  OutputOptions,
   StepOptions,
   StepResult,
   TrainingOptions,
@@ -27,8 +28,8 @@ import { applyOptimizerUpdate } from "./optimizers.ts";
 import { isDecayed, resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
 import { effectiveDecay } from "../../core/pure/moving_average.ts";
 import { tripletLossTensor } from "./triplet_loss.ts";
-import { softmaxHeadLoss, updatedCenters } from "./softmax_loss.ts";
-import { CENTERS } from "../../core/model_state.ts";
+import { headLogitsTensor, softmaxHeadLoss, updatedCenters } from "./softmax_loss.ts";
+import { CENTERS, LOGITS } from "../../core/model_state.ts";
 
 function toTensor(t: Tensor): tf.Tensor {
   return tf.tensor(t.data, [...t.shape], "float32");
@@ -274,11 +275,21 @@ class TfjsModel implements Model {
     }
   }
 
-  embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix> {
+  async embed(images: ImageBatch, options: EmbedOptions): Promise<Matrix> {
+    const out = await this.outputs(images, { ...options, outputs: [this.spec.output] });
+    const t = out[this.spec.output]!;
+    return { rows: t.shape[0]!, cols: t.shape[1]!, data: t.data };
+  }
+
+  async outputs(images: ImageBatch, options: OutputOptions): Promise<NamedTensors> {
     this.#check();
     checkImages(this.spec, images);
     if (options.useMovingAverage === true && this.#ema === null) {
       throw new RangeError("useMovingAverage needs a model trained with a moving average");
+    }
+    const loss = this.#options.loss;
+    if (options.outputs.includes(LOGITS) && loss.kind !== "softmax") {
+      throw new RangeError(`"${LOGITS}" needs a model with a softmax head`);
     }
     let masks = new Map<string, Float32Array>();
     if (options.training) {
@@ -294,7 +305,8 @@ class TfjsModel implements Model {
     const params = options.useMovingAverage === true
       ? new Map([...this.#params, ...this.#ema!])
       : this.#params;
-    const out = tf.tidy(() => {
+    const nodes = options.outputs.filter((name) => name !== LOGITS);
+    const outs = tf.tidy(() => {
       const x = tf.tensor4d(images.data, [images.n, images.height, images.width, images.channels]);
       const result = this.#compiled.forward({
         x,
@@ -302,6 +314,7 @@ class TfjsModel implements Model {
         stats: this.#tensors(this.#stats),
         training: options.training,
         dropoutMask: this.#maskFn(masks),
+        outputs: nodes,
       });
       if (options.training) this.#updateStats(result.batchStats);
       // The batch statistics live outside tf.tidy (see compile.ts).
@@ -309,13 +322,19 @@ class TfjsModel implements Model {
         st.mean.dispose();
         st.variance.dispose();
       }
-      return result.output;
+      return options.outputs.map((name) =>
+        name === LOGITS && loss.kind === "softmax"
+          ? headLogitsTensor(result.prelogits, this.#tensors(params), loss)
+          : result.values[name]!
+      );
     });
-    return out.data().then((data) => {
-      const [rows, cols] = out.shape;
-      out.dispose();
-      return { rows, cols, data: Float32Array.from(data) };
-    });
+    const named: NamedTensors = {};
+    for (let i = 0; i < outs.length; i++) {
+      const t = outs[i]!;
+      named[options.outputs[i]!] = { shape: [...t.shape], data: Float32Array.from(await t.data()) };
+      t.dispose();
+    }
+    return named;
   }
 
   async trainStep(images: ImageBatch, options: StepOptions): Promise<StepResult> {

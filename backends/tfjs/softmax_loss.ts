@@ -192,3 +192,48 @@ export function updatedCenters(
   const onehot = tf.oneHot(labels, centers.shape[0]!);
   return tf.add(centers, tf.matMul(onehot, delta as tf.Tensor2D, true, false));
 }
+
+/**
+ * The head's class scores on the device, as the core's `headLogits`:
+ * `prelogits @ W + b`, or for ArcFace the cosines between the normalized
+ * prelogits and class weights (no margin). Call inside `tf.tidy`.
+ *
+ * @param prelogits `[B, E]` features.
+ * @param params Parameters with `Logits/weights` (and `Logits/biases` unless ArcFace).
+ * @param loss The softmax loss spec.
+ * @returns `[B, C]` scores.
+ * @throws {RangeError} When the head's parameters are missing.
+ * @example
+ * ```ts
+ * import { headLogitsTensor } from "./softmax_loss.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const s = tf.tidy(() =>
+ *   headLogitsTensor(tf.tensor2d([[3, 4]]), {
+ *     "Logits/weights": tf.tensor2d([[1, 0], [0, 2]]),
+ *     "Logits/biases": tf.tensor1d([0, 1]),
+ *   }, { kind: "softmax", numClasses: 2 }).arraySync()
+ * );
+ * assert.deepEqual(s, [[3, 9]]);
+ * ```
+ */
+export function headLogitsTensor(
+  prelogits: tf.Tensor2D,
+  params: Readonly<Record<string, tf.Tensor>>,
+  loss: SoftmaxLossSpec,
+): tf.Tensor2D {
+  const w = params[`${LOGITS}/weights`];
+  if (w === undefined || w.rank !== 2) {
+    throw new RangeError(`Parameter "${LOGITS}/weights" is missing`);
+  }
+  if (loss.arcface !== undefined) {
+    return tf.matMul(
+      normalizeAlong(prelogits, 1) as tf.Tensor2D,
+      normalizeAlong(w, 0) as tf.Tensor2D,
+    );
+  }
+  const bias = params[`${LOGITS}/biases`];
+  if (bias === undefined) throw new RangeError(`Parameter "${LOGITS}/biases" is missing`);
+  return tf.add(tf.matMul(prelogits, w as tf.Tensor2D), bias);
+}

@@ -14,6 +14,7 @@ import type { Backend, LossWithGradient, Model } from "../../core/backend.ts";
 import type { Matrix } from "../../core/types.ts";
 import { createExecutorModel } from "../../core/executor_model.ts";
 import { tripletLoss } from "../../core/pure/losses.ts";
+import { checkMatrix } from "../../core/pure/_matrix.ts";
 import { createWasmSimdKernels } from "./kernels.ts";
 import { selectTripletsWasm } from "./select_triplets.ts";
 import { createWasmSimdRuntime, type SimdFlavor, type WasmSimdRuntime } from "./runtime.ts";
@@ -43,16 +44,6 @@ export interface WasmSimdBackendOptions {
 export interface WasmSimdBackend extends Backend {
   /** The runtime the backend's kernels run on. */
   readonly runtime: WasmSimdRuntime;
-}
-
-function checkMatrix(x: Matrix, what: string): void {
-  if (
-    typeof x !== "object" || x === null || !(x.data instanceof Float32Array) ||
-    !Number.isInteger(x.rows) || !Number.isInteger(x.cols) || x.rows < 0 || x.cols < 0 ||
-    x.data.length !== x.rows * x.cols
-  ) {
-    throw new RangeError(`${what} must be a Matrix whose data length is rows x cols`);
-  }
 }
 
 function distances(rt: WasmSimdRuntime, x: Matrix): Matrix {
@@ -131,6 +122,7 @@ export async function createWasmSimdBackend(
         const wrapped: Model = {
           spec: model.spec,
           embed: (images, o) => model.embed(images, o),
+          outputs: (images, o) => model.outputs(images, o),
           trainStep: (images, o) => model.trainStep(images, o),
           getState: () => model.getState(),
           dispose: () => {

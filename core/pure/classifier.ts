@@ -36,6 +36,7 @@
  */
 
 import type { Matrix } from "../types.ts";
+import { checkMatrix } from "./_matrix.ts";
 
 /** A fitted softmax-regression classifier, as plain data. */
 export interface SoftmaxClassifier {
@@ -81,20 +82,6 @@ export interface FitClassifierOptions {
   readonly maxIterations?: number;
   /** Stop when every gradient entry is below this in absolute value (default 1e-6). */
   readonly tolerance?: number;
-}
-
-function checkMatrix(x: Matrix, name: string): void {
-  if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Matrix with Float32Array data`);
-  }
-  if (
-    !Number.isInteger(x.rows) || x.rows < 0 || !Number.isInteger(x.cols) || x.cols < 0 ||
-    x.data.length !== x.rows * x.cols
-  ) {
-    throw new RangeError(
-      `${name} data length ${x.data.length} does not match ${x.rows}x${x.cols}`,
-    );
-  }
 }
 
 /**

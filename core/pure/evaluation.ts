@@ -21,6 +21,7 @@
  */
 
 import type { Matrix } from "../types.ts";
+import { checkMatrix } from "./_matrix.ts";
 
 /** Pair distance metrics: squared euclidean (the reference implementation's 0) or angular `arccos(cos)/pi` (1). */
 export type DistanceMetric = "euclidean" | "cosine";
@@ -103,13 +104,8 @@ export const VAL_THRESHOLDS: Float64Array = Float64Array.from(
   (_, i) => i * 0.001,
 );
 
-function checkMatrix(x: Matrix, name: string): void {
-  if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Matrix with Float32Array data`);
-  }
-  if (x.data.length !== x.rows * x.cols) {
-    throw new RangeError(`${name} data length ${x.data.length} does not match ${x.rows}x${x.cols}`);
-  }
+function checkFiniteMatrix(x: Matrix, name: string): void {
+  checkMatrix(x, name);
   for (let i = 0; i < x.data.length; i++) {
     const v = x.data[i] as number;
     if (!Number.isFinite(v)) {
@@ -121,8 +117,8 @@ function checkMatrix(x: Matrix, name: string): void {
 }
 
 function checkPairs(e1: Matrix, e2: Matrix): void {
-  checkMatrix(e1, "Embeddings1");
-  checkMatrix(e2, "Embeddings2");
+  checkFiniteMatrix(e1, "Embeddings1");
+  checkFiniteMatrix(e2, "Embeddings2");
   if (e1.rows !== e2.rows || e1.cols !== e2.cols) {
     throw new RangeError(
       `Embeddings1 is ${e1.rows}x${e1.cols} but embeddings2 is ${e2.rows}x${e2.cols}`,
