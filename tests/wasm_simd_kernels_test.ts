@@ -291,3 +291,67 @@ globalThis.addEventListener("unload", () => {
   rt1.dispose();
   rt2.dispose();
 });
+
+Deno.test("wasm-simd depthwise conv2d and both backward passes equal the pure kernels", () => {
+  property(
+    fc.record({
+      n: dim(3),
+      h: dim(9),
+      w: dim(9),
+      c: dim(11),
+      kh: dim(3),
+      kw: dim(3),
+      stride: dim(2),
+      padding,
+      seed,
+    }).filter((c) => c.padding === "same" || (c.h >= c.kh && c.w >= c.kw)),
+    (c) => {
+      const x = tensor([c.n, c.h, c.w, c.c], c.seed);
+      const f = tensor([c.kh, c.kw, c.c, 1], c.seed + 1);
+      const o = { stride: c.stride, padding: c.padding };
+      const [y] = runOn(pure, [x, f], (k, [a, b]) => k.depthwiseConv2d(a!, b!, o));
+      const dy = tensor([...y!.shape], c.seed + 2);
+      check("depthwiseConv2d", [x, f], (k, [a, b]) => k.depthwiseConv2d(a!, b!, o));
+      check(
+        "depthwiseConv2dBackpropInput",
+        [dy, f],
+        (k, [g, b]) => k.depthwiseConv2dBackpropInput(g!, b!, { ...o, inputShape: x.shape }),
+      );
+      check(
+        "depthwiseConv2dBackpropFilter",
+        [x, dy],
+        (k, [a, g]) => k.depthwiseConv2dBackpropFilter(a!, g!, { ...o, filterShape: f.shape }),
+      );
+    },
+  );
+});
+
+Deno.test("wasm-simd prelu and its backward pass (input and alpha) equal the pure kernels", () => {
+  property(
+    fc.record({ rows: dim(40), c: dim(11), seed }),
+    (c) => {
+      const x = tensor([c.rows, c.c], c.seed);
+      const alpha = tensor([c.c], c.seed + 1);
+      const dy = tensor([c.rows, c.c], c.seed + 2);
+      check("prelu", [x, alpha], (k, [a, b]) => k.prelu(a!, b!));
+      check("preluBackward", [dy, x, alpha], (k, [g, a, b]) => {
+        const r = k.preluBackward(g!, a!, b!);
+        return [r.dx, r.dAlpha];
+      });
+      checkThreadInvariant("prelu", [x, alpha], (k, [a, b]) => k.prelu(a!, b!));
+    },
+  );
+});
+
+Deno.test("wasm-simd softmax and its backward pass equal the pure kernels", () => {
+  property(
+    fc.record({ rows: dim(12), c: dim(7), seed }),
+    (c) => {
+      const x = tensor([c.rows, c.c], c.seed);
+      const dy = tensor([c.rows, c.c], c.seed + 1);
+      const [y] = runOn(pure, [x], (k, [a]) => k.softmax(a!));
+      check("softmax", [x], (k, [a]) => k.softmax(a!));
+      check("softmaxBackward", [dy, y!], (k, [g, b]) => k.softmaxBackward(g!, b!));
+    },
+  );
+});

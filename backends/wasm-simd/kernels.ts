@@ -402,7 +402,42 @@ export function createWasmSimdKernels(
     return { p, q: Float64Array.from(b) };
   };
 
-  // The pure specification kernels, for the ops that have no SIMD kernel yet (see below).
+  /** Geometry of a depthwise convolution, with the kernel's trailing arguments. */
+  const depthwiseGeometry = (
+    xShape: readonly number[],
+    fShape: readonly number[],
+    options: Conv2dOptions,
+  ) => {
+    checkStride(options.stride);
+    if (xShape.length !== 4 || fShape.length !== 4 || fShape[3] !== 1) {
+      throw new RangeError(
+        `depthwiseConv2d needs a 4-D input and a [kh, kw, c, 1] filter, got [${
+          xShape.join(", ")
+        }] and [${fShape.join(", ")}]`,
+      );
+    }
+    const [n, h, w, c] = xShape as [number, number, number, number];
+    const [kh, kw, fc] = fShape as [number, number, number, number];
+    if (fc !== c) {
+      throw new RangeError(`Filter channels ${fc} do not match input channels ${c}`);
+    }
+    const ay = axis(h, kh, options.stride, options.padding);
+    const ax = axis(w, kw, options.stride, options.padding);
+    if (ay.out < 1 || ax.out < 1) {
+      throw new RangeError(`The ${kh}x${kw} window does not fit the ${h}x${w} input`);
+    }
+    const args = [n, h, w, c, kh, kw, options.stride, ay.pad, ax.pad, ay.out, ax.out];
+    return { n, h, w, c, kh, kw, oh: ay.out, ow: ax.out, args };
+  };
+  const checkShape = (t: WasmTensor, shape: readonly number[], what: string) => {
+    if (!sameShape(t.shape, shape)) {
+      throw new RangeError(
+        `${what} has shape [${t.shape.join(", ")}], expected [${shape.join(", ")}]`,
+      );
+    }
+  };
+
+  // The pure specification kernels, for softmax (no SIMD kernel; see below).
   const pureKernels = createPureKernels();
   const toPure = (x: WasmTensor): PureTensor =>
     pureKernels.upload({ shape: x.shape, data: rt.read(x.ptr, x.size) });
@@ -819,34 +854,76 @@ export function createWasmSimdKernels(
       return dx;
     },
 
-    // --- PURE FALLBACKS, NOT SIMD: prelu, softmax and depthwise convolution
-    // copy their operands out of the wasm memory, run the pure specification
-    // kernels (core/pure/kernels.ts) and copy the result back. Correct and
-    // tested by the conformance suite, but no faster than the pure backend;
-    // SIMD kernels for them are still to be written.
     prelu(x, alpha) {
-      return fromPure(pureKernels.prelu(toPure(x), toPure(alpha)));
+      const { c, rows } = channels(x);
+      checkVector(alpha, c, "Alpha");
+      const out = make(x.shape);
+      run("prelu", [x.ptr, alpha.ptr, out.ptr, rows, c], x.size);
+      return out;
     },
     preluBackward(dy, x, alpha) {
-      const g = pureKernels.preluBackward(toPure(dy), toPure(x), toPure(alpha));
-      return { dx: fromPure(g.dx), dAlpha: fromPure(g.dAlpha) };
+      if (!sameShape(dy.shape, x.shape)) {
+        throw new RangeError(
+          `preluBackward needs equal shapes, got [${dy.shape.join(", ")}] and [${
+            x.shape.join(", ")
+          }]`,
+        );
+      }
+      const { c, rows } = channels(x);
+      checkVector(alpha, c, "Alpha");
+      const dx = make(x.shape);
+      const t = make(x.shape);
+      try {
+        run("preluBackward", [dy.ptr, x.ptr, alpha.ptr, dx.ptr, t.ptr, rows, c], x.size);
+        const { s1 } = channelSums(t, null, null, 0);
+        return { dx, dAlpha: vector(Float32Array.from(s1).subarray(0, c)) };
+      } finally {
+        release(t);
+      }
     },
+    depthwiseConv2d(x, filter, options) {
+      const g = depthwiseGeometry(x.shape, filter.shape, options);
+      const y = make([g.n, g.oh, g.ow, g.c]);
+      run("depthwiseForward", [x.ptr, filter.ptr, y.ptr, ...g.args], y.size * g.kh * g.kw / 4);
+      return y;
+    },
+    depthwiseConv2dBackpropInput(dy, filter, options) {
+      const g = depthwiseGeometry(options.inputShape, filter.shape, options);
+      checkShape(dy, [g.n, g.oh, g.ow, g.c], "Output gradient");
+      const dx = make(options.inputShape);
+      run(
+        "depthwiseBackpropInput",
+        [dy.ptr, filter.ptr, dx.ptr, ...g.args],
+        dx.size * g.kh * g.kw / 4,
+      );
+      return dx;
+    },
+    depthwiseConv2dBackpropFilter(x, dy, options) {
+      const g = depthwiseGeometry(x.shape, options.filterShape, options);
+      checkShape(dy, [g.n, g.oh, g.ow, g.c], "Output gradient");
+      const df = make(options.filterShape);
+      const nt = Math.min(threadsFor(dy.size * g.kh * g.kw / 4), g.kh * g.kw);
+      const scratch = rt.alloc(nt * g.c * 8);
+      try {
+        rt.run("depthwiseBackpropFilter", [x.ptr, dy.ptr, df.ptr, ...g.args, scratch], {
+          threads: nt,
+        });
+      } finally {
+        rt.free(scratch);
+      }
+      return df;
+    },
+
+    // --- PURE FALLBACK, NOT SIMD: softmax copies its operands out of the
+    // wasm memory, runs the pure specification kernel (core/pure/kernels.ts)
+    // and copies the result back. Correct and tested by the conformance
+    // suite, but no faster than the pure backend (MTCNN's softmax is over 2
+    // classes, a negligible cost).
     softmax(x) {
       return fromPure(pureKernels.softmax(toPure(x)));
     },
     softmaxBackward(dy, y) {
       return fromPure(pureKernels.softmaxBackward(toPure(dy), toPure(y)));
-    },
-    depthwiseConv2d(x, filter, options) {
-      return fromPure(pureKernels.depthwiseConv2d(toPure(x), toPure(filter), options));
-    },
-    depthwiseConv2dBackpropInput(dy, filter, options) {
-      return fromPure(
-        pureKernels.depthwiseConv2dBackpropInput(toPure(dy), toPure(filter), options),
-      );
-    },
-    depthwiseConv2dBackpropFilter(x, dy, options) {
-      return fromPure(pureKernels.depthwiseConv2dBackpropFilter(toPure(x), toPure(dy), options));
     },
   };
 }

@@ -67,6 +67,11 @@ export const POOL_KERNELS = [
   "optimizerStep",
   "movingAverage",
   "selectTripletsScan",
+  "prelu",
+  "preluBackward",
+  "depthwiseForward",
+  "depthwiseBackpropInput",
+  "depthwiseBackpropFilter",
 ] as const;
 
 /** A kernel that runs on the pool. */

@@ -18,3 +18,10 @@ export { globalAvgPool, globalAvgPoolBackward, pool, poolBackward } from "./pool
 export { l2Normalize, l2NormalizeBackward, pairwiseSquaredDistances } from "./rows";
 export { movingAverage, optimizerStep } from "./optimizers";
 export { selectTripletsScan } from "./select";
+export {
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+  depthwiseForward,
+  prelu,
+  preluBackward,
+} from "./depthwise";
