@@ -8,6 +8,7 @@
 
 import type { Backend } from "../core/backend.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
+import { hasHardwareGpu } from "../backends/webgpu_probe.ts";
 import { FLAG_LIMITS, type FlagTable } from "./flags.ts";
 
 /** The backend flags every command that runs a model shares. */
@@ -52,20 +53,7 @@ export interface OpenBackendOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-/** Whether Deno offers a WebGPU adapter that is real hardware (not a software fallback). */
-export async function hasHardwareGpu(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (gpu === undefined) return false;
-  // Mesa's Vulkan loader complains on stderr when probing an adapter without a runtime
-  // directory (root shells, containers, tools run in process); give it one.
-  if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-  try {
-    const adapter = await gpu.requestAdapter() as { info?: { isFallbackAdapter?: boolean } } | null;
-    return adapter !== null && adapter.info?.isFallbackAdapter !== true;
-  } catch {
-    return false;
-  }
-}
+export { hasHardwareGpu };
 
 /**
  * Opens the named backend.

@@ -15,6 +15,9 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts";
+
+export { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts";
 
 /** The tfjs devices this backend runs on. */
 export type TfjsDevice = "webgpu" | "wasm" | "cpu";
@@ -32,18 +35,6 @@ export type TfjsDevice = "webgpu" | "wasm" | "cpu";
  * ```
  */
 export const TFJS_DEVICES: readonly TfjsDevice[] = ["webgpu", "wasm", "cpu"];
-
-/** What Deno's WebGPU reports about an adapter. */
-export interface AdapterDescription {
-  /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
-  readonly description: string;
-  /** Vendor id or name as the driver reports it. */
-  readonly vendor: string;
-  /** Architecture name, often empty. */
-  readonly architecture: string;
-  /** True for a software (fallback) adapter such as llvmpipe. */
-  readonly isFallbackAdapter: boolean;
-}
 
 /** The outcome of the device choice. */
 export interface DeviceChoice {
@@ -65,38 +56,6 @@ export interface ChooseDeviceOptions {
    * deep nets; "inference" picks the faster `wasm`.
    */
   readonly purpose?: "training" | "inference";
-}
-
-/**
- * Asks Deno's WebGPU for a high-performance adapter and describes it.
- *
- * @returns The adapter's description, or null when WebGPU offers no adapter.
- * @example Probing never throws
- * ```ts
- * import { probeWebGpuAdapter } from "./device.ts";
- * import assert from "node:assert/strict";
- * const adapter = await probeWebGpuAdapter();
- * assert.ok(adapter === null || typeof adapter.description === "string");
- * ```
- */
-export async function probeWebGpuAdapter(): Promise<AdapterDescription | null> {
-  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
-  if (gpu === undefined) return null;
-  let adapter: GPUAdapter | null;
-  try {
-    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  } catch {
-    return null;
-  }
-  if (adapter === null) return null;
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  return {
-    description: info.description || info.device || "unknown adapter",
-    vendor: info.vendor,
-    architecture: info.architecture,
-    isFallbackAdapter: info.isFallbackAdapter === true ||
-      (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
-  };
 }
 
 /**
