@@ -13,6 +13,7 @@ import { createRng, uniforms } from "../core/pure/rng.ts";
 import { createWasmSimdKernels } from "../backends/wasm-simd/kernels.ts";
 import { createWasmSimdRuntime } from "../backends/wasm-simd/runtime.ts";
 import { TFJS_OPS } from "../backends/tfjs/ops.ts";
+import { ONNX_OPS } from "../backends/onnx/export.ts";
 import { compileModel } from "../backends/tfjs/compile.ts";
 import {
   buildGraphModelArtifacts,
@@ -27,7 +28,7 @@ await tf.setBackend("cpu");
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
 
-Deno.test("every op of the registry has a tfjs adapter and its kernels on every executor backend", async () => {
+Deno.test("every op of the registry has a tfjs and an ONNX adapter and its kernels on every executor backend", async () => {
   const rt = await createWasmSimdRuntime({ threads: 1 });
   try {
     const backends: [string, Kernels<unknown>][] = [
@@ -39,6 +40,7 @@ Deno.test("every op of the registry has a tfjs adapter and its kernels on every 
       assert.ok(!names.has(op.op), `op "${op.op}" is listed twice`);
       names.add(op.op);
       assert.ok(op.op in TFJS_OPS, `op "${op.op}" has no tfjs adapter (backends/tfjs/ops.ts)`);
+      assert.ok(op.op in ONNX_OPS, `op "${op.op}" has no ONNX adapter (backends/onnx/export.ts)`);
       for (const [backend, k] of backends) {
         for (const kernel of op.kernels) {
           assert.equal(
@@ -49,8 +51,8 @@ Deno.test("every op of the registry has a tfjs adapter and its kernels on every 
         }
       }
     }
-    for (const name of Object.keys(TFJS_OPS)) {
-      assert.ok(names.has(name), `tfjs adapter "${name}" has no op in the registry`);
+    for (const name of [...Object.keys(TFJS_OPS), ...Object.keys(ONNX_OPS)]) {
+      assert.ok(names.has(name), `adapter "${name}" has no op in the registry`);
     }
   } finally {
     rt.dispose();
