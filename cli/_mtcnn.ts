@@ -123,7 +123,22 @@ export async function openDetector(
     );
     const threads = values["threads"] as number | undefined;
     const rt = await createWasmSimdRuntime(threads === undefined ? {} : { threads });
-    nets = createKernelMtcnnNets(createWasmSimdKernels(rt), weights);
+    const inner = createKernelMtcnnNets(createWasmSimdKernels(rt), weights);
+    // Every pass frees what it allocated; trimming lets the next pyramid level or
+    // photo (other tensor sizes) reuse that memory instead of growing the heap.
+    const trimmed = <I, O>(f: (x: I) => Promise<O>) => async (x: I) => {
+      try {
+        return await f(x);
+      } finally {
+        rt.trim();
+      }
+    };
+    nets = {
+      pnet: trimmed(inner.pnet),
+      rnet: trimmed(inner.rnet),
+      onet: trimmed(inner.onet),
+      dispose: () => inner.dispose(),
+    };
     device = `wasm-simd x${rt.threads}`;
     release = () => rt.dispose();
   }

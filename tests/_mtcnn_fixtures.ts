@@ -60,3 +60,32 @@ export async function interpreterNets(): Promise<MtcnnNets> {
 export function demoPhoto(n: number): Promise<string> {
   return npmPackageFile(DEMO_PHOTOS_PACKAGE, `demo/sample${n}.jpg`);
 }
+
+/**
+ * The nets on a 2-thread wasm-simd runtime, trimming its heap after every pass (tensor
+ * sizes change with every pyramid level and photo).
+ */
+export async function wasmNets(): Promise<MtcnnNets & { dispose(): void }> {
+  const { createWasmSimdKernels, createWasmSimdRuntime } = await import(
+    "../backends/wasm-simd/mod.ts"
+  );
+  const { createKernelMtcnnNets } = await import("../core/detect/mtcnn_kernels.ts");
+  const rt = await createWasmSimdRuntime({ threads: 2 });
+  const nets = createKernelMtcnnNets(createWasmSimdKernels(rt), await mtcnnConstants());
+  const trim = <I, O>(f: (x: I) => Promise<O>) => async (x: I) => {
+    try {
+      return await f(x);
+    } finally {
+      rt.trim();
+    }
+  };
+  return {
+    pnet: trim(nets.pnet),
+    rnet: trim(nets.rnet),
+    onet: trim(nets.onet),
+    dispose() {
+      nets.dispose();
+      rt.dispose();
+    },
+  };
+}

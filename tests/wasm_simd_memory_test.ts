@@ -3,7 +3,7 @@ import type { TrainingOptions } from "../core/backend.ts";
 import { initModelState } from "../core/model_state.ts";
 import { nano } from "../core/models/nano.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
-import { createWasmSimdBackend } from "../backends/wasm-simd/mod.ts";
+import { createWasmSimdBackend, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
 
 Deno.test("wasm-simd training does not grow the WebAssembly memory after warm-up", async () => {
   const backend = await createWasmSimdBackend({ threads: 2 });
@@ -43,5 +43,30 @@ Deno.test("wasm-simd training does not grow the WebAssembly memory after warm-up
     assert.equal(backend.runtime.allocatedBytes, idle);
   } finally {
     backend.dispose();
+  }
+});
+
+Deno.test("WasmSimdRuntime.trim() lets allocations of ever-changing sizes reuse the freed heap", async () => {
+  const rt = await createWasmSimdRuntime({ threads: 1 });
+  try {
+    const keep = rt.allocF32(1000); // a block that stays (weights)
+    const run = (k: number) => {
+      // One "pass": a few blocks whose sizes differ from every other pass's.
+      const blocks = [1, 2, 3].map((j) => rt.allocF32(100_000 + 997 * k + 31 * j));
+      for (const b of blocks) rt.free(b);
+      rt.trim();
+    };
+    run(0);
+    const size = rt.memory.buffer.byteLength;
+    for (let k = 1; k < 40; k++) run(k % 2 === 0 ? k : 40 - k);
+    // Without trim the exact-size free lists never match and the heap grows every pass.
+    assert.ok(
+      rt.memory.buffer.byteLength <= size + 2 * 65536 * 8,
+      `${rt.memory.buffer.byteLength}`,
+    );
+    assert.equal(rt.allocatedBytes >= 4000, true);
+    rt.free(keep);
+  } finally {
+    rt.dispose();
   }
 });

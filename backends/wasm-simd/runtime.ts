@@ -215,6 +215,25 @@ export class WasmSimdRuntime {
     else list.push(address);
   }
 
+  /**
+   * Lowers the heap top to the end of the highest allocated block and forgets
+   * the free blocks above it, so the next allocations reuse that space
+   * whatever their sizes. The free lists only reuse blocks of an equal size,
+   * so a workload whose tensor sizes keep changing (MTCNN's image pyramid,
+   * one photo after another) calls this between passes to keep the heap
+   * bounded; the memory itself never shrinks.
+   */
+  trim(): void {
+    let end = HEAP_BASE;
+    for (const [address, size] of this.#sizes) end = Math.max(end, address + size);
+    for (const [size, list] of [...this.#free]) {
+      const kept = list.filter((address) => address + size <= end);
+      if (kept.length > 0) this.#free.set(size, kept);
+      else this.#free.delete(size);
+    }
+    this.#top = end;
+  }
+
   /** Bytes currently allocated (not freed). */
   get allocatedBytes(): number {
     let total = 0;
