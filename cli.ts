@@ -48,6 +48,11 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     help: "find faces in photos with MTCNN: boxes, scores, landmarks as JSON (detect_face)",
     run: async (args) => (await import("./cli/detect.ts")).detectCommand(args),
   },
+  align: {
+    help:
+      "detect, crop and resize the faces of a folder-per-identity dataset (align_dataset_mtcnn)",
+    run: async (args) => (await import("./cli/align.ts")).alignCommand(args),
+  },
   cluster: {
     help: "group the faces of a folder by identity, one folder per cluster (cluster)",
     run: async (args) => (await import("./cli/cluster.ts")).clusterCommand(args),
