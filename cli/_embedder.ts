@@ -17,7 +17,7 @@ import { BACKEND_FLAGS, openBackend } from "./backends.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { ImageLoader, type PrepareOptions, type Standardization } from "../io/pipeline.ts";
-import { flipLeftRight } from "../core/pure/image_ops.ts";
+import { flipLeftRight, type RgbImage } from "../core/pure/image_ops.ts";
 import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
 import type { Dataset } from "../core/types.ts";
 
@@ -171,6 +171,8 @@ export interface EmbedFilesOptions {
   readonly flipped?: boolean;
   /** Called after each batch with the number of images embedded so far. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Where an image comes from (default: the path's file); not with workers. */
+  readonly decode?: (ref: string) => Promise<RgbImage>;
 }
 
 /**
@@ -196,10 +198,17 @@ export async function embedFiles(
     size: loaded.imageSize,
     standardize: loaded.standardize,
   };
-  using loader = new ImageLoader({ workers: options.workers ?? 0 });
+  using loader = new ImageLoader({
+    workers: options.decode === undefined ? options.workers ?? 0 : 0,
+  });
   let row = 0;
   const embedOptions = { training: false, useMovingAverage: loaded.useMovingAverage };
-  for await (const batch of loader.loadBatches(paths, { batchSize: options.batchSize, prepare })) {
+  const batches = loader.loadBatches(paths, {
+    batchSize: options.batchSize,
+    prepare,
+    ...(options.decode === undefined ? {} : { decode: options.decode }),
+  });
+  for await (const batch of batches) {
     const emb = await loaded.model.embed(batch, embedOptions);
     for (let i = 0; i < batch.n; i++) {
       out.set(emb.data.subarray(i * e, (i + 1) * e), (row + i) * width);

@@ -17,6 +17,8 @@ import { createKernelMtcnnNets } from "../core/detect/mtcnn_kernels.ts";
 import { resizeArea } from "../core/detect/resample.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
+import { readImage } from "../io/images.ts";
+import { marginBox, marginCrop } from "../core/detect/align.ts";
 import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../io/npm_assets.ts";
 
 /**
@@ -164,4 +166,68 @@ export async function openDetector(
       release();
     },
   };
+}
+
+/** Flags of the tools that embed raw photos with `--detect` (compare, embed, classify). */
+export const DETECT_CROP_FLAGS: FlagTable = {
+  ...DETECTOR_FLAGS,
+  "detect": {
+    kind: "boolean",
+    help:
+      "the images are raw photos: detect the faces (MTCNN) and embed the first face of each, cropped with --margin (compare.py)",
+  },
+  "margin": {
+    kind: "number",
+    integer: true,
+    min: 0,
+    default: 44,
+    help: "with --detect: margin around the face box, in pixels of the photo",
+  },
+};
+
+/** Face crops of photos, by path, and the photos in which no face was found. */
+export interface DetectedCrops {
+  /** The crop of each photo with a face. */
+  readonly crops: Map<string, RgbImage>;
+  /** Photos without a face, in input order. */
+  readonly missing: string[];
+}
+
+/**
+ * The reference compare.py's detect-then-crop: each photo's first face (the
+ * highest scoring after the final NMS), its box grown by `margin / 2` on each
+ * side, cropped and resized to `imageSize`. A message on stderr names every
+ * photo without a face.
+ *
+ * @param paths The photos.
+ * @param values Parsed {@link DETECT_CROP_FLAGS} (and `--threads`).
+ * @param imageSize The model's input size.
+ * @returns The crops and the photos left out.
+ */
+export async function detectAndCrop(
+  paths: readonly string[],
+  values: Record<string, number | string | boolean | undefined>,
+  imageSize: number,
+): Promise<DetectedCrops> {
+  const margin = values["margin"] as number;
+  const detector = await openDetector(values);
+  const crops = new Map<string, RgbImage>();
+  const missing: string[] = [];
+  try {
+    for (const path of paths) {
+      if (crops.has(path)) continue;
+      const image = await readImage(path, { orientation: "exif" });
+      const face = (await detector.detect(image))[0];
+      const bb = face === undefined ? null : marginBox(face.box, image, margin);
+      if (face === undefined || bb === null || bb[2] <= bb[0] || bb[3] <= bb[1]) {
+        console.error(`No face found in ${path}; it is left out`);
+        missing.push(path);
+        continue;
+      }
+      crops.set(path, marginCrop(image, face.box, { size: imageSize, margin }));
+    }
+  } finally {
+    detector.dispose();
+  }
+  return { crops, missing };
 }

@@ -18,6 +18,7 @@
 
 import { readTextFileBounded, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
+import { DETECT_CROP_FLAGS, detectAndCrop } from "./_mtcnn.ts";
 import { type FlagTable, type FlagUse, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import {
   embeddingProgress,
@@ -56,6 +57,7 @@ const CLASSIFY_ONLY: FlagUse = {
 /** The flags of `classify`. */
 export const CLASSIFY_FLAGS: FlagTable = {
   ...MODEL_FLAGS,
+  ...DETECT_CROP_FLAGS,
   "data-dir": { kind: "string", help: "labelled folder (one sub-folder per identity)" },
   "classifier": {
     kind: "string",
@@ -275,10 +277,21 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
           `its predictions on these embeddings are likely meaningless`,
       );
     }
+    let decode;
+    if (flags.values["detect"]) {
+      const { crops } = await detectAndCrop(part.paths, flags.values, loaded.imageSize);
+      const kept = part.paths.map((p) => crops.has(p));
+      part = {
+        paths: part.paths.filter((_, i) => kept[i]),
+        labels: part.labels.filter((_, i) => kept[i]),
+      };
+      decode = (ref: string) => Promise.resolve(crops.get(ref)!);
+    }
     embeddings = await embedFiles(loaded, part.paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
       resize: flags.values["resize"] as number | undefined,
+      ...(decode === undefined ? {} : { decode }),
       ...(quiet ? {} : { onProgress: embeddingProgress("images", false)! }),
     });
   } catch (error) {

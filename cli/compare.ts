@@ -8,11 +8,13 @@
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { pairwiseSquaredDistances } from "../core/pure/distances.ts";
 import { embedFiles, MODEL_FLAGS, openModel } from "./_embedder.ts";
+import { DETECT_CROP_FLAGS, detectAndCrop } from "./_mtcnn.ts";
 import type { Matrix } from "../core/types.ts";
 
 /** The flags of `compare`. */
 export const COMPARE_FLAGS: FlagTable = {
   ...MODEL_FLAGS,
+  ...DETECT_CROP_FLAGS,
   "json": { kind: "boolean", help: "print {images, distances} as JSON" },
 };
 
@@ -64,17 +66,29 @@ export async function compareCommand(args: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  const paths = flags.positionals;
+  let paths = flags.positionals;
   if (paths.length < 2) {
     throw new UsageError(`compare needs at least two images, got ${paths.length}`);
   }
   const loaded = await openModel(flags);
   let embeddings;
   try {
+    let decode;
+    if (flags.values["detect"]) {
+      const { crops, missing } = await detectAndCrop(paths, flags.values, loaded.imageSize);
+      paths = paths.filter((p) => crops.has(p));
+      if (paths.length < 2) {
+        throw new Error(
+          `compare needs faces in at least two photos; no face was found in ${missing.join(", ")}`,
+        );
+      }
+      decode = (ref: string) => Promise.resolve(crops.get(ref)!);
+    }
     embeddings = await embedFiles(loaded, paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
       resize: flags.values["resize"] as number | undefined,
+      ...(decode === undefined ? {} : { decode }),
     });
   } finally {
     loaded.dispose();

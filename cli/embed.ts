@@ -25,6 +25,7 @@ import {
 import { encodeNpyInt32, encodeNpyMatrix } from "../io/npy.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
+import { DETECT_CROP_FLAGS, detectAndCrop } from "./_mtcnn.ts";
 
 async function isFolder(path: string): Promise<boolean> {
   try {
@@ -46,6 +47,7 @@ async function exists(path: string): Promise<boolean> {
 /** The flags of `embed`. */
 export const EMBED_FLAGS: FlagTable = {
   ...MODEL_FLAGS,
+  ...DETECT_CROP_FLAGS,
   "data-dir": { kind: "string", help: "labelled folder (one sub-folder per identity)" },
   "min-nrof-images-per-class": {
     kind: "number",
@@ -151,11 +153,20 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
   const loaded = await openModel(flags);
   let embeddings;
   try {
+    let decode;
+    if (flags.values["detect"]) {
+      const { crops } = await detectAndCrop(paths, flags.values, loaded.imageSize);
+      const kept = paths.map((p) => crops.has(p));
+      labels = labels.filter((_, i) => kept[i]);
+      paths = paths.filter((_, i) => kept[i]);
+      decode = (ref: string) => Promise.resolve(crops.get(ref)!);
+    }
     embeddings = await embedFiles(loaded, paths, {
       batchSize: flags.values["batch-size"] as number,
       workers: flags.values["workers"] as number,
       resize: flags.values["resize"] as number | undefined,
       flipped: flags.values["use-flipped-images"] === true,
+      ...(decode === undefined ? {} : { decode }),
       ...(quiet ? {} : { onProgress: embeddingProgress("images", false)! }),
     });
   } finally {
