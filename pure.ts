@@ -272,7 +272,15 @@ export {
   pyramidScales,
   type RnetOutput,
 } from "./core/detect/mtcnn.ts";
-export { createKernelMtcnnNets } from "./core/detect/mtcnn_kernels.ts";
+export { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "./core/detect/mtcnn_nets.ts";
+export {
+  MTCNN_OUTPUTS,
+  mtcnnParams,
+  onetSpec,
+  paramsOf,
+  pnetSpec,
+  rnetSpec,
+} from "./core/models/mtcnn.ts";
 export { resizeArea, type SampleDepth } from "./core/detect/resample.ts";
 export {
   type Affine,

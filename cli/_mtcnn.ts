@@ -13,7 +13,8 @@ import { UsageError } from "./flags.ts";
 import type { RgbImage } from "../core/pure/image_ops.ts";
 import type { NamedTensors } from "../core/types.ts";
 import { type DetectedFace, detectFaces, type DetectOptions } from "../core/detect/mtcnn.ts";
-import { createKernelMtcnnNets } from "../core/detect/mtcnn_kernels.ts";
+import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { resizeArea } from "../core/detect/resample.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
@@ -29,8 +30,13 @@ export const DETECTOR_FLAGS: FlagTable = {
   "detector-backend": {
     kind: "string",
     default: "wasm-simd",
-    choices: ["wasm-simd", "pure"],
+    choices: ["wasm-simd", "pure", "tfjs"],
     help: "where MTCNN runs",
+  },
+  "detector-device": {
+    kind: "string",
+    choices: ["webgpu", "wasm", "cpu"],
+    help: "tfjs device of the detector (default: webgpu on a hardware GPU, else wasm)",
   },
   "minsize": { kind: "number", default: 20, min: 1, help: "smallest face, in pixels (minsize)" },
   "threshold": {
@@ -112,38 +118,41 @@ export async function openDetector(
 ): Promise<Detector> {
   const options = detectOptionsFromFlags(values);
   const maxSide = values["max-side"] as number;
-  const weights = await loadMtcnnWeights();
-  let nets;
+  const params = mtcnnParams(await loadMtcnnWeights());
+  let run: SpecRunner;
   let device: string;
   let release = () => {};
-  if (values["detector-backend"] === "pure") {
-    nets = createKernelMtcnnNets(createPureKernels(), weights);
+  const backend = values["detector-backend"];
+  if (backend === "pure") {
+    run = kernelSpecRunner(createPureKernels());
     device = "pure";
+  } else if (backend === "tfjs") {
+    const { createTfjsSpecRunner } = await import("../backends/tfjs/infer.ts");
+    const d = values["detector-device"] as "webgpu" | "wasm" | "cpu" | undefined;
+    const runner = await createTfjsSpecRunner(d === undefined ? {} : { device: d });
+    run = runner.run;
+    device = `tfjs ${runner.choice.description}`;
+    release = () => runner.dispose();
   } else {
     const { createWasmSimdKernels, createWasmSimdRuntime } = await import(
       "../backends/wasm-simd/mod.ts"
     );
     const threads = values["threads"] as number | undefined;
     const rt = await createWasmSimdRuntime(threads === undefined ? {} : { threads });
-    const inner = createKernelMtcnnNets(createWasmSimdKernels(rt), weights);
+    const inner = kernelSpecRunner(createWasmSimdKernels(rt));
     // Every pass frees what it allocated; trimming lets the next pyramid level or
     // photo (other tensor sizes) reuse that memory instead of growing the heap.
-    const trimmed = <I, O>(f: (x: I) => Promise<O>) => async (x: I) => {
+    run = async (spec, p, input, outputs) => {
       try {
-        return await f(x);
+        return await inner(spec, p, input, outputs);
       } finally {
         rt.trim();
       }
     };
-    nets = {
-      pnet: trimmed(inner.pnet),
-      rnet: trimmed(inner.rnet),
-      onet: trimmed(inner.onet),
-      dispose: () => inner.dispose(),
-    };
     device = `wasm-simd x${rt.threads}`;
     release = () => rt.dispose();
   }
+  const nets = createMtcnnNets(run, params);
   return {
     device,
     async detect(image) {
@@ -162,7 +171,6 @@ export async function openDetector(
       }));
     },
     dispose() {
-      nets.dispose();
       release();
     },
   };

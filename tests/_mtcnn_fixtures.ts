@@ -62,30 +62,23 @@ export function demoPhoto(n: number): Promise<string> {
 }
 
 /**
- * The nets on a 2-thread wasm-simd runtime, trimming its heap after every pass (tensor
- * sizes change with every pyramid level and photo).
+ * The nets from their specs on a 2-thread wasm-simd runtime, trimming its heap after every
+ * pass (tensor sizes change with every pyramid level and photo).
  */
 export async function wasmNets(): Promise<MtcnnNets & { dispose(): void }> {
   const { createWasmSimdKernels, createWasmSimdRuntime } = await import(
     "../backends/wasm-simd/mod.ts"
   );
-  const { createKernelMtcnnNets } = await import("../core/detect/mtcnn_kernels.ts");
+  const { createMtcnnNets, kernelSpecRunner } = await import("../core/detect/mtcnn_nets.ts");
+  const { mtcnnParams } = await import("../core/models/mtcnn.ts");
   const rt = await createWasmSimdRuntime({ threads: 2 });
-  const nets = createKernelMtcnnNets(createWasmSimdKernels(rt), await mtcnnConstants());
-  const trim = <I, O>(f: (x: I) => Promise<O>) => async (x: I) => {
+  const run = kernelSpecRunner(createWasmSimdKernels(rt));
+  const nets = createMtcnnNets(async (spec, params, input, outputs) => {
     try {
-      return await f(x);
+      return await run(spec, params, input, outputs);
     } finally {
       rt.trim();
     }
-  };
-  return {
-    pnet: trim(nets.pnet),
-    rnet: trim(nets.rnet),
-    onet: trim(nets.onet),
-    dispose() {
-      nets.dispose();
-      rt.dispose();
-    },
-  };
+  }, mtcnnParams(await mtcnnConstants()));
+  return { ...nets, dispose: () => rt.dispose() };
 }

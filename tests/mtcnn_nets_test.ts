@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { createKernelMtcnnNets } from "../core/detect/mtcnn_kernels.ts";
+import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
 import type { MtcnnNets } from "../core/detect/mtcnn.ts";
+import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
 import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
+import { createTfjsSpecRunner } from "../backends/tfjs/infer.ts";
+import { probeWebGpuAdapter, type TfjsDevice } from "../backends/tfjs/device.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import type { Tensor } from "../core/types.ts";
 import { interpreterNets, mtcnnConstants } from "./_mtcnn_fixtures.ts";
+
+if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
 function randomInput(shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -21,9 +26,13 @@ function assertClose(got: Tensor, want: Tensor, tol: number, what: string): void
   assert.ok(worst <= tol, `${what}: max difference ${worst} > ${tol}`);
 }
 
-async function checkNets(nets: MtcnnNets, label: string): Promise<void> {
+/**
+ * Each net's outputs against the file's own graph (the reference interpreter, float64 sums)
+ * on random inputs: P-Net on odd, even and minimal sizes, R-Net and O-Net on batches.
+ */
+async function checkNets(run: SpecRunner, label: string): Promise<void> {
+  const nets: MtcnnNets = createMtcnnNets(run, mtcnnParams(await mtcnnConstants()));
   const ref = await interpreterNets();
-  // P-Net is fully convolutional: odd and even sizes, batch 1 (the pipeline's use).
   for (const [h, w, seed] of [[12, 12, 1], [31, 24, 2], [25, 37, 3]] as const) {
     const x = randomInput([1, h, w, 3], seed);
     const [got, want] = [await nets.pnet(x), await ref.pnet(x)];
@@ -41,19 +50,34 @@ async function checkNets(nets: MtcnnNets, label: string): Promise<void> {
   assertClose(go.landmarks, wo.landmarks, 1e-5, `${label} onet landmarks`);
 }
 
-Deno.test("MTCNN nets on the pure kernels equal the TFLite files' own graphs within 1e-5", async () => {
-  const nets = createKernelMtcnnNets(createPureKernels(), await mtcnnConstants());
-  await checkNets(nets, "pure");
-  nets.dispose();
+Deno.test("MTCNN specs on the pure backend equal the TFLite files' own graphs within 1e-5", async () => {
+  await checkNets(kernelSpecRunner(createPureKernels()), "pure");
 });
 
-Deno.test("MTCNN nets on the wasm-simd kernels equal the TFLite files' own graphs within 1e-5", async () => {
+Deno.test("MTCNN specs on the wasm-simd backend equal the TFLite files' own graphs within 1e-5", async () => {
   const rt = await createWasmSimdRuntime({ threads: 2 });
   try {
-    const nets = createKernelMtcnnNets(createWasmSimdKernels(rt), await mtcnnConstants());
-    await checkNets(nets, "wasm-simd");
-    nets.dispose();
+    await checkNets(kernelSpecRunner(createWasmSimdKernels(rt)), "wasm-simd");
   } finally {
     rt.dispose();
   }
 });
+
+const adapter = await probeWebGpuAdapter();
+for (const device of ["cpu", "wasm", "webgpu"] as TfjsDevice[]) {
+  Deno.test({
+    name: `MTCNN specs on tfjs (${device}) equal the TFLite files' own graphs within 1e-5`,
+    ignore: device === "webgpu" && adapter === null,
+    async fn() {
+      const runner = await createTfjsSpecRunner({ device });
+      try {
+        await checkNets(runner.run, `tfjs ${device}`);
+      } finally {
+        runner.dispose();
+      }
+    },
+  });
+}
+if (adapter === null) {
+  console.log("tfjs webgpu MTCNN case ignored: no WebGPU adapter (mesa-vulkan-drivers gives one)");
+}

@@ -39,3 +39,4 @@ export {
   loadExportedModel,
   writeExportedModel,
 } from "./export.ts";
+export { createTfjsSpecRunner, type TfjsSpecRunner } from "./infer.ts";
