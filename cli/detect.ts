@@ -10,6 +10,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputPath } from "./_output.ts";
 import { basename, extname, join } from "node:path";
 import { FLAG_LIMITS, type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { DETECTOR_FLAGS, openDetector } from "./_mtcnn.ts";
@@ -82,7 +84,8 @@ export async function detectCommand(args: readonly string[]): Promise<number> {
   }
   const paths = flags.positionals;
   if (paths.length === 0) throw new UsageError("detect needs at least one image");
-  const draw = flags.values["draw"] as string | undefined;
+  const drawFlag = flags.values["draw"] as string | undefined;
+  const draw = drawFlag === undefined ? undefined : checkOutputPath(drawFlag, "--draw");
   if (draw !== undefined && paths.length === 1 && extname(draw).toLowerCase() !== ".png") {
     throw new UsageError(`--draw must name a .png file for one photo, got "${draw}"`);
   }
@@ -110,7 +113,7 @@ export async function detectCommand(args: readonly string[]): Promise<number> {
       if (draw !== undefined) {
         const out = paths.length === 1 ? draw : join(draw, `${basename(path, extname(path))}.png`);
         try {
-          await Deno.writeFile(out, encodePng(drawDetections(image, faces)));
+          await writeFileAtomic(out, encodePng(drawDetections(image, faces)));
         } catch (error) {
           throw new Error(`Cannot write ${out}: ${(error as Error).message}`);
         }

@@ -154,6 +154,11 @@ export async function writeNewFileSynced(
   try {
     await writeAll(file, data, faultPath);
     await file.sync();
+  } catch (error) {
+    if (error instanceof NoSpaceError) throw error;
+    throw new Error(`Cannot write ${faultPath}: ${(error as Error)?.message ?? error}`, {
+      cause: error,
+    });
   } finally {
     file.close();
   }
@@ -346,7 +351,10 @@ export async function appendJsonLines(path: string, records: readonly unknown[])
       await file.sync();
     } catch (error) {
       await file.truncate(end).catch(() => {});
-      throw error;
+      if (error instanceof NoSpaceError) throw error;
+      throw new Error(`Cannot append to ${path}: ${(error as Error)?.message ?? error}`, {
+        cause: error,
+      });
     }
   } finally {
     file.close();

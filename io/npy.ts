@@ -15,6 +15,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "./atomic.ts";
 import type { Matrix } from "../core/types.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -311,7 +312,7 @@ export function decodeNpy(bytes: Uint8Array, fileName = "<bytes>"): NpyArray {
  * ```
  */
 export async function writeNpyMatrix(path: string, matrix: Matrix): Promise<void> {
-  await Deno.writeFile(path, encodeNpyMatrix(matrix));
+  await writeFileAtomic(path, encodeNpyMatrix(matrix));
 }
 
 /**
