@@ -516,7 +516,10 @@ add("pairs.txt naming ../secret outside --lfw-dir", async () => {
   await Deno.copyFile(png0, join(dir, "secret", "secret_0001.png"));
   // lfw/../secret/../secret_0001.png, where a join without a check lands.
   await Deno.copyFile(png0, join(dir, "secret_0001.png"));
-  await Deno.writeTextFile(join(dir, "pairs.txt"), "1\t1\nA\t1\t2\n../secret\t1\tB\t1\n");
+  await Deno.writeTextFile(
+    join(dir, "pairs.txt"),
+    "2\t1\nA\t1\t2\n../secret\t1\tB\t1\nB\t1\t2\nA\t1\tB\t2\n",
+  );
   const r = await cli([
     "validate",
     CKPT,

@@ -27,7 +27,10 @@ import { basename, join } from "node:path";
 import type { ModelState } from "../core/backend.ts";
 import type { NamedTensors, OptimizerName, RngState, Tensor } from "../core/types.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
-import { randomId, syncFolder, writeNewFileSynced } from "./atomic.ts";
+import { randomId, readFileBounded, syncFolder, writeNewFileSynced } from "./atomic.ts";
+
+/** The largest checkpoint file read (16 GiB): anything larger is not one of ours. */
+const MAX_CHECKPOINT_FILE_BYTES = 16 * 1024 ** 3;
 
 /**
  * The checkpoint format version this module writes and reads.
@@ -466,9 +469,13 @@ function parseMeta(text: string, file: string): CheckpointMeta {
 
 async function readFileNamed(path: string): Promise<Uint8Array> {
   try {
-    return await Deno.readFile(path);
+    // Regular files only (a FIFO would block), of a sane size.
+    return await readFileBounded(path, MAX_CHECKPOINT_FILE_BYTES);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`Checkpoint file ${path} is missing`);
+    if (e instanceof RangeError || /not a regular file/.test((e as Error).message)) {
+      throw new Error(`Checkpoint file ${path} is unusable: ${(e as Error).message}`);
+    }
     throw e;
   }
 }
