@@ -301,8 +301,15 @@ export function backendConformance(
 ): void {
   const tol: ConformanceTolerances = { ...DEFAULT_TOLERANCE, ...options.tolerance };
   const numRuns = options.numRuns ?? 15;
+  // Every id a backend names must be a test of the suite (a typo would
+  // silently skip nothing or select nothing).
+  const known = new Set(CONFORMANCE_TESTS);
+  for (const id of [...(options.only ?? []), ...(options.skip ?? []).flatMap((g) => g.tests)]) {
+    if (!known.has(id)) throw new RangeError(`[${name}] unknown conformance test id "${id}"`);
+  }
   const skipped = new Map<string, string>();
   for (const group of options.skip ?? []) {
+    if (group.reason.trim() === "") throw new RangeError(`[${name}] a skip needs a reason`);
     for (const t of group.tests) skipped.set(t, group.reason);
   }
   if (options.ignoreAll !== undefined) {
@@ -311,6 +318,7 @@ export function backendConformance(
   for (const [id, reason] of skipped) console.log(`[${name}] skipping "${id}": ${reason}`);
 
   const register = (id: string, title: string, fn: (backend: Backend) => Promise<void>) => {
+    if (!known.has(id)) throw new RangeError(`Test id "${id}" is missing from CONFORMANCE_TESTS`);
     const selected = options.only === undefined || options.only.includes(id);
     if (!selected) return;
     Deno.test({

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { backendConformance } from "./conformance.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 
@@ -11,4 +12,17 @@ backendConformance("pure", () => Promise.resolve(createPureBackend()), {
     forward: { abs: 0, rel: 0 },
     params: { abs: 0, rel: 0 },
   },
+});
+
+Deno.test("backendConformance() refuses a skip or only list naming an unknown test, and a skip without a reason", () => {
+  const make = () => Promise.resolve(createPureBackend());
+  assert.throws(
+    () => backendConformance("typo", make, { skip: [{ reason: "r", tests: ["op:conv2D"] }] }),
+    /unknown conformance test id "op:conv2D"/,
+  );
+  assert.throws(() => backendConformance("typo", make, { only: ["nanoo"] }), /"nanoo"/);
+  assert.throws(
+    () => backendConformance("typo", make, { skip: [{ reason: " ", tests: ["nano"] }] }),
+    /needs a reason/,
+  );
 });

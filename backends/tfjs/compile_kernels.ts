@@ -8,6 +8,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { windowGeometry } from "../../core/pure/_window.ts";
 
 /**
  * Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))` of `[n, d]`.
@@ -72,15 +73,8 @@ export function conv2dCpu(
   // zeros for some "same" convolutions (e.g. a 1x2 kernel with stride 2).
   let input = x;
   if (padding === "same") {
-    const [, h, w] = x.shape;
-    const [kh, kw] = filter.shape;
-    const padH = Math.max((Math.ceil(h / stride) - 1) * stride + kh - h, 0);
-    const padW = Math.max((Math.ceil(w / stride) - 1) * stride + kw - w, 0);
-    if (padH > 0 || padW > 0) {
-      const top = Math.floor(padH / 2);
-      const left = Math.floor(padW / 2);
-      input = tf.pad(x, [[0, 0], [top, padH - top], [left, padW - left], [0, 0]]);
-    }
+    const [ph, pw] = samePads(x.shape[1], x.shape[2], filter.shape[0], filter.shape[1], stride);
+    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) input = tf.pad(x, [[0, 0], ph, pw, [0, 0]]);
   }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args[0] as tf.Tensor4D;
@@ -93,33 +87,23 @@ export function conv2dCpu(
         const [xv, wv] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
         const dx = tf.conv2dTranspose(dy4, wv, xv.shape, stride, "valid");
-        return [dx, filterGradient(xv, dy4, wv.shape, stride, "valid")];
+        return [dx, filterGradient(xv, dy4, wv.shape, stride)];
       },
     };
   });
   return f(input, filter) as tf.Tensor4D;
 }
 
+/** The filter gradient of a "valid" convolution (the input is padded already). */
 function filterGradient(
-  x: tf.Tensor4D,
+  xp: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
   stride: number,
-  padding: "same" | "valid",
 ): tf.Tensor4D {
-  const [, h, w, cin] = x.shape;
-  const [, ho, wo, cout] = dy.shape;
+  const [, , , cin] = xp.shape;
+  const [, , , cout] = dy.shape;
   const [kh, kw] = filterShape;
-  let xp = x;
-  if (padding === "same") {
-    const padH = Math.max((ho - 1) * stride + kh - h, 0);
-    const padW = Math.max((wo - 1) * stride + kw - w, 0);
-    const top = Math.floor(padH / 2);
-    const left = Math.floor(padW / 2);
-    if (padH > 0 || padW > 0) {
-      xp = tf.pad(x, [[0, 0], [top, padH - top], [left, padW - left], [0, 0]]);
-    }
-  }
   // dW[i, j, ci, co] = sum over (n, y, x) of xp[n, y*s + i, x*s + j, ci] * dy[n, y, x, co]:
   // a convolution of xp (channels as batch, batch as channels) with dy as
   // the filter, dilated by the stride; tfjs's cpu Conv2D kernel is fast.
@@ -215,11 +199,9 @@ function samePads(
   kw: number,
   stride: number,
 ): [[number, number], [number, number]] {
-  const padH = Math.max((Math.ceil(h / stride) - 1) * stride + kh - h, 0);
-  const padW = Math.max((Math.ceil(w / stride) - 1) * stride + kw - w, 0);
-  const top = Math.floor(padH / 2);
-  const left = Math.floor(padW / 2);
-  return [[top, padH - top], [left, padW - left]];
+  const gy = windowGeometry(h, kh, stride, "same");
+  const gx = windowGeometry(w, kw, stride, "same");
+  return [[gy.padBefore, gy.padAfter], [gx.padBefore, gx.padAfter]];
 }
 
 /**

@@ -23,6 +23,7 @@ import type { Padding } from "../../core/model_spec.ts";
 import type { Tensor } from "../../core/types.ts";
 import type { PoolKernel, WasmSimdRuntime } from "./runtime.ts";
 import { createPureKernels, type PureTensor } from "../../core/pure/kernels.ts";
+import { windowGeometry } from "../../core/pure/_window.ts";
 
 /** A tensor handle of the wasm-simd kernels: an address in the shared memory and a shape. */
 export interface WasmTensor {
@@ -63,10 +64,8 @@ function axis(
   stride: number,
   padding: Padding,
 ): { out: number; pad: number } {
-  if (padding === "valid") return { out: Math.ceil((size - window + 1) / stride), pad: 0 };
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + window - size, 0);
-  return { out, pad: Math.floor(total / 2) };
+  const g = windowGeometry(size, window, stride, padding);
+  return { out: g.out, pad: g.padBefore };
 }
 
 function checkStride(stride: number): void {

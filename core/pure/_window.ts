@@ -1,6 +1,7 @@
 /**
  * Window geometry of convolutions and pools, as TensorFlow defines "same" and
- * "valid" padding. Private helper shared by shape inference and the kernels.
+ * "valid" padding: the one helper shape inference, the pure kernels, the
+ * wasm-simd kernels and the tfjs ops' explicit padding all use.
  *
  * @module
  */
@@ -13,6 +14,8 @@ export interface WindowGeometry {
   readonly out: number;
   /** Cells of padding before the first input cell. */
   readonly padBefore: number;
+  /** Cells of padding after the last input cell (TF's asymmetric "same": the larger half). */
+  readonly padAfter: number;
 }
 
 /**
@@ -34,9 +37,10 @@ export function windowGeometry(
   padding: Padding,
 ): WindowGeometry {
   if (padding === "valid") {
-    return { out: Math.ceil((size - window + 1) / stride), padBefore: 0 };
+    return { out: Math.ceil((size - window + 1) / stride), padBefore: 0, padAfter: 0 };
   }
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + window - size, 0);
-  return { out, padBefore: Math.floor(total / 2) };
+  const padBefore = Math.floor(total / 2);
+  return { out, padBefore, padAfter: total - padBefore };
 }

@@ -57,7 +57,24 @@ export function preluBackward(
   }
 }
 
-/** Depthwise convolution forward; split by output row (n * oh). */
+/** dst[0..c) += a[0..c) * b[0..c), f32x4 with a scalar tail. */
+// @ts-ignore: decorator
+@inline function accumulateProduct(dst: usize, a: usize, b: usize, c: i32): void {
+  let j = 0;
+  for (; j + 4 <= c; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(dst + o, madd(v128.load(a + o), v128.load(b + o), v128.load(dst + o)));
+  }
+  for (; j < c; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(a + o) * load<f32>(b + o));
+  }
+}
+
+/**
+ * Depthwise convolution forward; split by output row (n * oh). Per output
+ * cell, the valid taps are found once and each adds x * f over the channels.
+ */
 export function depthwiseForward(
   x: usize, f: usize, out: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32,
   padTop: i32, padLeft: i32, oh: i32, ow: i32, tid: i32, nt: i32,
@@ -70,35 +87,20 @@ export function depthwiseForward(
     const oy = ro % oh;
     for (let ox = 0; ox < ow; ox++) {
       const dst = out + <usize>((b * oh + oy) * ow + ox) * cb;
-      let j = 0;
-      for (; j + 4 <= c; j += 4) {
-        let acc = f32x4.splat(0);
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * stride - padTop + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * stride - padLeft + kx;
-            if (ix < 0 || ix >= w) continue;
-            const xv = v128.load(x + <usize>((b * h + iy) * w + ix) * cb + (<usize>j << 2));
-            const fv = v128.load(f + <usize>(ky * kw + kx) * cb + (<usize>j << 2));
-            acc = madd(xv, fv, acc);
-          }
+      memory.fill(dst, 0, cb);
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * stride - padTop + ky;
+        if (iy < 0 || iy >= h) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ox * stride - padLeft + kx;
+          if (ix < 0 || ix >= w) continue;
+          accumulateProduct(
+            dst,
+            x + <usize>((b * h + iy) * w + ix) * cb,
+            f + <usize>(ky * kw + kx) * cb,
+            c,
+          );
         }
-        v128.store(dst + (<usize>j << 2), acc);
-      }
-      for (; j < c; j++) {
-        let acc: f32 = 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * stride - padTop + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * stride - padLeft + kx;
-            if (ix < 0 || ix >= w) continue;
-            acc += load<f32>(x + <usize>((b * h + iy) * w + ix) * cb + (<usize>j << 2)) *
-              load<f32>(f + <usize>(ky * kw + kx) * cb + (<usize>j << 2));
-          }
-        }
-        store<f32>(dst + (<usize>j << 2), acc);
       }
     }
   }
@@ -121,43 +123,24 @@ export function depthwiseBackpropInput(
     const iy = ri % h;
     for (let ix = 0; ix < w; ix++) {
       const dst = dx + <usize>((b * h + iy) * w + ix) * cb;
-      let j = 0;
-      for (; j + 4 <= c; j += 4) {
-        let acc = f32x4.splat(0);
-        for (let ky = 0; ky < kh; ky++) {
-          const ty = iy + padTop - ky;
-          if (ty < 0 || ty % stride != 0) continue;
-          const oy = ty / stride;
-          if (oy >= oh) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const tx = ix + padLeft - kx;
-            if (tx < 0 || tx % stride != 0) continue;
-            const ox = tx / stride;
-            if (ox >= ow) continue;
-            const gv = v128.load(dy + <usize>((b * oh + oy) * ow + ox) * cb + (<usize>j << 2));
-            const fv = v128.load(f + <usize>(ky * kw + kx) * cb + (<usize>j << 2));
-            acc = madd(gv, fv, acc);
-          }
+      memory.fill(dst, 0, cb);
+      for (let ky = 0; ky < kh; ky++) {
+        const ty = iy + padTop - ky;
+        if (ty < 0 || ty % stride != 0) continue;
+        const oy = ty / stride;
+        if (oy >= oh) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const tx = ix + padLeft - kx;
+          if (tx < 0 || tx % stride != 0) continue;
+          const ox = tx / stride;
+          if (ox >= ow) continue;
+          accumulateProduct(
+            dst,
+            dy + <usize>((b * oh + oy) * ow + ox) * cb,
+            f + <usize>(ky * kw + kx) * cb,
+            c,
+          );
         }
-        v128.store(dst + (<usize>j << 2), acc);
-      }
-      for (; j < c; j++) {
-        let acc: f32 = 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const ty = iy + padTop - ky;
-          if (ty < 0 || ty % stride != 0) continue;
-          const oy = ty / stride;
-          if (oy >= oh) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const tx = ix + padLeft - kx;
-            if (tx < 0 || tx % stride != 0) continue;
-            const ox = tx / stride;
-            if (ox >= ow) continue;
-            acc += load<f32>(dy + <usize>((b * oh + oy) * ow + ox) * cb + (<usize>j << 2)) *
-              load<f32>(f + <usize>(ky * kw + kx) * cb + (<usize>j << 2));
-          }
-        }
-        store<f32>(dst + (<usize>j << 2), acc);
       }
     }
   }
