@@ -26,6 +26,7 @@ import { DETECTOR_FLAGS, openDetector } from "./_mtcnn.ts";
 import { formatSeconds } from "./progress.ts";
 import { encodePng, readImage } from "../io/images.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { checkOutputPath } from "./_output.ts";
 import { alignSimilarity, chooseCentralFace, marginBox, marginCrop } from "../core/detect/align.ts";
 import { createRng, shuffle } from "../core/pure/rng.ts";
 import type { RngState } from "../core/types.ts";
@@ -160,6 +161,7 @@ export async function alignCommand(args: readonly string[]): Promise<number> {
     );
   }
   const [inputDir, outputDir] = flags.positionals as [string, string];
+  checkOutputPath(outputDir, "OUTPUT_DIR");
   const similarity = flags.values["align"] === "similarity";
   const imageSize = (flags.values["image-size"] as number | undefined) ?? (similarity ? 112 : 182);
   const margin = flags.values["margin"] as number;

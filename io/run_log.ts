@@ -12,7 +12,7 @@
  * @module
  */
 
-import { appendJsonLines, writeFileAtomic } from "./atomic.ts";
+import { appendJsonLines, readTextFileBounded, writeFileAtomic } from "./atomic.ts";
 import { basename, dirname, join } from "node:path";
 import type { PairValidation, RefPair } from "../core/validate.ts";
 import { pca } from "../core/pure/pca.ts";
@@ -312,7 +312,8 @@ export async function logEpoch(
 
 async function readOptional(path: string): Promise<string | null> {
   try {
-    return await Deno.readTextFile(path);
+    // Regular files only: a FIFO named metrics.jsonl must not hang a report.
+    return await readTextFileBounded(path, 1024 ** 3);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
