@@ -6,7 +6,11 @@
  * @module
  */
 
-/** What Deno's WebGPU reports about an adapter. */
+/**
+ * What Deno's WebGPU reports about an adapter.
+ *
+ * @category Backends
+ */
 export interface AdapterDescription {
   /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   readonly description: string;
@@ -24,11 +28,13 @@ export interface AdapterDescription {
  * @returns The adapter's description, or null when WebGPU offers no adapter.
  * @example Probing never throws
  * ```ts
- * import { probeWebGpuAdapter } from "./webgpu_probe.ts";
+ * import { probeWebGpuAdapter } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const adapter = await probeWebGpuAdapter();
  * assert.ok(adapter === null || typeof adapter.description === "string");
  * ```
+ *
+ * @category Backends
  */
 export async function probeWebGpuAdapter(): Promise<AdapterDescription | null> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;

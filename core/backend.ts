@@ -19,7 +19,11 @@ import type {
 import type { ModelSpec } from "./model_spec.ts";
 import type { SelectTripletsLimitOptions } from "./pure/select_triplets.ts";
 
-/** Names of the shipped backends. */
+/**
+ * Names of the shipped backends.
+ *
+ * @category Data and contract
+ */
 export type BackendName = "pure" | "tfjs" | "wasm-simd";
 
 /**
@@ -29,6 +33,8 @@ export type BackendName = "pure" | "tfjs" | "wasm-simd";
  * - `softmax`: a dense logits layer over `numClasses` identities on the
  *   prelogits, cross-entropy, optional center loss, prelogits norm penalty and
  *   additive angular margin (ArcFace).
+ *
+ * @category Data and contract
  */
 export type LossSpec =
   | {
@@ -56,7 +62,11 @@ export type LossSpec =
     readonly arcface?: { readonly margin: number; readonly scale: number };
   };
 
-/** Everything that defines a model's training besides its spec. */
+/**
+ * Everything that defines a model's training besides its spec.
+ *
+ * @category Data and contract
+ */
 export interface TrainingOptions {
   /** The loss. */
   readonly loss: LossSpec;
@@ -71,6 +81,8 @@ export interface TrainingOptions {
 /**
  * All state of a model, as plain named tensors: what a checkpoint stores and
  * what moves a model from one backend to another.
+ *
+ * @category Data and contract
  */
 export interface ModelState {
   /** Trainable parameters (weights, biases, beta, gamma, logits layer). */
@@ -85,7 +97,11 @@ export interface ModelState {
   readonly step: number;
 }
 
-/** Options of one training step. */
+/**
+ * Options of one training step.
+ *
+ * @category Data and contract
+ */
 export interface StepOptions {
   /** The learning rate of this step. */
   readonly learningRate: number;
@@ -95,7 +111,11 @@ export interface StepOptions {
   readonly labels?: Int32Array;
 }
 
-/** The outcome of one training step. */
+/**
+ * The outcome of one training step.
+ *
+ * @category Data and contract
+ */
 export interface StepResult {
   /** Total loss (data loss + regularization). */
   readonly loss: number;
@@ -105,7 +125,11 @@ export interface StepResult {
   readonly rng: RngState;
 }
 
-/** Options of an embedding pass. */
+/**
+ * Options of an embedding pass.
+ *
+ * @category Data and contract
+ */
 export interface EmbedOptions {
   /**
    * Training mode: batch norm uses batch statistics and updates its moving
@@ -119,7 +143,11 @@ export interface EmbedOptions {
   readonly rng?: RngState;
 }
 
-/** Options of {@link Model.outputs}: an embedding pass that returns named values. */
+/**
+ * Options of {@link Model.outputs}: an embedding pass that returns named values.
+ *
+ * @category Data and contract
+ */
 export interface OutputOptions extends EmbedOptions {
   /**
    * What to return: names of the spec's nodes (e.g. its `prelogits` and
@@ -130,7 +158,11 @@ export interface OutputOptions extends EmbedOptions {
   readonly outputs: readonly string[];
 }
 
-/** A model instantiated on a backend. */
+/**
+ * A model instantiated on a backend.
+ *
+ * @category Data and contract
+ */
 export interface Model {
   /** The network spec. */
   readonly spec: ModelSpec;
@@ -149,7 +181,11 @@ export interface Model {
   dispose(): void;
 }
 
-/** Loss value and gradient with respect to the inputs. */
+/**
+ * Loss value and gradient with respect to the inputs.
+ *
+ * @category Data and contract
+ */
 export interface LossWithGradient {
   /** The loss. */
   readonly loss: number;
@@ -157,7 +193,11 @@ export interface LossWithGradient {
   readonly gradient: Matrix;
 }
 
-/** A compute backend. */
+/**
+ * A compute backend.
+ *
+ * @category Data and contract
+ */
 export interface Backend {
   /** The backend. */
   readonly name: BackendName;

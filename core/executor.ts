@@ -120,7 +120,7 @@ function tensorOf(images: ImageBatch | Tensor): Tensor {
  * @example
  * ```ts
  * import { forward } from "./executor.ts";
- * import { createPureKernels } from "./pure/kernels.ts";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = {
@@ -316,7 +316,7 @@ function statOf(stats: NamedTensors, name: string): Tensor {
  * @example
  * ```ts
  * import { backward, forward } from "./executor.ts";
- * import { createPureKernels } from "./pure/kernels.ts";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = {
@@ -457,7 +457,7 @@ export function backward<T>(
  * @example
  * ```ts
  * import { forward, releaseTape } from "./executor.ts";
- * import { createPureKernels } from "./pure/kernels.ts";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = {

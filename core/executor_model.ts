@@ -80,11 +80,11 @@ function checkState(spec: ModelSpec, state: ModelState): void {
  * @throws {RangeError} When the state does not match the spec.
  * @example
  * ```ts
- * import { createExecutorModel } from "./executor_model.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createPureKernels } from "./pure/kernels.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { createExecutorModel } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { embeddingSize: 8, imageSize: 16 });
@@ -105,6 +105,8 @@ function checkState(spec: ModelSpec, state: ModelState): void {
  * assert.equal(emb.rows, 2);
  * assert.equal(emb.cols, 8);
  * ```
+ *
+ * @category Ops and kernels
  */
 export function createExecutorModel<T>(
   kernels: Kernels<T>,

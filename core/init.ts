@@ -41,7 +41,7 @@ export interface InitializedParameters {
  * @example
  * ```ts
  * import { initParameters } from "./init.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const { params, stats } = initParameters({

@@ -32,7 +32,11 @@
 import type { Tensor } from "./types.ts";
 import type { Padding } from "./types.ts";
 
-/** Window geometry of a convolution. */
+/**
+ * Window geometry of a convolution.
+ *
+ * @category Ops and kernels
+ */
 export interface Conv2dOptions {
   /** Stride in both spatial directions (>= 1). */
   readonly stride: number;
@@ -40,7 +44,11 @@ export interface Conv2dOptions {
   readonly padding: Padding;
 }
 
-/** Window geometry of a pooling operation. */
+/**
+ * Window geometry of a pooling operation.
+ *
+ * @category Ops and kernels
+ */
 export interface PoolOptions {
   /** Window size in both spatial directions (>= 1). */
   readonly size: number;
@@ -50,7 +58,11 @@ export interface PoolOptions {
   readonly padding: Padding;
 }
 
-/** Outputs of batch normalization in training mode. */
+/**
+ * Outputs of batch normalization in training mode.
+ *
+ * @category Ops and kernels
+ */
 export interface BatchNormTrainOutput<T> {
   /** The normalized, scaled and shifted values, shape of the input. */
   readonly y: T;
@@ -63,7 +75,11 @@ export interface BatchNormTrainOutput<T> {
   readonly variance: T;
 }
 
-/** Gradients of parametric relu. */
+/**
+ * Gradients of parametric relu.
+ *
+ * @category Ops and kernels
+ */
 export interface PreluGradients<T> {
   /** Gradient with respect to the input. */
   readonly dx: T;
@@ -71,7 +87,11 @@ export interface PreluGradients<T> {
   readonly dAlpha: T;
 }
 
-/** Gradients of batch normalization in training mode. */
+/**
+ * Gradients of batch normalization in training mode.
+ *
+ * @category Ops and kernels
+ */
 export interface BatchNormGradients<T> {
   /** Gradient with respect to the input. */
   readonly dx: T;
@@ -95,8 +115,8 @@ export interface BatchNormGradients<T> {
  *
  * @example
  * ```ts
- * import type { Kernels } from "./kernels.ts";
- * import { createPureKernels, type PureTensor } from "./pure/kernels.ts";
+ * import { type Kernels } from "@facenet-deno/facenet/pure";
+ * import { createPureKernels, type PureTensor } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const k: Kernels<PureTensor> = createPureKernels();
@@ -106,6 +126,8 @@ export interface BatchNormGradients<T> {
  * k.dispose(x);
  * k.dispose(y);
  * ```
+ *
+ * @category Ops and kernels
  */
 export interface Kernels<T> {
   /** A short description, e.g. "pure float32". */

@@ -47,7 +47,11 @@ export type {
   SoftmaxNode,
 };
 
-/** Any node of a model graph. */
+/**
+ * Any node of a model graph.
+ *
+ * @category Models
+ */
 export type NodeSpec =
   | InputNode
   | Conv2dNode
@@ -65,13 +69,19 @@ export type NodeSpec =
   | SoftmaxNode
   | DepthwiseConv2dNode;
 
-/** The name of a node operation. */
+/**
+ * The name of a node operation.
+ *
+ * @category Models
+ */
 export type OpName = NodeSpec["op"];
 
 /**
  * A whole network: nodes in topological order (each node's inputs appear
  * before it), exactly one input node, and the names of the bottleneck
  * (`prelogits`, un-normalized) and the embedding (`output`, L2-normalized).
+ *
+ * @category Models
  */
 export interface ModelSpec {
   /** The spec's name, e.g. "nano" or "inception-resnet-v1". */

@@ -19,9 +19,10 @@ import { uniforms } from "./pure/rng.ts";
  *
  * @example
  * ```ts
- * import { initModelState, LOGITS } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { LOGITS } from "./model_state.ts";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const state = initModelState(modelSpec("nano", { embeddingSize: 16 }), {
@@ -41,9 +42,10 @@ export const LOGITS = "Logits";
  *
  * @example
  * ```ts
- * import { CENTERS, initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { CENTERS } from "./model_state.ts";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const state = initModelState(modelSpec("nano", { embeddingSize: 16 }), {
@@ -99,9 +101,9 @@ export function copyTensors(tensors: NamedTensors): NamedTensors {
  * @throws {RangeError} When the spec or the options are invalid.
  * @example
  * ```ts
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const state = initModelState(modelSpec("nano"), {
@@ -115,6 +117,8 @@ export function copyTensors(tensors: NamedTensors): NamedTensors {
  * assert.ok("Bottleneck/weights" in state.optimizer.slots["accumulator"]!);
  * assert.ok(state.ema !== null);
  * ```
+ *
+ * @category Training
  */
 export function initModelState(
   spec: ModelSpec,

@@ -20,7 +20,7 @@ import { tripletLoss } from "./pure/losses.ts";
  * @returns A {@link Backend} named "pure".
  * @example
  * ```ts
- * import { createPureBackend } from "./pure_backend.ts";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const backend = createPureBackend();
@@ -31,6 +31,8 @@ import { tripletLoss } from "./pure/losses.ts";
  * });
  * assert.deepEqual(Array.from(d.data), [0, 4, 4, 0]);
  * ```
+ *
+ * @category Backends
  */
 export function createPureBackend(): Backend {
   const kernels = createPureKernels();

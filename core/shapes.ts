@@ -10,7 +10,11 @@
 import type { ModelSpec, NodeSpec } from "./model_spec.ts";
 import { BUILTIN_OPS, inferContext, type Initializer, opOf, type OpRegistry } from "./ops/mod.ts";
 
-/** What shape inference knows about a graph. */
+/**
+ * What shape inference knows about a graph.
+ *
+ * @category Models
+ */
 export interface GraphShapes {
   /** Per-example output shape of every node (no batch axis), by node name. */
   readonly nodes: ReadonlyMap<string, readonly number[]>;
@@ -66,7 +70,7 @@ export function inputsOf(node: NodeSpec, ops: OpRegistry = BUILTIN_OPS): readonl
  * reader, an op is unknown, or `prelogits`/`output` are not flat nodes of one size.
  * @example
  * ```ts
- * import { inferShapes } from "./shapes.ts";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const shapes = inferShapes({
@@ -85,6 +89,8 @@ export function inputsOf(node: NodeSpec, ops: OpRegistry = BUILTIN_OPS): readonl
  * assert.deepEqual(shapes.params["fc/weights"], [64, 2]);
  * assert.equal(shapes.parameterCount, 3 * 3 * 3 * 4 + 64 * 2 + 2);
  * ```
+ *
+ * @category Models
  */
 export function inferShapes(spec: ModelSpec, ops: OpRegistry = BUILTIN_OPS): GraphShapes {
   const nodes = new Map<string, readonly number[]>();

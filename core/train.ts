@@ -26,13 +26,21 @@ import type { Dataset, ImageBatch, Matrix, RngState, SelectionStrategy } from ".
 import { samplePeople } from "./pure/sample_people.ts";
 import { split } from "./pure/rng.ts";
 
-/** Loads (or renders) images by reference into an NHWC batch, in the order given. */
+/**
+ * Loads (or renders) images by reference into an NHWC batch, in the order given.
+ *
+ * @category Training
+ */
 export type ImageSource = (
   refs: readonly string[],
   options: { readonly training: boolean; readonly rng: RngState },
 ) => Promise<ImageBatch>;
 
-/** Settings of the triplet loop, in the reference implementation's names. */
+/**
+ * Settings of the triplet loop, in the reference implementation's names.
+ *
+ * @category Training
+ */
 export interface TripletLoopConfig {
   /** Identities sampled per round (anchors come from these). */
   readonly peoplePerBatch: number;
@@ -48,7 +56,11 @@ export interface TripletLoopConfig {
   readonly selection: SelectionStrategy;
 }
 
-/** What happens during an epoch, in order. */
+/**
+ * What happens during an epoch, in order.
+ *
+ * @category Training
+ */
 export type TrainEvent =
   | {
     readonly type: "selected";
@@ -78,7 +90,11 @@ export type TrainEvent =
     readonly noCandidateFraction: number;
   };
 
-/** The outcome of an epoch. */
+/**
+ * The outcome of an epoch.
+ *
+ * @category Training
+ */
 export interface EpochResult {
   /** The advanced RNG. */
   readonly rng: RngState;
@@ -102,13 +118,15 @@ export interface EpochResult {
  *
  * @example
  * ```ts
- * import { NonFiniteLossError } from "./train.ts";
+ * import { NonFiniteLossError } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const error = new NonFiniteLossError(3, NaN);
  * assert.equal(error.step, 3);
  * assert.match(error.message, /Training loss became NaN at step 3/);
  * ```
+ *
+ * @category Training
  */
 export class NonFiniteLossError extends Error {
   /**
@@ -141,7 +159,7 @@ export class NonFiniteLossError extends Error {
  *
  * @example
  * ```ts
- * import { checkTripletLoopConfig } from "./train.ts";
+ * import { checkTripletLoopConfig } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const config = {
@@ -155,6 +173,8 @@ export class NonFiniteLossError extends Error {
  * checkTripletLoopConfig(config);
  * assert.throws(() => checkTripletLoopConfig({ ...config, batchSize: 100 }), RangeError);
  * ```
+ *
+ * @category Training
  */
 export function checkTripletLoopConfig(config: TripletLoopConfig): void {
   const positive: (keyof TripletLoopConfig)[] = [
@@ -219,11 +239,11 @@ export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageB
  *
  * @example
  * ```ts
- * import { embedInChunks } from "./train.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { embedInChunks } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 4 });
@@ -239,6 +259,8 @@ export function gatherImages(batch: ImageBatch, rows: readonly number[]): ImageB
  * assert.equal(embeddings.rows, 5);
  * assert.equal(embeddings.cols, 4);
  * ```
+ *
+ * @category Training
  */
 export async function embedInChunks(
   model: Model,
@@ -281,12 +303,12 @@ export async function embedInChunks(
  *
  * @example
  * ```ts
- * import { runTripletEpoch } from "./train.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticDataset } from "./synthetic/mod.ts";
+ * import { runTripletEpoch } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
+ * import { renderSyntheticRef, syntheticDataset } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
@@ -319,6 +341,8 @@ export async function embedInChunks(
  * while (!next.done) next = await run.next();
  * assert.ok(next.value.steps >= 2);
  * ```
+ *
+ * @category Training
  */
 export async function* runTripletEpoch(args: {
   readonly backend: Backend;

@@ -27,10 +27,18 @@ import { shuffle, split } from "./pure/rng.ts";
 import { headLossFromLogits } from "./softmax_head.ts";
 import { LOGITS } from "./model_state.ts";
 
-/** The softmax variant of {@link LossSpec}. */
+/**
+ * The softmax variant of {@link LossSpec}.
+ *
+ * @category Training
+ */
 export type SoftmaxLossSpec = Extract<LossSpec, { kind: "softmax" }>;
 
-/** Options of {@link splitDatasetByImages}, in the reference implementation's names. */
+/**
+ * Options of {@link splitDatasetByImages}, in the reference implementation's names.
+ *
+ * @category Training
+ */
 export interface SplitOptions {
   /** Fraction of each class's images held out for validation, in [0, 1) (`validation_set_split_ratio`). */
   readonly ratio: number;
@@ -43,7 +51,11 @@ export interface SplitOptions {
   readonly rng: RngState;
 }
 
-/** The outcome of {@link splitDatasetByImages}. */
+/**
+ * The outcome of {@link splitDatasetByImages}.
+ *
+ * @category Training
+ */
 export interface DatasetSplit {
   /** Training images: every class, in the input order, each with at least one image. */
   readonly train: Dataset;
@@ -73,8 +85,8 @@ export interface DatasetSplit {
  *   non-negative integer, or a class has no images.
  * @example
  * ```ts
- * import { splitDatasetByImages } from "./train_softmax.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { splitDatasetByImages } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const dataset = [
@@ -87,6 +99,8 @@ export interface DatasetSplit {
  * assert.deepEqual(s.train[1]!.images, ["b0"]); // a single image stays in training
  * assert.deepEqual(s.validation[1]!.images, []);
  * ```
+ *
+ * @category Training
  */
 export function splitDatasetByImages(dataset: Dataset, options: SplitOptions): DatasetSplit {
   const { ratio, minNrofValImagesPerClass: minVal } = options;
@@ -172,7 +186,7 @@ export function labeledImages(dataset: Dataset): LabeledImages {
  * @example
  * ```ts
  * import { epochImageIndices } from "./train_softmax.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [idx] = epochImageIndices(4, 8, createRng(2));
@@ -205,7 +219,11 @@ export function epochImageIndices(
   return [out, state];
 }
 
-/** Settings of the softmax loop, in the reference implementation's names. */
+/**
+ * Settings of the softmax loop, in the reference implementation's names.
+ *
+ * @category Training
+ */
 export interface SoftmaxLoopConfig {
   /** Images per training step. */
   readonly batchSize: number;
@@ -213,7 +231,11 @@ export interface SoftmaxLoopConfig {
   readonly epochSize: number;
 }
 
-/** One training step of a softmax epoch. */
+/**
+ * One training step of a softmax epoch.
+ *
+ * @category Training
+ */
 export interface SoftmaxStepEvent {
   /** The event kind. */
   readonly type: "step";
@@ -227,7 +249,11 @@ export interface SoftmaxStepEvent {
   readonly images: number;
 }
 
-/** The outcome of a softmax epoch. */
+/**
+ * The outcome of a softmax epoch.
+ *
+ * @category Training
+ */
 export interface SoftmaxEpochResult {
   /** The advanced RNG. */
   readonly rng: RngState;
@@ -264,11 +290,11 @@ function checkLoopConfig(config: SoftmaxLoopConfig): void {
  * @throws {NonFiniteLossError} When a step's loss is not finite.
  * @example
  * ```ts
- * import { runSoftmaxEpoch } from "./train_softmax.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { runSoftmaxEpoch } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { embeddingSize: 4, imageSize: 16 });
@@ -298,6 +324,8 @@ function checkLoopConfig(config: SoftmaxLoopConfig): void {
  * assert.equal(r.done, true);
  * assert.equal(r.value.steps, 1);
  * ```
+ *
+ * @category Training
  */
 export async function* runSoftmaxEpoch(args: {
   readonly model: Model;
@@ -351,7 +379,11 @@ export async function* runSoftmaxEpoch(args: {
   };
 }
 
-/** The outcome of {@link validateSoftmax}. */
+/**
+ * The outcome of {@link validateSoftmax}.
+ *
+ * @category Training
+ */
 export interface SoftmaxValidation {
   /** Mean cross-entropy over the held-out images (with the ArcFace margin when on). */
   readonly loss: number;
@@ -380,11 +412,11 @@ export interface SoftmaxValidation {
  * @throws {RangeError} When the loss is not a softmax loss or there are no held-out images.
  * @example
  * ```ts
- * import { validateSoftmax } from "./train_softmax.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { validateSoftmax } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const backend = createPureBackend();
@@ -406,6 +438,8 @@ export interface SoftmaxValidation {
  * assert.equal(v.images, 2);
  * assert.equal(v.accuracy, 0.5); // identical inputs: the same class wins for both
  * ```
+ *
+ * @category Training
  */
 export async function validateSoftmax(args: {
   readonly model: Model;

@@ -6,10 +6,18 @@
  * @module
  */
 
-/** Padding mode of convolutions and pools, as TensorFlow defines it. */
+/**
+ * Padding mode of convolutions and pools, as TensorFlow defines it.
+ *
+ * @category Data and contract
+ */
 export type Padding = "same" | "valid";
 
-/** A row-major float32 matrix. `data.length === rows * cols`. */
+/**
+ * A row-major float32 matrix. `data.length === rows * cols`.
+ *
+ * @category Data and contract
+ */
 export interface Matrix {
   /** Number of rows (e.g. images). */
   readonly rows: number;
@@ -19,7 +27,11 @@ export interface Matrix {
   readonly data: Float32Array;
 }
 
-/** A dense float32 tensor with an explicit shape (row-major, last axis fastest). */
+/**
+ * A dense float32 tensor with an explicit shape (row-major, last axis fastest).
+ *
+ * @category Data and contract
+ */
 export interface Tensor {
   /** The shape; the product of its entries equals `data.length`. */
   readonly shape: readonly number[];
@@ -31,10 +43,16 @@ export interface Tensor {
  * Named tensors. Names come from model-spec node names (for example
  * `conv1/weights`), never from a backend, so a set written by one backend loads
  * in every other.
+ *
+ * @category Data and contract
  */
 export type NamedTensors = Record<string, Tensor>;
 
-/** A batch of images in NHWC layout, float32. */
+/**
+ * A batch of images in NHWC layout, float32.
+ *
+ * @category Data and contract
+ */
 export interface ImageBatch {
   /** Number of images. */
   readonly n: number;
@@ -51,6 +69,8 @@ export interface ImageBatch {
 /**
  * One identity of a dataset, in the reference implementation's layout: a name (the folder name) and
  * the references of its images (file paths, or synthetic image ids).
+ *
+ * @category Data and contract
  */
 export interface ImageClass {
   /** The identity's name; classes are sorted by name and the index is the label. */
@@ -59,13 +79,19 @@ export interface ImageClass {
   readonly images: readonly string[];
 }
 
-/** A dataset: the identities, sorted by name. */
+/**
+ * A dataset: the identities, sorted by name.
+ *
+ * @category Data and contract
+ */
 export type Dataset = readonly ImageClass[];
 
 /**
  * The state of the seedable, splittable counter-based PRNG (Philox4x32-10): a
  * plain value that survives a JSON round trip. `key` selects the stream,
  * `counter` is the index of the next 32-bit word in that stream.
+ *
+ * @category Data and contract
  */
 export interface RngState {
   /** Two unsigned 32-bit key words. */
@@ -74,10 +100,18 @@ export interface RngState {
   readonly counter: number;
 }
 
-/** Triplet selection strategies. */
+/**
+ * Triplet selection strategies.
+ *
+ * @category Data and contract
+ */
 export type SelectionStrategy = "vggface" | "facenet" | "hard" | "all";
 
-/** Options of triplet selection. */
+/**
+ * Options of triplet selection.
+ *
+ * @category Data and contract
+ */
 export interface SelectTripletsOptions {
   /** The margin alpha (> 0). */
   readonly alpha: number;
@@ -94,7 +128,11 @@ export interface SelectTripletsOptions {
   readonly shuffle?: boolean;
 }
 
-/** The outcome of triplet selection. */
+/**
+ * The outcome of triplet selection.
+ *
+ * @category Data and contract
+ */
 export interface TripletSelection {
   /** Row indices `[anchor, positive, negative]` into the embedding matrix. */
   readonly triplets: readonly (readonly [number, number, number])[];
@@ -110,7 +148,11 @@ export interface TripletSelection {
   readonly rng: RngState | undefined;
 }
 
-/** Optimizer names, the reference implementation's plus plain SGD. */
+/**
+ * Optimizer names, the reference implementation's plus plain SGD.
+ *
+ * @category Data and contract
+ */
 export type OptimizerName = "SGD" | "ADAGRAD" | "ADADELTA" | "ADAM" | "RMSPROP" | "MOM";
 
 /**
@@ -118,6 +160,8 @@ export type OptimizerName = "SGD" | "ADAGRAD" | "ADADELTA" | "ADAM" | "RMSPROP" 
  * (Adagrad initial accumulator 0.1; Adadelta rho 0.9 eps 1e-6; Adam beta1 0.9
  * beta2 0.999 eps 0.1; RMSProp decay 0.9 momentum 0.9 eps 1.0; Momentum 0.9
  * with Nesterov).
+ *
+ * @category Data and contract
  */
 export interface OptimizerConfig {
   /** The optimizer. */
@@ -140,7 +184,11 @@ export interface OptimizerConfig {
   readonly initialAccumulator?: number;
 }
 
-/** An optimizer's slots (accumulators, moments) per parameter, plus its step count. */
+/**
+ * An optimizer's slots (accumulators, moments) per parameter, plus its step count.
+ *
+ * @category Data and contract
+ */
 export interface OptimizerState {
   /** The optimizer. */
   readonly name: OptimizerName;

@@ -18,7 +18,11 @@ import {
 } from "./pure/evaluation.ts";
 import { l2Normalize } from "./pure/distances.ts";
 
-/** A verification pair of image references. */
+/**
+ * A verification pair of image references.
+ *
+ * @category Evaluation
+ */
 export interface RefPair {
   /** The first image. */
   readonly a: string;
@@ -40,12 +44,12 @@ export interface RefPair {
  * @throws {RangeError} When no pairs are given.
  * @example
  * ```ts
- * import { validateOnPairs } from "./validate.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticPairs } from "./synthetic/mod.ts";
+ * import { validateOnPairs } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
+ * import { renderSyntheticRef, syntheticPairs } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
@@ -68,6 +72,8 @@ export interface RefPair {
  * const report = await validateOnPairs(model, pairs, source, { chunk: 10, rng: createRng(3), useMovingAverage: false });
  * assert.equal(report.accuracy.length, 10);
  * ```
+ *
+ * @category Evaluation
  */
 export async function validateOnPairs(
   model: Model,
@@ -83,7 +89,11 @@ export async function validateOnPairs(
   return (await validateOnPairsDetailed(model, pairs, source, options)).report;
 }
 
-/** What {@link validateOnPairsDetailed} returns: the report and what it was computed from. */
+/**
+ * What {@link validateOnPairsDetailed} returns: the report and what it was computed from.
+ *
+ * @category Evaluation
+ */
 export interface PairValidation {
   /** The evaluation report. */
   readonly report: EvaluationReport;
@@ -108,12 +118,12 @@ export interface PairValidation {
  * @throws {RangeError} When no pairs are given.
  * @example
  * ```ts
- * import { validateOnPairsDetailed } from "./validate.ts";
- * import { createPureBackend } from "./pure_backend.ts";
- * import { initModelState } from "./model_state.ts";
- * import { modelSpec } from "./models/registry.ts";
- * import { createRng } from "./pure/rng.ts";
- * import { renderSyntheticRef, syntheticPairs } from "./synthetic/mod.ts";
+ * import { validateOnPairsDetailed } from "@facenet-deno/facenet/pure";
+ * import { createPureBackend } from "@facenet-deno/facenet/pure";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
+ * import { renderSyntheticRef, syntheticPairs } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { imageSize: 16, embeddingSize: 8 });
@@ -138,6 +148,8 @@ export interface PairValidation {
  * assert.equal(v.embeddings.rows, v.refs.length);
  * assert.equal(v.embeddings.cols, 8);
  * ```
+ *
+ * @category Evaluation
  */
 export async function validateOnPairsDetailed(
   model: Model,
@@ -209,8 +221,8 @@ function pairSides(
  * @throws {RangeError} When no pairs are given.
  * @example Identical images are "same", opposite images are not
  * ```ts
- * import { validatePixelsOnPairs } from "./validate.ts";
- * import { createRng } from "./pure/rng.ts";
+ * import { validatePixelsOnPairs } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const value = (ref: string) => (ref.startsWith("x") ? 1 : -1);
@@ -231,6 +243,8 @@ function pairSides(
  * const report = await validatePixelsOnPairs(pairs, source, { rng: createRng(1), evaluation: { nrofFolds: 2 } });
  * assert.equal(report.accuracyMean, 1);
  * ```
+ *
+ * @category Evaluation
  */
 export async function validatePixelsOnPairs(
   pairs: readonly RefPair[],

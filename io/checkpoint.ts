@@ -37,7 +37,7 @@ const MAX_CHECKPOINT_FILE_BYTES = 16 * 1024 ** 3;
  *
  * @example
  * ```ts
- * import { CHECKPOINT_FILES, CHECKPOINT_FORMAT, saveCheckpoint } from "./checkpoint.ts";
+ * import { CHECKPOINT_FILES, CHECKPOINT_FORMAT, saveCheckpoint } from "@facenet-deno/facenet/io";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -56,6 +56,8 @@ const MAX_CHECKPOINT_FILE_BYTES = 16 * 1024 ** 3;
  * assert.equal(json.format, CHECKPOINT_FORMAT);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Checkpoints and files
  */
 export const CHECKPOINT_FORMAT = 1;
 
@@ -64,7 +66,7 @@ export const CHECKPOINT_FORMAT = 1;
  *
  * @example
  * ```ts
- * import { CHECKPOINT_FILES, saveCheckpoint } from "./checkpoint.ts";
+ * import { CHECKPOINT_FILES, saveCheckpoint } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -83,13 +85,19 @@ export const CHECKPOINT_FORMAT = 1;
  * assert.deepEqual(names.sort(), Object.values(CHECKPOINT_FILES).sort());
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Checkpoints and files
  */
 export const CHECKPOINT_FILES = {
   tensors: "model.safetensors",
   meta: "checkpoint.json",
 } as const;
 
-/** A JSON-serializable value (the training config is one). */
+/**
+ * A JSON-serializable value (the training config is one).
+ *
+ * @category Checkpoints and files
+ */
 export type JsonValue =
   | null
   | boolean
@@ -98,7 +106,11 @@ export type JsonValue =
   | readonly JsonValue[]
   | { readonly [key: string]: JsonValue };
 
-/** What the caller provides when saving; step and optimizer come from the state. */
+/**
+ * What the caller provides when saving; step and optimizer come from the state.
+ *
+ * @category Checkpoints and files
+ */
 export interface NewCheckpointMeta {
   /** The model spec's name (e.g. "nano"). */
   readonly model: string;
@@ -116,7 +128,11 @@ export interface NewCheckpointMeta {
   readonly metrics?: JsonValue;
 }
 
-/** Everything `checkpoint.json` holds. */
+/**
+ * Everything `checkpoint.json` holds.
+ *
+ * @category Checkpoints and files
+ */
 export interface CheckpointMeta {
   /** Format version, {@link CHECKPOINT_FORMAT}. */
   readonly format: number;
@@ -142,7 +158,11 @@ export interface CheckpointMeta {
   readonly metrics?: JsonValue;
 }
 
-/** A checkpoint in memory. */
+/**
+ * A checkpoint in memory.
+ *
+ * @category Checkpoints and files
+ */
 export interface Checkpoint {
   /** All tensors and counters of the model. */
   readonly state: ModelState;
@@ -150,13 +170,21 @@ export interface Checkpoint {
   readonly meta: CheckpointMeta;
 }
 
-/** Options of {@link saveCheckpoint}. */
+/**
+ * Options of {@link saveCheckpoint}.
+ *
+ * @category Checkpoints and files
+ */
 export interface SaveCheckpointOptions {
   /** How many `ckpt-*` directories to keep (the newest by step); default 3. */
   readonly keepLast?: number;
 }
 
-/** What {@link checkCompatible} compares; unset fields are not compared. */
+/**
+ * What {@link checkCompatible} compares; unset fields are not compared.
+ *
+ * @category Checkpoints and files
+ */
 export interface ExpectedCheckpoint {
   /** The model spec's name. */
   readonly model?: string;
@@ -268,7 +296,7 @@ async function listCheckpoints(runDir: string): Promise<Array<{ step: number; pa
  *
  * @example Save, then load the latest checkpoint of a run
  * ```ts
- * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -287,6 +315,8 @@ async function listCheckpoints(runDir: string): Promise<Array<{ step: number; pa
  * assert.deepEqual(Array.from(loaded.state.params["dense/weights"]?.data ?? []), [0.5, -1]);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Checkpoints and files
  */
 export async function saveCheckpoint(
   dir: string,
@@ -408,13 +438,15 @@ async function isDirectory(path: string): Promise<boolean> {
  *
  * @example A directory without checkpoints
  * ```ts
- * import { latestCheckpoint } from "./checkpoint.ts";
+ * import { latestCheckpoint } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * assert.equal(await latestCheckpoint(dir), null);
  * await Deno.remove(dir);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
   const all = await listCheckpoints(runDir);
@@ -492,13 +524,15 @@ async function readFileNamed(path: string): Promise<Uint8Array> {
  *
  * @example A run directory without checkpoints is refused
  * ```ts
- * import { loadCheckpoint } from "./checkpoint.ts";
+ * import { loadCheckpoint } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * await assert.rejects(loadCheckpoint(dir), /No checkpoint/);
  * await Deno.remove(dir);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   let ckptDir = path;
@@ -609,7 +643,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
  *
  * @example
  * ```ts
- * import { checkCompatible } from "./checkpoint.ts";
+ * import { checkCompatible } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const meta = {
@@ -620,6 +654,8 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
  * checkCompatible(meta, { model: "nano", embeddingSize: 128 });
  * assert.throws(() => checkCompatible(meta, { embeddingSize: 512 }), /embedding size 128.*512/);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function checkCompatible(meta: CheckpointMeta, expected: ExpectedCheckpoint): void {
   const diffs: string[] = [];

@@ -8,10 +8,18 @@ import { join, resolve } from "node:path";
 import type { Dataset, ImageClass } from "../core/types.ts";
 import { probeImageFile, readImage } from "./images.ts";
 
-/** How {@linkcode loadDatasetFolder} checks each file. */
+/**
+ * How {@linkcode loadDatasetFolder} checks each file.
+ *
+ * @category Data
+ */
 export type ImageVerification = "header" | "decode" | "none";
 
-/** Options of {@linkcode loadDatasetFolder}. */
+/**
+ * Options of {@linkcode loadDatasetFolder}.
+ *
+ * @category Data
+ */
 export interface LoadDatasetOptions {
   /**
    * Identities with fewer usable images are dropped (the reference implementation's
@@ -29,7 +37,11 @@ export interface LoadDatasetOptions {
   readonly concurrency?: number;
 }
 
-/** A file left out of a dataset, and why. */
+/**
+ * A file left out of a dataset, and why.
+ *
+ * @category Data
+ */
 export interface SkippedFile {
   /** The file's absolute path. */
   readonly path: string;
@@ -37,7 +49,11 @@ export interface SkippedFile {
   readonly reason: string;
 }
 
-/** An identity left out because it has too few usable images. */
+/**
+ * An identity left out because it has too few usable images.
+ *
+ * @category Data
+ */
 export interface DroppedClass {
   /** The folder name. */
   readonly name: string;
@@ -45,7 +61,11 @@ export interface DroppedClass {
   readonly images: number;
 }
 
-/** What {@linkcode loadDatasetFolder} found. */
+/**
+ * What {@linkcode loadDatasetFolder} found.
+ *
+ * @category Data
+ */
 export interface LoadedDataset {
   /** The identities with at least the minimum of usable images, sorted by name; the index is the label. */
   readonly dataset: Dataset;
@@ -116,8 +136,8 @@ async function isRegularFile(path: string, entry: Deno.DirEntry): Promise<boolea
  * @throws {RangeError} When an option is out of range.
  * @example
  * ```ts
- * import { loadDatasetFolder } from "./dataset.ts";
- * import { encodePng } from "./images.ts";
+ * import { loadDatasetFolder } from "@facenet-deno/facenet/io";
+ * import { encodePng } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -133,6 +153,8 @@ async function isRegularFile(path: string, entry: Deno.DirEntry): Promise<boolea
  * assert.equal(skipped.length, 1);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Data
  */
 export async function loadDatasetFolder(
   dir: string,
@@ -234,7 +256,7 @@ export async function loadDatasetFolder(
  * @returns The lines, empty when nothing was skipped or dropped.
  * @example
  * ```ts
- * import { describeSkipped } from "./dataset.ts";
+ * import { describeSkipped } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const lines = describeSkipped({
@@ -248,6 +270,8 @@ export async function loadDatasetFolder(
  *   "dropped 1 identity with too few images: A (0)",
  * ]);
  * ```
+ *
+ * @category Data
  */
 export function describeSkipped(loaded: LoadedDataset, max = Infinity): string[] {
   const lines: string[] = [];

@@ -12,7 +12,11 @@
 
 import { join } from "node:path";
 
-/** A parsed IDX file of unsigned bytes. */
+/**
+ * A parsed IDX file of unsigned bytes.
+ *
+ * @category Data
+ */
 export interface IdxArray {
   /** The dimensions, outermost first (images: `[count, rows, cols]`; labels: `[count]`). */
   readonly shape: readonly number[];
@@ -32,7 +36,7 @@ const UBYTE = 0x08;
  * @throws {RangeError} When the magic number, the element type or the length is wrong.
  * @example
  * ```ts
- * import { parseIdx } from "./idx.ts";
+ * import { parseIdx } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const bytes = new Uint8Array([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]);
@@ -40,6 +44,8 @@ const UBYTE = 0x08;
  * assert.deepEqual(idx.shape, [2, 3]);
  * assert.deepEqual([...idx.data], [1, 2, 3, 4, 5, 6]);
  * ```
+ *
+ * @category Data
  */
 export function parseIdx(bytes: Uint8Array, name = "<bytes>"): IdxArray {
   if (!(bytes instanceof Uint8Array)) {
@@ -84,7 +90,7 @@ export function parseIdx(bytes: Uint8Array, name = "<bytes>"): IdxArray {
  * @throws {RangeError} When the content is not an IDX file of unsigned bytes.
  * @example
  * ```ts
- * import { readIdxFile } from "./idx.ts";
+ * import { readIdxFile } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".idx" });
@@ -92,6 +98,8 @@ export function parseIdx(bytes: Uint8Array, name = "<bytes>"): IdxArray {
  * assert.deepEqual([...(await readIdxFile(path)).data], [7, 9]);
  * await Deno.remove(path);
  * ```
+ *
+ * @category Data
  */
 export async function readIdxFile(path: string): Promise<IdxArray> {
   let bytes = await Deno.readFile(path);
@@ -102,13 +110,19 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   return parseIdx(bytes, path);
 }
 
-/** Where Debian's `dataset-fashion-mnist` package puts the IDX files. */
+/**
+ * Where Debian's `dataset-fashion-mnist` package puts the IDX files.
+ *
+ * @category Data
+ */
 export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
 
 /**
  * The ten Fashion-MNIST classes in label order, written as folder names
  * (label digit first, so that sorting the folders keeps the label order; no
  * whitespace, so that they can appear in an LFW pairs file).
+ *
+ * @category Data
  */
 export const FASHION_MNIST_CLASSES: readonly string[] = [
   "0_tshirt_top",
@@ -123,7 +137,11 @@ export const FASHION_MNIST_CLASSES: readonly string[] = [
   "9_ankle_boot",
 ];
 
-/** One split of an MNIST-style dataset: grayscale images and their labels. */
+/**
+ * One split of an MNIST-style dataset: grayscale images and their labels.
+ *
+ * @category Data
+ */
 export interface LabelledImages {
   /** Number of images. */
   readonly count: number;
@@ -148,7 +166,7 @@ export interface LabelledImages {
  * @throws {RangeError} When the files are malformed or disagree in count.
  * @example
  * ```ts
- * import { readMnistSplit } from "./idx.ts";
+ * import { readMnistSplit } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -158,6 +176,8 @@ export interface LabelledImages {
  * assert.deepEqual([split.count, split.rows, split.cols, split.labels[0]], [1, 1, 2, 4]);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Data
  */
 export async function readMnistSplit(
   dir: string,

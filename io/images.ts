@@ -36,12 +36,14 @@ import { readFileBounded } from "./atomic.ts";
  *
  * @example
  * ```ts
- * import { MAX_IMAGE_PIXELS } from "./images.ts";
+ * import { MAX_IMAGE_PIXELS } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.ok(8000 * 8000 <= MAX_IMAGE_PIXELS);
  * assert.ok(20000 * 20000 > MAX_IMAGE_PIXELS);
  * ```
+ *
+ * @category Data
  */
 export const MAX_IMAGE_PIXELS = 8192 * 8192;
 
@@ -51,15 +53,21 @@ export const MAX_IMAGE_PIXELS = 8192 * 8192;
  *
  * @example
  * ```ts
- * import { MAX_IMAGE_FILE_BYTES } from "./images.ts";
+ * import { MAX_IMAGE_FILE_BYTES } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(MAX_IMAGE_FILE_BYTES, 256 * 1024 * 1024);
  * ```
+ *
+ * @category Data
  */
 export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
 
-/** Limits of {@linkcode decodeImage} and {@linkcode readImage}. */
+/**
+ * Limits of {@linkcode decodeImage} and {@linkcode readImage}.
+ *
+ * @category Data
+ */
 export interface ImageLimits {
   /** The largest accepted `width * height`; default {@linkcode MAX_IMAGE_PIXELS}. */
   readonly maxPixels?: number;
@@ -67,7 +75,11 @@ export interface ImageLimits {
   readonly maxFileBytes?: number;
 }
 
-/** Options of {@linkcode decodeImage} and {@linkcode readImage}. */
+/**
+ * Options of {@linkcode decodeImage} and {@linkcode readImage}.
+ *
+ * @category Data
+ */
 export interface DecodeOptions extends ImageLimits {
   /**
    * `ignore` (the default, as the reference implementation) keeps the stored
@@ -86,11 +98,13 @@ export interface DecodeOptions extends ImageLimits {
  * @returns The orientation, 1 when there is none or it is unreadable.
  * @example
  * ```ts
- * import { jpegOrientation } from "./images.ts";
+ * import { jpegOrientation } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(jpegOrientation(new Uint8Array([0xff, 0xd8, 0xff, 0xd9])), 1);
  * ```
+ *
+ * @category Data
  */
 export function jpegOrientation(bytes: Uint8Array): number {
   if (!(bytes[0] === 0xff && bytes[1] === 0xd8)) return 1;
@@ -154,7 +168,7 @@ const ORIENTATION_SOURCE: Readonly<
  * @throws {RangeError} When the orientation is not 1..8.
  * @example Orientation 6: the stored image is turned 90 degrees clockwise
  * ```ts
- * import { applyOrientation } from "./images.ts";
+ * import { applyOrientation } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * // A 2x1 image: red then blue.
@@ -163,6 +177,8 @@ const ORIENTATION_SOURCE: Readonly<
  * assert.equal(upright.width, 1);
  * assert.deepEqual([...upright.data], [255, 0, 0, 0, 0, 255]); // red on top
  * ```
+ *
+ * @category Data
  */
 export function applyOrientation(image: RgbImage, orientation: number): RgbImage {
   if (!(Number.isInteger(orientation) && orientation >= 1 && orientation <= 8)) {
@@ -187,7 +203,11 @@ export function applyOrientation(image: RgbImage, orientation: number): RgbImage
   return { width: w, height: h, data: out };
 }
 
-/** The image formats this module reads. */
+/**
+ * The image formats this module reads.
+ *
+ * @category Data
+ */
 export type ImageFormat = "jpeg" | "png";
 
 /**
@@ -195,7 +215,7 @@ export type ImageFormat = "jpeg" | "png";
  *
  * @example
  * ```ts
- * import { decodeImage, ImageDecodeError } from "./images.ts";
+ * import { decodeImage, ImageDecodeError } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const err = new ImageDecodeError("a.png", "truncated");
@@ -203,6 +223,8 @@ export type ImageFormat = "jpeg" | "png";
  * assert.equal(err.file, "a.png");
  * assert.throws(() => decodeImage(new Uint8Array([1, 2, 3]), "x.jpg"), ImageDecodeError);
  * ```
+ *
+ * @category Data
  */
 export class ImageDecodeError extends Error {
   /** The file (or the name given for in-memory bytes). */
@@ -230,7 +252,7 @@ const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
  *
  * @example
  * ```ts
- * import { checkImageHeader, encodePng, IMAGE_TAIL_BYTES } from "./images.ts";
+ * import { checkImageHeader, encodePng, IMAGE_TAIL_BYTES } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
@@ -238,6 +260,8 @@ const PNG_IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
  * const cut = png.subarray(0, png.length - 1);
  * assert.equal(typeof checkImageHeader(cut.subarray(0, 64), cut.subarray(-IMAGE_TAIL_BYTES)), "string");
  * ```
+ *
+ * @category Data
  */
 export const IMAGE_TAIL_BYTES = 1024;
 
@@ -253,12 +277,14 @@ function startsWith(bytes: Uint8Array, prefix: readonly number[], at = 0): boole
  * @returns `"jpeg"`, `"png"`, or null for anything else.
  * @example
  * ```ts
- * import { detectImageFormat } from "./images.ts";
+ * import { detectImageFormat } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(detectImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])), "jpeg");
  * assert.equal(detectImageFormat(new TextEncoder().encode("hello")), null);
  * ```
+ *
+ * @category Data
  */
 export function detectImageFormat(bytes: Uint8Array): ImageFormat | null {
   if (startsWith(bytes, PNG_SIGNATURE)) return "png";
@@ -305,12 +331,14 @@ function readU32(bytes: Uint8Array, at: number): number {
  * @returns Null when the file looks like a complete JPEG or PNG, else the reason it does not.
  * @example
  * ```ts
- * import { checkImageHeader } from "./images.ts";
+ * import { checkImageHeader } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const fake = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]);
  * assert.match(checkImageHeader(fake, fake) ?? "", /truncated/);
  * ```
+ *
+ * @category Data
  */
 export function checkImageHeader(head: Uint8Array, tail: Uint8Array): string | null {
   const format = detectImageFormat(head);
@@ -332,7 +360,11 @@ export function checkImageHeader(head: Uint8Array, tail: Uint8Array): string | n
   return "truncated JPEG (no end-of-image marker)";
 }
 
-/** A declared image size (from a PNG IHDR chunk or a JPEG frame header). */
+/**
+ * A declared image size (from a PNG IHDR chunk or a JPEG frame header).
+ *
+ * @category Data
+ */
 export interface DeclaredSize {
   /** Width in pixels. */
   readonly width: number;
@@ -406,13 +438,15 @@ function* declaredSizeReads(): Generator<
  * @returns The declared size, or null when it cannot be found.
  * @example
  * ```ts
- * import { declaredImageSize, encodePng } from "./images.ts";
+ * import { declaredImageSize, encodePng } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const png = encodePng({ width: 3, height: 2, data: new Float32Array(18) });
  * assert.deepEqual(declaredImageSize(png), { width: 3, height: 2 });
  * assert.equal(declaredImageSize(new Uint8Array([1, 2, 3])), null);
  * ```
+ *
+ * @category Data
  */
 export function declaredImageSize(bytes: Uint8Array): DeclaredSize | null {
   const reads = declaredSizeReads();
@@ -548,13 +582,15 @@ function decodePng(bytes: Uint8Array): RgbImage {
  * @throws {RangeError} When a limit is not a positive integer.
  * @example
  * ```ts
- * import { decodeImage, encodePng } from "./images.ts";
+ * import { decodeImage, encodePng } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const png = encodePng({ width: 1, height: 1, data: new Float32Array([10, 20, 30]) });
  * assert.deepEqual([...decodeImage(png).data], [10, 20, 30]);
  * assert.throws(() => decodeImage(new Uint8Array([1, 2, 3]), "x.jpg"), /Cannot read image x\.jpg/);
  * ```
+ *
+ * @category Data
  */
 export function decodeImage(
   bytes: Uint8Array,
@@ -608,7 +644,7 @@ export function decodeImage(
  *   pixel limit; the message names the file.
  * @example
  * ```ts
- * import { encodePng, readImage } from "./images.ts";
+ * import { encodePng, readImage } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".png" });
@@ -618,6 +654,8 @@ export function decodeImage(
  * await Deno.remove(path);
  * await assert.rejects(readImage(path), /Cannot read image .*: not found/);
  * ```
+ *
+ * @category Data
  */
 export async function readImage(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const { maxFileBytes } = checkLimits(options);
@@ -650,7 +688,7 @@ export async function readImage(path: string, options: DecodeOptions = {}): Prom
  * @returns Null when it looks like a complete JPEG or PNG within the limits, else the reason it does not.
  * @example
  * ```ts
- * import { probeImageFile } from "./images.ts";
+ * import { probeImageFile } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile();
@@ -658,6 +696,8 @@ export async function readImage(path: string, options: DecodeOptions = {}): Prom
  * assert.match((await probeImageFile(path)) ?? "", /not a JPEG or PNG/);
  * await Deno.remove(path);
  * ```
+ *
+ * @category Data
  */
 export async function probeImageFile(
   path: string,
@@ -716,12 +756,14 @@ export async function probeImageFile(
  * @throws {RangeError} When the image's size and data do not match.
  * @example
  * ```ts
- * import { decodeImage, encodePng } from "./images.ts";
+ * import { decodeImage, encodePng } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const png = encodePng({ width: 1, height: 1, data: new Float32Array([-5, 127.6, 300]) });
  * assert.deepEqual([...decodeImage(png).data], [0, 128, 255]);
  * ```
+ *
+ * @category Data
  */
 export function encodePng(image: RgbImage): Uint8Array {
   const { width, height, data } = image;

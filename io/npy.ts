@@ -22,7 +22,11 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ALIGN = 64;
 const GROWTH_AXIS_MAX_DIGITS = 21;
 
-/** The element types this module reads and writes. */
+/**
+ * The element types this module reads and writes.
+ *
+ * @category Checkpoints and files
+ */
 export type NpyDtype = "float32" | "float64" | "int32" | "int64";
 
 const DESCR: Record<NpyDtype, string> = {
@@ -32,7 +36,11 @@ const DESCR: Record<NpyDtype, string> = {
   int64: "<i8",
 };
 
-/** An array read from a `.npy` file. int64 values are returned as float64 numbers. */
+/**
+ * An array read from a `.npy` file. int64 values are returned as float64 numbers.
+ *
+ * @category Checkpoints and files
+ */
 export interface NpyArray {
   /** The stored element type. */
   readonly dtype: NpyDtype;
@@ -47,12 +55,14 @@ export interface NpyArray {
  *
  * @example
  * ```ts
- * import { decodeNpy, NpyFormatError } from "./npy.ts";
+ * import { decodeNpy, NpyFormatError } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new NpyFormatError("a.npy", "bad header").message, "a.npy: bad header");
  * assert.throws(() => decodeNpy(new Uint8Array(4), "x.npy"), NpyFormatError);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export class NpyFormatError extends Error {
   /**
@@ -154,13 +164,15 @@ function encodeArray(
  * @throws {RangeError} When `matrix.data` does not match its shape.
  * @example
  * ```ts
- * import { decodeNpy, encodeNpyMatrix } from "./npy.ts";
+ * import { decodeNpy, encodeNpyMatrix } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const bytes = encodeNpyMatrix({ rows: 1, cols: 2, data: new Float32Array([1.5, -2]) });
  * assert.equal(bytes.length, 128 + 8);
  * assert.deepEqual([...decodeNpy(bytes).data], [1.5, -2]);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function encodeNpyMatrix(matrix: Matrix): Uint8Array {
   if (!(matrix.data instanceof Float32Array)) {
@@ -176,13 +188,15 @@ export function encodeNpyMatrix(matrix: Matrix): Uint8Array {
  * @returns The file bytes.
  * @example
  * ```ts
- * import { decodeNpy, encodeNpyInt32 } from "./npy.ts";
+ * import { decodeNpy, encodeNpyInt32 } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const array = decodeNpy(encodeNpyInt32(new Int32Array([0, 0, 1])));
  * assert.equal(array.dtype, "int32");
  * assert.deepEqual(array.shape, [3]);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function encodeNpyInt32(values: Int32Array): Uint8Array {
   if (!(values instanceof Int32Array)) throw new TypeError("Values must be an Int32Array");
@@ -220,11 +234,13 @@ function parseHeaderDict(text: string, fileName: string): {
  *   Fortran order, or a data length that does not match the shape.
  * @example
  * ```ts
- * import { decodeNpy } from "./npy.ts";
+ * import { decodeNpy } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeNpy(new Uint8Array(4), "x.npy"), /x\.npy: not a \.npy file/);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function decodeNpy(bytes: Uint8Array, fileName = "<bytes>"): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -302,7 +318,7 @@ export function decodeNpy(bytes: Uint8Array, fileName = "<bytes>"): NpyArray {
  * @returns Resolves when written.
  * @example
  * ```ts
- * import { readNpyMatrix, writeNpyMatrix } from "./npy.ts";
+ * import { readNpyMatrix, writeNpyMatrix } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".npy" });
@@ -310,6 +326,8 @@ export function decodeNpy(bytes: Uint8Array, fileName = "<bytes>"): NpyArray {
  * assert.deepEqual([...(await readNpyMatrix(path)).data], [1, 2]);
  * await Deno.remove(path);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export async function writeNpyMatrix(path: string, matrix: Matrix): Promise<void> {
   await writeFileAtomic(path, encodeNpyMatrix(matrix));
@@ -324,7 +342,7 @@ export async function writeNpyMatrix(path: string, matrix: Matrix): Promise<void
  * @throws {NpyFormatError} When the file is not a 1-D or 2-D float array.
  * @example
  * ```ts
- * import { readNpyMatrix, writeNpyMatrix } from "./npy.ts";
+ * import { readNpyMatrix, writeNpyMatrix } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile({ suffix: ".npy" });
@@ -332,6 +350,8 @@ export async function writeNpyMatrix(path: string, matrix: Matrix): Promise<void
  * assert.equal((await readNpyMatrix(path)).cols, 3);
  * await Deno.remove(path);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export async function readNpyMatrix(path: string): Promise<Matrix> {
   const array = decodeNpy(await Deno.readFile(path), path);

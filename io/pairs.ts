@@ -12,7 +12,11 @@
 
 import { isAbsolute, join, relative, resolve as resolvePath } from "node:path";
 
-/** One line of a pairs file: two image references and whether they show the same person. */
+/**
+ * One line of a pairs file: two image references and whether they show the same person.
+ *
+ * @category Data
+ */
 export interface PairEntry {
   /** Identity of the first image. */
   readonly name1: string;
@@ -26,7 +30,11 @@ export interface PairEntry {
   readonly same: boolean;
 }
 
-/** A parsed pairs file. */
+/**
+ * A parsed pairs file.
+ *
+ * @category Data
+ */
 export interface Pairs {
   /** Number of folds (the header's first number). */
   readonly folds: number;
@@ -36,7 +44,11 @@ export interface Pairs {
   readonly pairs: readonly PairEntry[];
 }
 
-/** Options of {@linkcode resolvePairs}. */
+/**
+ * Options of {@linkcode resolvePairs}.
+ *
+ * @category Data
+ */
 export interface ResolvePairsOptions {
   /**
    * When true, pairs with a missing image are dropped and the rest are
@@ -45,7 +57,11 @@ export interface ResolvePairsOptions {
   readonly allowMissing?: boolean;
 }
 
-/** Pairs resolved to image files. */
+/**
+ * Pairs resolved to image files.
+ *
+ * @category Data
+ */
 export interface ResolvedPairs {
   /** Image paths of the kept pairs, in file order. */
   readonly paths: readonly (readonly [string, string])[];
@@ -83,13 +99,15 @@ function parseCount(token: string): number | undefined {
  *   1-based line number.
  * @example Parse a one-fold file
  * ```ts
- * import { parsePairs } from "./pairs.ts";
+ * import { parsePairs } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const pairs = parsePairs("1\t1\nAnn 1 2\nAnn 1 Bob 3\n", "pairs.txt");
  * assert.equal(pairs.folds, 1);
  * assert.deepEqual(pairs.pairs[1], { name1: "Ann", index1: 1, name2: "Bob", index2: 3, same: false });
  * ```
+ *
+ * @category Data
  */
 export function parsePairs(text: string, fileName: string): Pairs {
   if (typeof text !== "string") {
@@ -182,13 +200,15 @@ export function parsePairs(text: string, fileName: string): Pairs {
  *   an image number is not a positive integer, or a name is empty or contains whitespace.
  * @example Round trip
  * ```ts
- * import { formatPairs, parsePairs } from "./pairs.ts";
+ * import { formatPairs, parsePairs } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const pairs = parsePairs("1 1\nAnn 1 2\nAnn 1 Bob 3\n", "p.txt");
  * assert.equal(formatPairs(pairs), "1\t1\nAnn\t1\t2\nAnn\t1\tBob\t3\n");
  * assert.deepEqual(parsePairs(formatPairs(pairs), "p.txt"), pairs);
  * ```
+ *
+ * @category Data
  */
 export function formatPairs(pairs: Pairs): string {
   const { folds, pairsPerFold } = pairs;
@@ -240,12 +260,14 @@ export function formatPairs(pairs: Pairs): string {
  * @throws {RangeError} When the index is not a positive integer.
  * @example
  * ```ts
- * import { pairImageStem } from "./pairs.ts";
+ * import { pairImageStem } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(pairImageStem("Ann", 3), "Ann_0003");
  * assert.equal(pairImageStem("Ann", 12345), "Ann_12345");
  * ```
+ *
+ * @category Data
  */
 export function pairImageStem(name: string, index: number): string {
   if (!Number.isSafeInteger(index) || index < 1) {
@@ -282,7 +304,7 @@ async function isFile(path: string): Promise<boolean> {
  *   point outside `lfwDir`.
  * @example Missing images are listed
  * ```ts
- * import { parsePairs, resolvePairs } from "./pairs.ts";
+ * import { parsePairs, resolvePairs } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -297,6 +319,8 @@ async function isFile(path: string): Promise<boolean> {
  * await assert.rejects(resolvePairs(pairs, dir), /1 image of 1 pair is missing/);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Data
  */
 export async function resolvePairs(
   pairs: Pairs,

@@ -40,6 +40,8 @@ import { ImageDecodeError, readImage } from "./images.ts";
  * How each image is prepared after decoding; plain data, so it can run in a
  * worker. Order: resize, then random rotation, then a random or centre crop
  * (padding when smaller) to `size`, then a random flip, then standardization.
+ *
+ * @category Data
  */
 export interface PrepareOptions {
   /** Resize every image to this size first (antialiased bilinear); default no resizing. */
@@ -62,7 +64,11 @@ export interface PrepareOptions {
   readonly standardize?: Standardization;
 }
 
-/** The input standardizations of the reference implementation (core/pure/preprocess.ts). */
+/**
+ * The input standardizations of the reference implementation (core/pure/preprocess.ts).
+ *
+ * @category Data
+ */
 export type Standardization = "none" | "fixed" | "prewhiten";
 
 function standardizeImage(image: RgbImage, how: Standardization): RgbImage {
@@ -89,13 +95,15 @@ function isRandom(prepare: PrepareOptions): boolean {
  * @throws {RangeError} When an option is out of range.
  * @example
  * ```ts
- * import { prepareImage } from "./pipeline.ts";
- * import { createRgbImage } from "../core/pure/image_ops.ts";
+ * import { prepareImage } from "@facenet-deno/facenet/io";
+ * import { createRgbImage } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const out = prepareImage(createRgbImage(250, 250), { resize: 182, size: 160 }, 0);
  * assert.deepEqual([out.width, out.height], [160, 160]);
  * ```
+ *
+ * @category Data
  */
 export function prepareImage(image: RgbImage, prepare: PrepareOptions, index: number): RgbImage {
   const how = prepare.standardize ?? "none";
@@ -119,7 +127,11 @@ export function prepareImage(image: RgbImage, prepare: PrepareOptions, index: nu
   return standardizeImage(out, how);
 }
 
-/** Options of {@linkcode ImageLoader}. */
+/**
+ * Options of {@linkcode ImageLoader}.
+ *
+ * @category Data
+ */
 export interface ImageLoaderOptions {
   /**
    * Decode in this many Web Workers; 0 (the default) decodes on the calling
@@ -129,7 +141,11 @@ export interface ImageLoaderOptions {
   readonly workers?: number;
 }
 
-/** Options of {@linkcode ImageLoader.prototype.loadBatches}. */
+/**
+ * Options of {@linkcode ImageLoader.prototype.loadBatches}.
+ *
+ * @category Data
+ */
 export interface LoadBatchesOptions {
   /** Images per batch (the last batch may be smaller). */
   readonly batchSize: number;
@@ -170,8 +186,8 @@ interface Pending {
  *
  * @example Batches arrive in order, prepared to one size
  * ```ts
- * import { ImageLoader } from "./pipeline.ts";
- * import { encodePng } from "./images.ts";
+ * import { ImageLoader } from "@facenet-deno/facenet/io";
+ * import { encodePng } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -189,6 +205,8 @@ interface Pending {
  * assert.deepEqual(firsts, [0, 1, 2, 3, 4]);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Data
  */
 export class ImageLoader {
   #workers: Worker[] = [];
@@ -372,8 +390,8 @@ export class ImageLoader {
  * @throws {ImageDecodeError} (from the iterator) When an image cannot be read.
  * @example A custom source
  * ```ts
- * import { loadBatches } from "./pipeline.ts";
- * import { createRgbImage } from "../core/pure/image_ops.ts";
+ * import { loadBatches } from "@facenet-deno/facenet/io";
+ * import { createRgbImage } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const decode = (ref: string) => Promise.resolve(createRgbImage(2, 2, new Float32Array(12).fill(Number(ref))));
@@ -381,6 +399,8 @@ export class ImageLoader {
  * for await (const batch of loadBatches(["1", "2", "3"], { batchSize: 2, decode })) sizes.push(batch.n);
  * assert.deepEqual(sizes, [2, 1]);
  * ```
+ *
+ * @category Data
  */
 export function loadBatches(
   refs: readonly string[],

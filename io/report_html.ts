@@ -15,7 +15,11 @@
 import type { JsonValue } from "./checkpoint.ts";
 import type { EpochRecord, RunLog, StepRecord } from "./run_log.ts";
 
-/** The series colours (Tableau 10, with a teal in place of its grey). */
+/**
+ * The series colours (Tableau 10, with a teal in place of its grey).
+ *
+ * @category Reports
+ */
 export const SERIES_COLORS: readonly string[] = [
   "#4e79a7",
   "#f28e2b",
@@ -29,7 +33,11 @@ export const SERIES_COLORS: readonly string[] = [
   "#17becf",
 ];
 const OTHER_COLOR = "#c7c7c7";
-/** Identities coloured in the embedding map; the rest share one grey series. */
+/**
+ * Identities coloured in the embedding map; the rest share one grey series.
+ *
+ * @category Reports
+ */
 export const MAP_IDENTITIES = 10;
 /** Line series longer than this are drawn as bucket means. */
 const MAX_LINE_POINTS = 1500;
@@ -487,7 +495,11 @@ function summary(run: RunLog): string {
   return `<p class="summary">Last epoch: ${escapeHtml(parts.join(" · "))}</p>`;
 }
 
-/** Options of {@link renderReport}. */
+/**
+ * Options of {@link renderReport}.
+ *
+ * @category Reports
+ */
 export interface ReportOptions {
   /** The page title (default: "Training report: " and the run directory). */
   readonly title?: string;
@@ -501,7 +513,7 @@ export interface ReportOptions {
  * @returns The HTML text.
  * @example
  * ```ts
- * import { renderReport } from "./report_html.ts";
+ * import { renderReport } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const html = renderReport({
@@ -518,6 +530,8 @@ export interface ReportOptions {
  * assert.ok(html.includes('data-chart="epochs" data-series="3"'));
  * assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html));
  * ```
+ *
+ * @category Reports
  */
 export function renderReport(run: RunLog, options: ReportOptions = {}): string {
   const title = options.title ?? `Training report: ${run.dir}`;

@@ -19,16 +19,36 @@ import { pca } from "../core/pure/pca.ts";
 import { parseSyntheticRef } from "../core/synthetic/mod.ts";
 import { CHECKPOINT_FILES, type JsonValue, latestCheckpoint } from "./checkpoint.ts";
 
-/** The per-epoch metrics file of a run directory. */
+/**
+ * The per-epoch metrics file of a run directory.
+ *
+ * @category Reports
+ */
 export const METRICS_FILE = "metrics.jsonl";
-/** The per-step file of a run directory. */
+/**
+ * The per-step file of a run directory.
+ *
+ * @category Reports
+ */
 export const STEPS_FILE = "steps.jsonl";
-/** The last validation's file of a run directory. */
+/**
+ * The last validation's file of a run directory.
+ *
+ * @category Reports
+ */
 export const VALIDATION_FILE = "validation.json";
-/** The format version of {@link ValidationRecord}. */
+/**
+ * The format version of {@link ValidationRecord}.
+ *
+ * @category Reports
+ */
 export const VALIDATION_FORMAT = 1;
 
-/** One training step, one line of `steps.jsonl`. */
+/**
+ * One training step, one line of `steps.jsonl`.
+ *
+ * @category Reports
+ */
 export interface StepRecord {
   /** The epoch (1-based). */
   readonly epoch: number;
@@ -42,7 +62,11 @@ export interface StepRecord {
   readonly learningRate: number;
 }
 
-/** The metrics of one epoch as the report reads them (a line of `metrics.jsonl`). */
+/**
+ * The metrics of one epoch as the report reads them (a line of `metrics.jsonl`).
+ *
+ * @category Reports
+ */
 export interface EpochRecord {
   /** The epoch (1-based). */
   readonly epoch: number;
@@ -64,7 +88,11 @@ export interface EpochRecord {
   readonly [key: string]: JsonValue | undefined;
 }
 
-/** The last validation of a run, the content of `validation.json`. */
+/**
+ * The last validation of a run, the content of `validation.json`.
+ *
+ * @category Reports
+ */
 export interface ValidationRecord {
   /** {@link VALIDATION_FORMAT}. */
   readonly format: number;
@@ -109,7 +137,11 @@ export interface ValidationRecord {
   };
 }
 
-/** Everything a run directory tells about its run. */
+/**
+ * Everything a run directory tells about its run.
+ *
+ * @category Reports
+ */
 export interface RunLog {
   /** The run directory. */
   readonly dir: string;
@@ -131,12 +163,14 @@ export interface RunLog {
  * @returns The identity label.
  * @example
  * ```ts
- * import { identityOfRef } from "./run_log.ts";
+ * import { identityOfRef } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(identityOfRef("syn:validation:12:3"), "12");
  * assert.equal(identityOfRef("lfw/Ann_Smith/Ann_Smith_0001.jpg"), "Ann_Smith");
  * ```
+ *
+ * @category Reports
  */
 export function identityOfRef(ref: string): string {
   if (ref.startsWith("syn:")) return String(parseSyntheticRef(ref).identity);
@@ -159,8 +193,8 @@ function short(v: number): number {
  * @throws {RangeError} When the pairs do not match the validation's distances.
  * @example
  * ```ts
- * import { validationRecord } from "./run_log.ts";
- * import { evaluate } from "../core/pure/evaluation.ts";
+ * import { validationRecord } from "@facenet-deno/facenet/io";
+ * import { evaluate } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const e1 = { rows: 4, cols: 2, data: new Float32Array([1, 0, 1, 0, 0, 1, 0, 1]) };
@@ -177,6 +211,8 @@ function short(v: number): number {
  * assert.deepEqual(record.map.labels, ["A", "B"]);
  * assert.equal(record.tpr.length, record.thresholds.length);
  * ```
+ *
+ * @category Reports
  */
 export function validationRecord(
   validation: PairValidation,
@@ -227,7 +263,7 @@ export function validationRecord(
  * @param records The steps, in order.
  * @example
  * ```ts
- * import { appendSteps, readRunLog } from "./run_log.ts";
+ * import { appendSteps, readRunLog } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -235,6 +271,8 @@ export function validationRecord(
  * assert.equal((await readRunLog(dir)).steps[0]!.loss, 0.5);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Reports
  */
 export async function appendSteps(dir: string, records: readonly StepRecord[]): Promise<void> {
   if (records.length === 0) return;
@@ -249,7 +287,7 @@ export async function appendSteps(dir: string, records: readonly StepRecord[]): 
  * @param record The record.
  * @example
  * ```ts
- * import { VALIDATION_FILE, writeValidation } from "./run_log.ts";
+ * import { VALIDATION_FILE, writeValidation } from "@facenet-deno/facenet/io";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -263,6 +301,8 @@ export async function appendSteps(dir: string, records: readonly StepRecord[]): 
  * assert.equal(JSON.parse(await Deno.readTextFile(join(dir, VALIDATION_FILE))).step, 10);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Reports
  */
 export async function writeValidation(dir: string, record: ValidationRecord): Promise<void> {
   await writeFileAtomic(join(dir, VALIDATION_FILE), JSON.stringify(record) + "\n");
@@ -277,7 +317,7 @@ export async function writeValidation(dir: string, record: ValidationRecord): Pr
  * @param epoch The epoch's steps and validation.
  * @example
  * ```ts
- * import { logEpoch, readRunLog } from "./run_log.ts";
+ * import { logEpoch, readRunLog } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -288,6 +328,8 @@ export async function writeValidation(dir: string, record: ValidationRecord): Pr
  * assert.equal(run.validation, null);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Reports
  */
 export async function logEpoch(
   dir: string,
@@ -351,7 +393,7 @@ function parseJsonLines(text: string | null, path: string): Record<string, JsonV
  *   `metrics.jsonl` nor `steps.jsonl`, or a file is corrupt.
  * @example
  * ```ts
- * import { readRunLog } from "./run_log.ts";
+ * import { readRunLog } from "@facenet-deno/facenet/io";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -362,6 +404,8 @@ function parseJsonLines(text: string | null, path: string): Record<string, JsonV
  * assert.equal(run.validation, null);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Reports
  */
 export async function readRunLog(dir: string): Promise<RunLog> {
   try {

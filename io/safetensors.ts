@@ -14,7 +14,11 @@
 
 import type { NamedTensors, Tensor } from "../core/types.ts";
 
-/** The decoded content of a safetensors file. */
+/**
+ * The decoded content of a safetensors file.
+ *
+ * @category Checkpoints and files
+ */
 export interface Safetensors {
   /** The tensors, by name. */
   readonly tensors: NamedTensors;
@@ -45,7 +49,7 @@ function elementCount(shape: readonly number[]): number {
  *
  * @example Round trip
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { decodeSafetensors, encodeSafetensors } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const bytes = encodeSafetensors(
@@ -57,6 +61,8 @@ function elementCount(shape: readonly number[]): number {
  * assert.deepEqual(Array.from(back.tensors.w?.data ?? []), [1, 2, 3, 4]);
  * assert.equal(back.metadata.note, "hello");
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function encodeSafetensors(
   tensors: NamedTensors,
@@ -133,12 +139,14 @@ function corrupt(fileName: string, what: string): Error {
  *
  * @example A truncated file is refused
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { decodeSafetensors, encodeSafetensors } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const bytes = encodeSafetensors({ b: { shape: [3], data: new Float32Array(3) } });
  * assert.throws(() => decodeSafetensors(bytes.subarray(0, bytes.length - 1), "m.safetensors"), /m\.safetensors/);
  * ```
+ *
+ * @category Checkpoints and files
  */
 export function decodeSafetensors(bytes: Uint8Array, fileName: string): Safetensors {
   if (bytes.length < 8) {

@@ -16,7 +16,11 @@
 
 import type { NamedTensors } from "../core/types.ts";
 
-/** An element type of a TFLite tensor (the schema's `TensorType`). */
+/**
+ * An element type of a TFLite tensor (the schema's `TensorType`).
+ *
+ * @category Pretrained weights
+ */
 export type TfliteType =
   | "float32"
   | "float16"
@@ -75,7 +79,11 @@ const OP_NAMES: Readonly<Record<number, string>> = {
   101: "ABS",
 };
 
-/** One tensor of the graph. */
+/**
+ * One tensor of the graph.
+ *
+ * @category Pretrained weights
+ */
 export interface TfliteTensor {
   /** The tensor's name (the TensorFlow scope path for these files). */
   readonly name: string;
@@ -87,10 +95,18 @@ export interface TfliteTensor {
   readonly data: Float32Array | Int32Array | null;
 }
 
-/** Options of an operator (only the fields of the tables this reader knows). */
+/**
+ * Options of an operator (only the fields of the tables this reader knows).
+ *
+ * @category Pretrained weights
+ */
 export type TfliteOptions = Readonly<Record<string, number | boolean | readonly number[]>>;
 
-/** One operator of the graph, in execution order. */
+/**
+ * One operator of the graph, in execution order.
+ *
+ * @category Pretrained weights
+ */
 export interface TfliteOperator {
   /** The builtin operator's name, e.g. `CONV_2D` (`BUILTIN_<code>` when unknown). */
   readonly op: string;
@@ -102,7 +118,11 @@ export interface TfliteOperator {
   readonly options: TfliteOptions;
 }
 
-/** A decoded TFLite model (its first subgraph). */
+/**
+ * A decoded TFLite model (its first subgraph).
+ *
+ * @category Pretrained weights
+ */
 export interface TfliteModel {
   /** Every tensor, by index. */
   readonly tensors: readonly TfliteTensor[];
@@ -119,11 +139,13 @@ export interface TfliteModel {
  *
  * @example
  * ```ts
- * import { parseTflite, TfliteFormatError } from "./tflite.ts";
+ * import { parseTflite, TfliteFormatError } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => parseTflite(new Uint8Array(3), "x.tflite"), TfliteFormatError);
  * ```
+ *
+ * @category Pretrained weights
  */
 export class TfliteFormatError extends Error {
   /**
@@ -307,7 +329,7 @@ const OPTION_FIELDS: Readonly<
  * (a quantized model).
  * @example A file that is not a model
  * ```ts
- * import { parseTflite } from "./tflite.ts";
+ * import { parseTflite } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.throws(
@@ -315,6 +337,8 @@ const OPTION_FIELDS: Readonly<
  *   /Cannot read TFLite file a\.tflite: not a TFLite model/,
  * );
  * ```
+ *
+ * @category Pretrained weights
  */
 export function parseTflite(bytes: Uint8Array, fileName = "<bytes>"): TfliteModel {
   if (!(bytes instanceof Uint8Array)) {
@@ -394,7 +418,7 @@ export function parseTflite(bytes: Uint8Array, fileName = "<bytes>"): TfliteMode
  * @throws {TypeError} When two float32 constants share a name.
  * @example
  * ```ts
- * import { tfliteConstants, type TfliteModel } from "./tflite.ts";
+ * import { tfliteConstants, type TfliteModel } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const model: TfliteModel = {
@@ -405,6 +429,8 @@ export function parseTflite(bytes: Uint8Array, fileName = "<bytes>"): TfliteMode
  * };
  * assert.deepEqual(tfliteConstants(model).w?.shape, [2]);
  * ```
+ *
+ * @category Pretrained weights
  */
 export function tfliteConstants(model: TfliteModel): NamedTensors {
   const out: NamedTensors = {};

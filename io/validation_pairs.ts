@@ -21,7 +21,11 @@ import type { RefPair } from "../core/validate.ts";
 import { shuffle, uniforms } from "../core/pure/rng.ts";
 import type { PairEntry, Pairs } from "./pairs.ts";
 
-/** Options of {@linkcode holdOutIdentities}. */
+/**
+ * Options of {@linkcode holdOutIdentities}.
+ *
+ * @category Data
+ */
 export interface HoldOutOptions {
   /** How many identities to hold out (at least 2, at most all but one). */
   readonly count: number;
@@ -29,7 +33,11 @@ export interface HoldOutOptions {
   readonly rng: RngState;
 }
 
-/** The outcome of {@linkcode holdOutIdentities}. */
+/**
+ * The outcome of {@linkcode holdOutIdentities}.
+ *
+ * @category Data
+ */
 export interface HeldOut {
   /** The remaining identities, in their original (sorted) order: the training set. */
   readonly train: Dataset;
@@ -56,13 +64,15 @@ function checkCount(value: number, what: string, min: number): void {
  *   or fewer than one identity would be left for training.
  * @example
  * ```ts
- * import { validationIdentityCount } from "./validation_pairs.ts";
+ * import { validationIdentityCount } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * assert.equal(validationIdentityCount(100, 0.2), 20);
  * assert.equal(validationIdentityCount(7, 0.2), 2); // at least 2, for different-person pairs
  * assert.equal(validationIdentityCount(10, 3), 3);
  * ```
+ *
+ * @category Data
  */
 export function validationIdentityCount(identities: number, request: number): number {
   checkCount(identities, "Identity count", 1);
@@ -98,8 +108,8 @@ export function validationIdentityCount(identities: number, request: number): nu
  * @throws {RangeError} When `count` is below 2 or leaves no training identity.
  * @example
  * ```ts
- * import { holdOutIdentities } from "./validation_pairs.ts";
- * import { createRng } from "../core/pure/rng.ts";
+ * import { holdOutIdentities } from "@facenet-deno/facenet/io";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const dataset = ["a", "b", "c", "d", "e"].map((name) => ({ name, images: [`${name}/1.png`] }));
@@ -108,6 +118,8 @@ export function validationIdentityCount(identities: number, request: number): nu
  * assert.equal(validation.length, 2);
  * assert.deepEqual([...train, ...validation].map((c) => c.name).sort(), ["a", "b", "c", "d", "e"]);
  * ```
+ *
+ * @category Data
  */
 export function holdOutIdentities(dataset: Dataset, options: HoldOutOptions): HeldOut {
   checkCount(options.count, "Held-out identity count", 2);
@@ -125,7 +137,11 @@ export function holdOutIdentities(dataset: Dataset, options: HoldOutOptions): He
   };
 }
 
-/** Options of {@linkcode buildPairs}. */
+/**
+ * Options of {@linkcode buildPairs}.
+ *
+ * @category Data
+ */
 export interface BuildPairsOptions {
   /** Number of folds (default 10, as LFW). */
   readonly folds?: number;
@@ -135,7 +151,11 @@ export interface BuildPairsOptions {
   readonly rng: RngState;
 }
 
-/** The outcome of {@linkcode buildPairs}. */
+/**
+ * The outcome of {@linkcode buildPairs}.
+ *
+ * @category Data
+ */
 export interface BuiltPairs {
   /** The pairs, fold after fold, each fold's same-person lines first (LFW's layout). */
   readonly pairs: Pairs;
@@ -168,8 +188,8 @@ export interface BuiltPairs {
  *   images; with image-disjoint folds every identity needs `2 x folds` images.
  * @example Three classes, image-disjoint folds
  * ```ts
- * import { buildPairs } from "./validation_pairs.ts";
- * import { createRng } from "../core/pure/rng.ts";
+ * import { buildPairs } from "@facenet-deno/facenet/io";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const dataset = ["bag", "boot", "sneaker"].map((name) => ({
@@ -181,6 +201,8 @@ export interface BuiltPairs {
  * assert.equal(pairs.pairs.length, 100);
  * assert.equal(pairs.pairs.filter((p) => p.same).length, 50);
  * ```
+ *
+ * @category Data
  */
 export function buildPairs(dataset: Dataset, options: BuildPairsOptions): BuiltPairs {
   const folds = options.folds ?? 10;
@@ -300,7 +322,7 @@ export function buildPairs(dataset: Dataset, options: BuildPairsOptions): BuiltP
  * @throws {RangeError} When an entry names an identity not in `dataset` or an image number beyond its images.
  * @example
  * ```ts
- * import { pairsToRefs } from "./validation_pairs.ts";
+ * import { pairsToRefs } from "@facenet-deno/facenet/io";
  * import assert from "node:assert/strict";
  *
  * const dataset = [{ name: "a", images: ["a/x.png", "a/y.png"] }, { name: "b", images: ["b/z.png"] }];
@@ -310,6 +332,8 @@ export function buildPairs(dataset: Dataset, options: BuildPairsOptions): BuiltP
  * ] }, dataset);
  * assert.deepEqual(refs[1], { a: "a/y.png", b: "b/z.png", same: false });
  * ```
+ *
+ * @category Data
  */
 export function pairsToRefs(pairs: Pairs, dataset: Dataset): RefPair[] {
   const byName = new Map(dataset.map((cls) => [cls.name, cls.images]));

@@ -41,23 +41,47 @@ import { windowGeometry } from "../../core/pure/_window.ts";
 import { type InputStandardization, modelInputSpec } from "../../core/pure/model_input.ts";
 import { ProtoWriter } from "./_protobuf.ts";
 
-/** The ONNX operator set the export targets. */
+/**
+ * The ONNX operator set the export targets.
+ *
+ * @category Export
+ */
 export const ONNX_OPSET = 13;
-/** The ONNX IR version written (the one that goes with opset 13). */
+/**
+ * The ONNX IR version written (the one that goes with opset 13).
+ *
+ * @category Export
+ */
 export const ONNX_IR_VERSION = 7;
-/** Name of the graph's input. */
+/**
+ * Name of the graph's input.
+ *
+ * @category Export
+ */
 export const ONNX_INPUT_NAME = "images";
-/** Name of the graph's output. */
+/**
+ * Name of the graph's output.
+ *
+ * @category Export
+ */
 export const ONNX_OUTPUT_NAME = "embeddings";
 
-/** An ONNX attribute value: a float, an int, a string, or a list of ints. */
+/**
+ * An ONNX attribute value: a float, an int, a string, or a list of ints.
+ *
+ * @category Export
+ */
 export type OnnxAttribute =
   | { readonly f: number }
   | { readonly i: number }
   | { readonly s: string }
   | { readonly ints: readonly number[] };
 
-/** What an adapter gets to write one node. */
+/**
+ * What an adapter gets to write one node.
+ *
+ * @category Export
+ */
 export interface OnnxExportContext {
   /** The ONNX value names of the node's inputs. */
   readonly inputs: readonly string[];
@@ -85,13 +109,21 @@ export interface OnnxExportContext {
   ): string;
 }
 
-/** How one op of the registry is written as ONNX nodes. */
+/**
+ * How one op of the registry is written as ONNX nodes.
+ *
+ * @category Export
+ */
 export interface OnnxOpAdapter<N = NodeSpec> {
   /** Writes the node; returns the name of the value holding its output. */
   export(node: N, context: OnnxExportContext): string;
 }
 
-/** ONNX adapters by op name. */
+/**
+ * ONNX adapters by op name.
+ *
+ * @category Export
+ */
 export type OnnxOpAdapters = Readonly<Record<string, OnnxOpAdapter<never>>>;
 
 type Node<K extends NodeSpec["op"]> = Extract<NodeSpec, { op: K }>;
@@ -151,11 +183,13 @@ function poolAdapter(kind: "MaxPool" | "AveragePool"): OnnxOpAdapter<never> {
  *
  * @example
  * ```ts
- * import { ONNX_OPS } from "./export.ts";
- * import { OPS } from "../../core/ops/mod.ts";
+ * import { ONNX_OPS } from "@facenet-deno/facenet/onnx";
+ * import { OPS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * assert.ok(OPS.every((op) => op.op in ONNX_OPS));
  * ```
+ *
+ * @category Export
  */
 export const ONNX_OPS: OnnxOpAdapters = {
   input: adapter<Node<"input">>({
@@ -313,7 +347,11 @@ export const ONNX_OPS: OnnxOpAdapters = {
   }),
 };
 
-/** Options of {@link buildOnnxModel}. */
+/**
+ * Options of {@link buildOnnxModel}.
+ *
+ * @category Export
+ */
 export interface OnnxExportOptions {
   /** Export the moving averages of the parameters; default: true when the state has them. */
   readonly useMovingAverage?: boolean;
@@ -364,7 +402,7 @@ function attribute(name: string, value: OnnxAttribute): ProtoWriter {
  *   tensor of the spec is missing from the state, or a name is used twice.
  * @example A one-layer model: the file starts with ModelProto's ir_version field
  * ```ts
- * import { buildOnnxModel, ONNX_IR_VERSION } from "./export.ts";
+ * import { buildOnnxModel, ONNX_IR_VERSION } from "@facenet-deno/facenet/onnx";
  * import assert from "node:assert/strict";
  *
  * const spec = {
@@ -388,6 +426,8 @@ function attribute(name: string, value: OnnxAttribute): ProtoWriter {
  * const bytes = buildOnnxModel(spec, state);
  * assert.deepEqual([...bytes.subarray(0, 2)], [0x08, ONNX_IR_VERSION]);
  * ```
+ *
+ * @category Export
  */
 export function buildOnnxModel(
   spec: ModelSpec,

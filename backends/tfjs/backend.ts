@@ -46,7 +46,11 @@ import {
 import { tripletLossTensor } from "./triplet_loss.ts";
 import { createTfjsModel } from "./model.ts";
 
-/** Options of {@linkcode createTfjsBackend}. */
+/**
+ * Options of {@linkcode createTfjsBackend}.
+ *
+ * @category Backends
+ */
 export interface TfjsBackendOptions {
   /** Forces a device; default: a hardware WebGPU adapter, else cpu (training) or wasm (inference). */
   readonly device?: TfjsDevice;
@@ -54,7 +58,11 @@ export interface TfjsBackendOptions {
   readonly purpose?: "training" | "inference";
 }
 
-/** A tfjs backend, with the device choice it was made with. */
+/**
+ * A tfjs backend, with the device choice it was made with.
+ *
+ * @category Backends
+ */
 export interface TfjsBackend extends Backend {
   /** Always "tfjs". */
   readonly name: "tfjs";
@@ -70,7 +78,7 @@ export interface TfjsBackend extends Backend {
  * @throws {Error} When the requested device cannot be initialized.
  * @example
  * ```ts
- * import { createTfjsBackend } from "./backend.ts";
+ * import { createTfjsBackend } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const backend = await createTfjsBackend({ device: "cpu" });
  * const d = await backend.pairwiseSquaredDistances({
@@ -81,6 +89,8 @@ export interface TfjsBackend extends Backend {
  * assert.deepEqual(Array.from(d.data), [0, 25, 25, 0]);
  * backend.dispose();
  * ```
+ *
+ * @category Backends
  */
 export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promise<TfjsBackend> {
   const choice = await chooseDevice(options);

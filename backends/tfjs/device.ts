@@ -19,7 +19,11 @@ import { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts"
 
 export { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts";
 
-/** The tfjs devices this backend runs on. */
+/**
+ * The tfjs devices this backend runs on.
+ *
+ * @category Backends
+ */
 export type TfjsDevice = "webgpu" | "wasm" | "cpu";
 
 /**
@@ -27,16 +31,22 @@ export type TfjsDevice = "webgpu" | "wasm" | "cpu";
  *
  * @example
  * ```ts
- * import { chooseDevice, TFJS_DEVICES } from "./device.ts";
+ * import { chooseDevice, TFJS_DEVICES } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  *
  * assert.ok(TFJS_DEVICES.includes("cpu"));
  * await assert.rejects(chooseDevice({ device: "tpu" as "cpu" }), RangeError);
  * ```
+ *
+ * @category Backends
  */
 export const TFJS_DEVICES: readonly TfjsDevice[] = ["webgpu", "wasm", "cpu"];
 
-/** The outcome of the device choice. */
+/**
+ * The outcome of the device choice.
+ *
+ * @category Backends
+ */
 export interface DeviceChoice {
   /** The tfjs backend name to run on. */
   readonly device: TfjsDevice;
@@ -46,7 +56,11 @@ export interface DeviceChoice {
   readonly description: string;
 }
 
-/** Options of {@linkcode chooseDevice}. */
+/**
+ * Options of {@linkcode chooseDevice}.
+ *
+ * @category Backends
+ */
 export interface ChooseDeviceOptions {
   /** Forces a device (the CLI's `--device`); default: automatic. */
   readonly device?: TfjsDevice;
@@ -67,12 +81,14 @@ export interface ChooseDeviceOptions {
  * @throws {RangeError} When `options.device` is not a known device.
  * @example Forcing the cpu device
  * ```ts
- * import { chooseDevice } from "./device.ts";
+ * import { chooseDevice } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const choice = await chooseDevice({ device: "cpu" });
  * assert.equal(choice.device, "cpu");
  * assert.match(choice.description, /^cpu/);
  * ```
+ *
+ * @category Backends
  */
 export async function chooseDevice(options: ChooseDeviceOptions = {}): Promise<DeviceChoice> {
   const forced = options.device;
@@ -145,12 +161,14 @@ let wasmPathsSet = false;
  * @throws {Error} When tfjs cannot initialize the device (e.g. no adapter).
  * @example
  * ```ts
- * import { activateDevice } from "./device.ts";
+ * import { activateDevice } from "@facenet-deno/facenet/tfjs";
  * import * as tf from "@tensorflow/tfjs";
  * import assert from "node:assert/strict";
  * await activateDevice("cpu");
  * assert.equal(tf.getBackend(), "cpu");
  * ```
+ *
+ * @category Backends
  */
 export async function activateDevice(device: TfjsDevice): Promise<void> {
   if (!TFJS_DEVICES.includes(device)) {

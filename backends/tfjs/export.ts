@@ -30,7 +30,7 @@ export const SHARD_BYTES = 4 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import { buildGraphModelArtifacts, EXPORT_INPUT_NAME } from "./export.ts";
+ * import { buildGraphModelArtifacts, EXPORT_INPUT_NAME } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  *
  * const spec = {
@@ -59,6 +59,8 @@ export const SHARD_BYTES = 4 * 1024 * 1024;
  * assert.deepEqual(Object.keys(signature.inputs), [EXPORT_INPUT_NAME]);
  * assert.equal(signature.inputs[EXPORT_INPUT_NAME]?.name, `${EXPORT_INPUT_NAME}:0`);
  * ```
+ *
+ * @category Export
  */
 export const EXPORT_INPUT_NAME = "images";
 /**
@@ -66,7 +68,7 @@ export const EXPORT_INPUT_NAME = "images";
  *
  * @example
  * ```ts
- * import { buildGraphModelArtifacts, EXPORT_OUTPUT_NAME } from "./export.ts";
+ * import { buildGraphModelArtifacts, EXPORT_OUTPUT_NAME } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  *
  * const spec = {
@@ -95,10 +97,16 @@ export const EXPORT_INPUT_NAME = "images";
  * assert.deepEqual(Object.keys(signature.outputs), [EXPORT_OUTPUT_NAME]);
  * assert.equal(signature.outputs[EXPORT_OUTPUT_NAME]?.name, "emb:0");
  * ```
+ *
+ * @category Export
  */
 export const EXPORT_OUTPUT_NAME = "embeddings";
 
-/** Options of {@linkcode buildGraphModelArtifacts}. */
+/**
+ * Options of {@linkcode buildGraphModelArtifacts}.
+ *
+ * @category Export
+ */
 export interface ExportOptions {
   /**
    * Export the moving averages of the parameters (state.ema) instead of the
@@ -116,7 +124,11 @@ export interface ExportOptions {
   readonly standardization?: InputStandardization;
 }
 
-/** An exported model in memory: the JSON and the binary shards. */
+/**
+ * An exported model in memory: the JSON and the binary shards.
+ *
+ * @category Export
+ */
 export interface ExportedModel {
   /** The content of `model.json`. */
   readonly modelJson: Record<string, unknown>;
@@ -145,7 +157,7 @@ const FLOAT = { type: "DT_FLOAT" };
  *   name collides with a spec name.
  * @example A one-layer model
  * ```ts
- * import { buildGraphModelArtifacts } from "./export.ts";
+ * import { buildGraphModelArtifacts } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const spec = {
  *   name: "tiny",
@@ -169,6 +181,8 @@ const FLOAT = { type: "DT_FLOAT" };
  * assert.equal(exported.modelJson.format, "graph-model");
  * assert.equal(exported.shards.length, 1);
  * ```
+ *
+ * @category Export
  */
 export function buildGraphModelArtifacts(
   spec: ModelSpec,
@@ -361,13 +375,15 @@ export function buildGraphModelArtifacts(
  * @returns The path of the written model.json.
  * @example
  * ```ts
- * import { writeExportedModel } from "./export.ts";
+ * import { writeExportedModel } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const path = await writeExportedModel(dir, { modelJson: { format: "graph-model" }, shards: [] });
  * assert.equal(JSON.parse(await Deno.readTextFile(path)).format, "graph-model");
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Export
  */
 export async function writeExportedModel(
   directory: string,
@@ -383,7 +399,11 @@ export async function writeExportedModel(
   return path;
 }
 
-/** An exported model loaded with stock tfjs, ready to embed images. */
+/**
+ * An exported model loaded with stock tfjs, ready to embed images.
+ *
+ * @category Export
+ */
 export interface LoadedExportedModel {
   /** L2-normalized embeddings of NHWC float32 images, one row per image. */
   embed(images: ImageBatch): Promise<Matrix>;
@@ -402,7 +422,7 @@ export interface LoadedExportedModel {
  * @throws {Error} When tfjs cannot fetch or parse the model.
  * @example Export a one-layer model and load it back
  * ```ts
- * import { buildGraphModelArtifacts, loadExportedModel, writeExportedModel } from "./export.ts";
+ * import { buildGraphModelArtifacts, loadExportedModel, writeExportedModel } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const spec = {
  *   name: "tiny",
@@ -430,8 +450,13 @@ export interface LoadedExportedModel {
  * model.dispose();
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @category Export
  */
 export async function loadExportedModel(url: string | URL): Promise<LoadedExportedModel> {
+  // The active backend must be initialized (a registered but never started WebGPU backend would
+  // otherwise be picked without initialization); tf.ready() starts the best one that works.
+  await tf.ready();
   const model = await tf.loadGraphModel(String(url), {
     fetchFunc: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
   });

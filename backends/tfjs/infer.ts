@@ -14,7 +14,11 @@ import type { SpecRunner } from "../../core/detect/mtcnn_nets.ts";
 import { activateDevice, chooseDevice, type DeviceChoice, type TfjsDevice } from "./device.ts";
 import { type CompiledModel, compileModel } from "./compile.ts";
 
-/** A tfjs spec runner with its device and a way to free what it holds. */
+/**
+ * A tfjs spec runner with its device and a way to free what it holds.
+ *
+ * @category Backends
+ */
 export interface TfjsSpecRunner {
   /** Runs a spec (see {@link SpecRunner}). */
   readonly run: SpecRunner;
@@ -31,7 +35,7 @@ export interface TfjsSpecRunner {
  * @returns The runner.
  * @example
  * ```ts
- * import { createTfjsSpecRunner } from "./infer.ts";
+ * import { createTfjsSpecRunner } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  *
  * const runner = await createTfjsSpecRunner({ device: "cpu" });
@@ -45,6 +49,8 @@ export interface TfjsSpecRunner {
  * assert.deepEqual([...out.f!.data], [3, 4]);
  * runner.dispose();
  * ```
+ *
+ * @category Backends
  */
 export async function createTfjsSpecRunner(
   options: { readonly device?: TfjsDevice } = {},

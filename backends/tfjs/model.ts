@@ -92,7 +92,7 @@ interface MaskPlan {
  * @example
  * ```ts
  * import { dropoutMaskValues } from "./model.ts";
- * import { createRng } from "../../core/pure/rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * const spec = {
  *   name: "d",
@@ -145,8 +145,8 @@ export function dropoutMaskValues(
  * @example One training step on a tiny graph
  * ```ts
  * import { createTfjsModel } from "./model.ts";
- * import { initModelState } from "../../core/model_state.ts";
- * import { createRng } from "../../core/pure/rng.ts";
+ * import { initModelState } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import * as tf from "@tensorflow/tfjs";
  * import assert from "node:assert/strict";
  * await tf.setBackend("cpu");

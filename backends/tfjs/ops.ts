@@ -59,7 +59,11 @@ export interface TfjsForwardContext {
   reportStatistics(statistics: BatchNormStatistics): void;
 }
 
-/** What the exporter hands to {@link TfjsOpAdapter.export}. */
+/**
+ * What the exporter hands to {@link TfjsOpAdapter.export}.
+ *
+ * @category Export
+ */
 export interface ExportContext {
   /** Graph names of the node's inputs. */
   readonly inputs: readonly string[];
@@ -85,13 +89,19 @@ export interface ExportContext {
  * How the exporter writes one op.
  *
  * @typeParam N The op's node type.
+ *
+ * @category Export
  */
 export interface TfjsExportAdapter<N = NodeSpec> {
   /** The node as GraphDef nodes (inference mode); returns the output's graph name. */
   export(node: N, context: ExportContext): string;
 }
 
-/** Export adapters by op name. */
+/**
+ * Export adapters by op name.
+ *
+ * @category Export
+ */
 export type TfjsExportAdapters = Readonly<Record<string, TfjsExportAdapter<never>>>;
 
 /**
@@ -161,7 +171,7 @@ function poolAdapter(kind: "maxPool" | "avgPool"): TfjsOpAdapter<never> {
  * @example
  * ```ts
  * import { TFJS_OPS } from "./ops.ts";
- * import { OPS } from "../../core/ops/mod.ts";
+ * import { OPS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * assert.ok(OPS.every((op) => op.op in TFJS_OPS));
  * ```

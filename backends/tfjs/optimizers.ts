@@ -37,7 +37,7 @@ export const OPTIMIZER_SLOTS: Readonly<Record<OptimizerName, readonly string[]>>
  * @example Plain SGD
  * ```ts
  * import { applyOptimizerUpdate } from "./optimizers.ts";
- * import { resolveOptimizerConfig } from "../../core/pure/optimizers.ts";
+ * import { resolveOptimizerConfig } from "@facenet-deno/facenet/pure";
  * import * as tf from "@tensorflow/tfjs";
  * import assert from "node:assert/strict";
  * await tf.setBackend("cpu");

@@ -3,7 +3,11 @@
 
 import { RELAXED_WASM_BASE64, SIMD_WASM_BASE64 } from "./_wasm_simd.generated.ts";
 
-/** Which kernel build to use: "auto" prefers relaxed SIMD where supported. */
+/**
+ * Which kernel build to use: "auto" prefers relaxed SIMD where supported.
+ *
+ * @category Backends
+ */
 export type SimdFlavor = "auto" | "relaxed" | "simd";
 
 /** A compiled kernel module and whether it is the relaxed-SIMD build. */

@@ -25,7 +25,11 @@ import type { PoolKernel, WasmSimdRuntime } from "./runtime.ts";
 import { createPureKernels, type PureTensor } from "../../core/pure/kernels.ts";
 import { windowGeometry } from "../../core/pure/_window.ts";
 
-/** A tensor handle of the wasm-simd kernels: an address in the shared memory and a shape. */
+/**
+ * A tensor handle of the wasm-simd kernels: an address in the shared memory and a shape.
+ *
+ * @category Backends
+ */
 export interface WasmTensor {
   /** Byte address of the float32 values. */
   readonly ptr: number;
@@ -35,7 +39,11 @@ export interface WasmTensor {
   readonly size: number;
 }
 
-/** Options of {@linkcode createWasmSimdKernels}. */
+/**
+ * Options of {@linkcode createWasmSimdKernels}.
+ *
+ * @category Backends
+ */
 export interface WasmSimdKernelsOptions {
   /**
    * Work (elements; multiply-adds / 16 for GEMMs) below which a kernel runs on
@@ -82,8 +90,8 @@ function checkStride(stride: number): void {
  * @returns A {@link Kernels} implementation over {@link WasmTensor} handles.
  * @example
  * ```ts
- * import { createWasmSimdKernels } from "./kernels.ts";
- * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdKernels } from "@facenet-deno/facenet/wasm-simd";
+ * import { createWasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  * const rt = await createWasmSimdRuntime({ threads: 1 });
  * const k = createWasmSimdKernels(rt);
@@ -94,6 +102,8 @@ function checkStride(stride: number): void {
  * k.dispose(y);
  * rt.dispose();
  * ```
+ *
+ * @category Backends
  */
 export function createWasmSimdKernels(
   rt: WasmSimdRuntime,

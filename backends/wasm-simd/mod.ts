@@ -32,7 +32,11 @@ export {
   type WasmSimdRuntimeOptions,
 } from "./runtime.ts";
 
-/** Options of {@linkcode createWasmSimdBackend}. */
+/**
+ * Options of {@linkcode createWasmSimdBackend}.
+ *
+ * @category Backends
+ */
 export interface WasmSimdBackendOptions {
   /** Threads (the caller plus pool workers); default `navigator.hardwareConcurrency`. */
   readonly threads?: number;
@@ -40,7 +44,11 @@ export interface WasmSimdBackendOptions {
   readonly flavor?: SimdFlavor;
 }
 
-/** The wasm-simd backend, with its runtime exposed for diagnostics (memory size, threads). */
+/**
+ * The wasm-simd backend, with its runtime exposed for diagnostics (memory size, threads).
+ *
+ * @category Backends
+ */
 export interface WasmSimdBackend extends Backend {
   /** The runtime the backend's kernels run on. */
   readonly runtime: WasmSimdRuntime;
@@ -74,7 +82,7 @@ function distances(rt: WasmSimdRuntime, x: Matrix): Matrix {
  * @throws {TypeError} When the runtime lacks WebAssembly SIMD or shared memory.
  * @example
  * ```ts
- * import { createWasmSimdBackend } from "./mod.ts";
+ * import { createWasmSimdBackend } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  * const backend = await createWasmSimdBackend({ threads: 1 });
  * const d = await backend.pairwiseSquaredDistances({
@@ -85,6 +93,8 @@ function distances(rt: WasmSimdRuntime, x: Matrix): Matrix {
  * assert.deepEqual(Array.from(d.data), [0, 4, 4, 0]);
  * backend.dispose();
  * ```
+ *
+ * @category Backends
  */
 export async function createWasmSimdBackend(
   options: WasmSimdBackendOptions = {},

@@ -42,7 +42,7 @@ const threadsFor = (rt: WasmSimdRuntime, n: number) => (n < 32768 ? 1 : rt.threa
  * @example
  * ```ts
  * import { applyOptimizerWasm } from "./optimizers.ts";
- * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  * const rt = await createWasmSimdRuntime({ threads: 1 });
  * const params = { w: { shape: [2], data: new Float32Array([1, 2]) } };
@@ -143,7 +143,7 @@ export function applyOptimizerWasm(
  * @example
  * ```ts
  * import { updateMovingAverageWasm } from "./optimizers.ts";
- * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  * const rt = await createWasmSimdRuntime({ threads: 1 });
  * const ema = updateMovingAverageWasm(

@@ -33,13 +33,15 @@ export type { SimdFlavor } from "./_loader.ts";
  *
  * @example
  * ```ts
- * import { POOL_KERNELS } from "./runtime.ts";
+ * import { POOL_KERNELS } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  *
  * assert.ok(POOL_KERNELS.includes("gemm"));
  * assert.ok(POOL_KERNELS.includes("convForward"));
  * assert.equal(new Set(POOL_KERNELS).size, POOL_KERNELS.length);
  * ```
+ *
+ * @category Backends
  */
 export const POOL_KERNELS = [
   "gemm",
@@ -74,10 +76,18 @@ export const POOL_KERNELS = [
   "depthwiseBackpropFilter",
 ] as const;
 
-/** A kernel that runs on the pool. */
+/**
+ * A kernel that runs on the pool.
+ *
+ * @category Backends
+ */
 export type PoolKernel = typeof POOL_KERNELS[number];
 
-/** A GEMM's sizes and operand addresses: C (m x n) = op(A) (m x k) · op(B) (k x n). */
+/**
+ * A GEMM's sizes and operand addresses: C (m x n) = op(A) (m x k) · op(B) (k x n).
+ *
+ * @category Backends
+ */
 export interface GemmProblem {
   /** Rows of C. */
   readonly m: number;
@@ -93,7 +103,11 @@ export interface GemmProblem {
   readonly c: number;
 }
 
-/** Options of {@linkcode WasmSimdRuntime.gemm}. */
+/**
+ * Options of {@linkcode WasmSimdRuntime.gemm}.
+ *
+ * @category Backends
+ */
 export interface GemmOptions {
   /** Use A transposed (A stored k x m). */
   readonly transA?: boolean;
@@ -111,7 +125,11 @@ export interface GemmOptions {
   readonly threads?: number;
 }
 
-/** Options of {@linkcode createWasmSimdRuntime}. */
+/**
+ * Options of {@linkcode createWasmSimdRuntime}.
+ *
+ * @category Backends
+ */
 export interface WasmSimdRuntimeOptions {
   /** Threads (the caller plus workers); default `navigator.hardwareConcurrency`. */
   readonly threads?: number;
@@ -127,7 +145,7 @@ type KernelFunction = (...args: number[]) => number | void;
  *
  * @example
  * ```ts
- * import { createWasmSimdRuntime, WasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdRuntime, WasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  *
  * const rt = await createWasmSimdRuntime({ threads: 1 });
@@ -137,6 +155,8 @@ type KernelFunction = (...args: number[]) => number | void;
  * assert.deepEqual(Array.from(rt.read(x, 2)), [1.5, -2]);
  * rt.dispose();
  * ```
+ *
+ * @category Backends
  */
 export class WasmSimdRuntime {
   /** Threads taking part in pool kernels (the caller counts as one). */
@@ -390,7 +410,7 @@ function alignUp(value: number, alignment: number): number {
  * @throws {TypeError} When the runtime lacks WebAssembly SIMD or threads.
  * @example
  * ```ts
- * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  * const rt = await createWasmSimdRuntime({ threads: 1 });
  * const a = rt.put(new Float32Array([1, 2, 3, 4]));
@@ -400,6 +420,8 @@ function alignUp(value: number, alignment: number): number {
  * assert.deepEqual(Array.from(rt.read(c, 4)), [1, 2, 3, 4]);
  * rt.dispose();
  * ```
+ *
+ * @category Backends
  */
 export async function createWasmSimdRuntime(
   options: WasmSimdRuntimeOptions = {},

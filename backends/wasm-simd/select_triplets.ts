@@ -86,7 +86,7 @@ export function selectionBand(cols: number, maxSquaredNorm: number, alpha: numbe
  * @example
  * ```ts
  * import { selectTripletsWasm } from "./select_triplets.ts";
- * import { createWasmSimdRuntime } from "./runtime.ts";
+ * import { createWasmSimdRuntime } from "@facenet-deno/facenet/wasm-simd";
  * import assert from "node:assert/strict";
  *
  * const rt = await createWasmSimdRuntime({ threads: 1 });

@@ -24,11 +24,13 @@ import type { DetectedFace } from "./mtcnn.ts";
  *
  * @example
  * ```ts
- * import { FIVE_POINT_TEMPLATE_112 } from "./align.ts";
+ * import { FIVE_POINT_TEMPLATE_112 } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(FIVE_POINT_TEMPLATE_112.length, 5);
  * ```
+ *
+ * @category Face detection
  */
 export const FIVE_POINT_TEMPLATE_112: readonly (readonly [number, number])[] = [
   [38.2946, 51.6963],
@@ -38,7 +40,11 @@ export const FIVE_POINT_TEMPLATE_112: readonly (readonly [number, number])[] = [
   [70.7299, 92.2041],
 ];
 
-/** A 2-D affine map `[x', y'] = [a x + b y + c, d x + e y + f]`, stored `[a, b, c, d, e, f]`. */
+/**
+ * A 2-D affine map `[x', y'] = [a x + b y + c, d x + e y + f]`, stored `[a, b, c, d, e, f]`.
+ *
+ * @category Face detection
+ */
 export type Affine = readonly [number, number, number, number, number, number];
 
 /**
@@ -52,12 +58,14 @@ export type Affine = readonly [number, number, number, number, number, number];
  * two points, or the source points coincide.
  * @example A pure scale by 2 and a shift
  * ```ts
- * import { similarityTransform } from "./align.ts";
+ * import { similarityTransform } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const m = similarityTransform([[0, 0], [1, 0], [0, 1]], [[5, 5], [7, 5], [5, 7]]);
  * assert.deepEqual(m.map((v) => Math.round(v * 1e6) / 1e6 + 0), [2, 0, 5, 0, 2, 5]);
  * ```
+ *
+ * @category Face detection
  */
 export function similarityTransform(
   src: readonly (readonly [number, number])[],
@@ -100,13 +108,15 @@ export function similarityTransform(
  * @throws {RangeError} When the map is singular or the size invalid.
  * @example The identity map copies
  * ```ts
- * import { warpAffine } from "./align.ts";
+ * import { warpAffine } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = { width: 2, height: 1, data: new Float32Array([1, 2, 3, 4, 5, 6]) };
  * const out = warpAffine(image, [1, 0, 0, 0, 1, 0], { height: 1, width: 2 });
  * assert.deepEqual([...out.data], [1, 2, 3, 4, 5, 6]);
  * ```
+ *
+ * @category Face detection
  */
 export function warpAffine(
   image: RgbImage,
@@ -153,7 +163,7 @@ export function warpAffine(
  * @throws {RangeError} When the face has not five landmarks.
  * @example
  * ```ts
- * import { alignSimilarity, FIVE_POINT_TEMPLATE_112 } from "./align.ts";
+ * import { alignSimilarity, FIVE_POINT_TEMPLATE_112 } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = { width: 112, height: 112, data: new Float32Array(112 * 112 * 3).fill(9) };
@@ -162,6 +172,8 @@ export function warpAffine(
  * assert.equal(out.width, 112);
  * assert.ok(Math.abs(out.data[56 * 112 * 3]! - 9) < 1e-4);
  * ```
+ *
+ * @category Face detection
  */
 export function alignSimilarity(image: RgbImage, face: DetectedFace, size = 112): RgbImage {
   if (face.landmarks.length !== 5) {
@@ -188,11 +200,13 @@ export function alignSimilarity(image: RgbImage, face: DetectedFace, size = 112)
  * @throws {RangeError} When the margin is negative.
  * @example
  * ```ts
- * import { marginBox } from "./align.ts";
+ * import { marginBox } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(marginBox([10.7, 30.2, 50.5, 80.9], { width: 60, height: 100 }, 44), [0, 8, 60, 100]);
  * ```
+ *
+ * @category Face detection
  */
 export function marginBox(
   box: readonly [number, number, number, number],
@@ -220,7 +234,7 @@ export function marginBox(
  * @throws {RangeError} When the margin box is empty (a box outside the image).
  * @example
  * ```ts
- * import { marginCrop } from "./align.ts";
+ * import { marginCrop } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = { width: 50, height: 50, data: new Float32Array(50 * 50 * 3).fill(100) };
@@ -228,6 +242,8 @@ export function marginBox(
  * assert.equal(crop.width, 16);
  * assert.equal(crop.data[0], 100);
  * ```
+ *
+ * @category Face detection
  */
 export function marginCrop(
   image: RgbImage,
@@ -262,13 +278,15 @@ export function marginCrop(
  * @throws {RangeError} When there is no face.
  * @example
  * ```ts
- * import { chooseCentralFace } from "./align.ts";
+ * import { chooseCentralFace } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const face = (box: [number, number, number, number]) => ({ box, score: 1, landmarks: [] });
  * const faces = [face([0, 0, 20, 20]), face([40, 40, 60, 60])];
  * assert.equal(chooseCentralFace(faces, { width: 100, height: 100 }), 1);
  * ```
+ *
+ * @category Face detection
  */
 export function chooseCentralFace(
   faces: readonly DetectedFace[],

@@ -8,7 +8,11 @@
 import type { RgbImage } from "../pure/image_ops.ts";
 import type { DetectedFace } from "./mtcnn.ts";
 
-/** Drawing settings. */
+/**
+ * Drawing settings.
+ *
+ * @category Face detection
+ */
 export interface DrawOptions {
   /** Outline colour `[r, g, b]`; default green. */
   readonly color?: readonly [number, number, number];
@@ -48,7 +52,7 @@ function fillRect(
  * @returns A new image with the drawings.
  * @example
  * ```ts
- * import { drawDetections } from "./draw.ts";
+ * import { drawDetections } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = { width: 10, height: 10, data: new Float32Array(300) };
@@ -56,6 +60,8 @@ function fillRect(
  * assert.deepEqual([...out.data.subarray(33, 36)], [0, 255, 0]); // pixel (1, 1), 0-based
  * assert.equal(image.data[33], 0); // the input is untouched
  * ```
+ *
+ * @category Face detection
  */
 export function drawDetections(
   image: RgbImage,

@@ -36,7 +36,11 @@ import type { Tensor } from "../types.ts";
 import type { RgbImage } from "../pure/image_ops.ts";
 import { resizeArea } from "./resample.ts";
 
-/** Outputs of P-Net on one image: `prob [1, h', w', 2]`, `reg [1, h', w', 4]`. */
+/**
+ * Outputs of P-Net on one image: `prob [1, h', w', 2]`, `reg [1, h', w', 4]`.
+ *
+ * @category Face detection
+ */
 export interface PnetOutput {
   /** Softmax over (background, face) per cell. */
   readonly prob: Tensor;
@@ -44,7 +48,11 @@ export interface PnetOutput {
   readonly reg: Tensor;
 }
 
-/** Outputs of R-Net on a batch: `prob [n, 2]`, `reg [n, 4]`. */
+/**
+ * Outputs of R-Net on a batch: `prob [n, 2]`, `reg [n, 4]`.
+ *
+ * @category Face detection
+ */
 export interface RnetOutput {
   /** Softmax over (background, face). */
   readonly prob: Tensor;
@@ -52,7 +60,11 @@ export interface RnetOutput {
   readonly reg: Tensor;
 }
 
-/** Outputs of O-Net on a batch: `prob [n, 2]`, `reg [n, 4]`, `landmarks [n, 10]`. */
+/**
+ * Outputs of O-Net on a batch: `prob [n, 2]`, `reg [n, 4]`, `landmarks [n, 10]`.
+ *
+ * @category Face detection
+ */
 export interface OnetOutput extends RnetOutput {
   /** Five landmarks relative to the box: five x values then five y values. */
   readonly landmarks: Tensor;
@@ -61,6 +73,8 @@ export interface OnetOutput extends RnetOutput {
 /**
  * The three networks, run by whoever provides them. Inputs are NHWC float32,
  * already normalised and transposed as the reference feeds them.
+ *
+ * @category Face detection
  */
 export interface MtcnnNets {
   /** P-Net on one `[1, h, w, 3]` image (fully convolutional). */
@@ -71,7 +85,11 @@ export interface MtcnnNets {
   onet(input: Tensor): Promise<OnetOutput>;
 }
 
-/** Detection settings (the reference's defaults). */
+/**
+ * Detection settings (the reference's defaults).
+ *
+ * @category Face detection
+ */
 export interface DetectOptions {
   /** Smallest face size in pixels; default 20. */
   readonly minSize?: number;
@@ -81,7 +99,11 @@ export interface DetectOptions {
   readonly factor?: number;
 }
 
-/** One detected face, in image coordinates (pixels, the reference's convention). */
+/**
+ * One detected face, in image coordinates (pixels, the reference's convention).
+ *
+ * @category Face detection
+ */
 export interface DetectedFace {
   /** The box `[x1, y1, x2, y2]`. */
   readonly box: readonly [number, number, number, number];
@@ -127,12 +149,14 @@ function settings(options: DetectOptions): Settings {
  * @returns The scales, largest first (empty for images too small to hold a face).
  * @example
  * ```ts
- * import { pyramidScales } from "./mtcnn.ts";
+ * import { pyramidScales } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(pyramidScales(20, 30, {}), [0.6]);
  * assert.equal(pyramidScales(1, 1, {}).length, 0);
  * ```
+ *
+ * @category Face detection
  */
 export function pyramidScales(height: number, width: number, options: DetectOptions): number[] {
   const { minSize, factor } = settings(options);
@@ -159,12 +183,14 @@ export function pyramidScales(height: number, width: number, options: DetectOpti
  * @returns Indices of the kept boxes, highest score first.
  * @example
  * ```ts
- * import { nms } from "./mtcnn.ts";
+ * import { nms } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const boxes = [[0, 0, 9, 9, 0.9], [1, 1, 10, 10, 0.8], [50, 50, 60, 60, 0.7]];
  * assert.deepEqual(nms(boxes, 0.5, "Union"), [0, 2]);
  * ```
+ *
+ * @category Face detection
  */
 export function nms(
   boxes: readonly (readonly number[])[],
@@ -358,7 +384,7 @@ async function refine(
  * @throws {RangeError} When the options are out of range or the image is malformed.
  * @example An image too small to hold a face never calls the networks
  * ```ts
- * import { detectFaces, type MtcnnNets } from "./mtcnn.ts";
+ * import { detectFaces, type MtcnnNets } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const fail = () => Promise.reject(new Error("not called"));
@@ -366,6 +392,8 @@ async function refine(
  * const tiny = { width: 1, height: 1, data: new Float32Array(3) };
  * assert.deepEqual(await detectFaces(tiny, nets), []);
  * ```
+ *
+ * @category Face detection
  */
 export async function detectFaces(
   image: RgbImage,

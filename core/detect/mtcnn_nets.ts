@@ -18,6 +18,8 @@ import type { MtcnnNets } from "./mtcnn.ts";
 /**
  * Runs a spec forward in inference mode on a batch and returns the values of
  * the named nodes (batch axis first).
+ *
+ * @category Face detection
  */
 export type SpecRunner = (
   spec: ModelSpec,
@@ -33,8 +35,8 @@ export type SpecRunner = (
  * @returns The runner.
  * @example
  * ```ts
- * import { kernelSpecRunner } from "./mtcnn_nets.ts";
- * import { createPureKernels } from "../pure/kernels.ts";
+ * import { kernelSpecRunner } from "@facenet-deno/facenet/pure";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const run = kernelSpecRunner(createPureKernels());
@@ -47,6 +49,8 @@ export type SpecRunner = (
  * const out = await run(spec, {}, { shape: [1, 1, 1, 2], data: new Float32Array([3, 4]) }, ["f"]);
  * assert.deepEqual([...out.f!.data], [3, 4]);
  * ```
+ *
+ * @category Face detection
  */
 export function kernelSpecRunner<T>(kernels: Kernels<T>): SpecRunner {
   return (spec, params, input, outputs) =>
@@ -63,13 +67,15 @@ export function kernelSpecRunner<T>(kernels: Kernels<T>): SpecRunner {
  * @returns The nets.
  * @example
  * ```ts
- * import { createMtcnnNets, kernelSpecRunner } from "./mtcnn_nets.ts";
- * import { createPureKernels } from "../pure/kernels.ts";
+ * import { createMtcnnNets, kernelSpecRunner } from "@facenet-deno/facenet/pure";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const nets = createMtcnnNets(kernelSpecRunner(createPureKernels()), {});
  * await assert.rejects(nets.rnet({ shape: [1, 24, 24, 3], data: new Float32Array(1728) }), /missing/);
  * ```
+ *
+ * @category Face detection
  */
 export function createMtcnnNets(run: SpecRunner, params: NamedTensors): MtcnnNets {
   const r = rnetSpec(), o = onetSpec();

@@ -19,7 +19,11 @@
 
 import type { RgbImage } from "../pure/image_ops.ts";
 
-/** How samples are stored, as in OpenCV: `uint8` (the photo) or `float64` (the crops). */
+/**
+ * How samples are stored, as in OpenCV: `uint8` (the photo) or `float64` (the crops).
+ *
+ * @category Face detection
+ */
 export type SampleDepth = "uint8" | "float64";
 
 const f32 = Math.fround;
@@ -224,7 +228,7 @@ function resizeLinearArea(
  * `uint8` image would be upscaled (not needed by the detection pipeline).
  * @example A 3-pixel row averaged to 2 pixels: each output covers 1.5 inputs
  * ```ts
- * import { resizeArea } from "./resample.ts";
+ * import { resizeArea } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const row = { width: 3, height: 1, data: new Float32Array([0, 0, 0, 10, 10, 10, 20, 20, 20]) };
@@ -233,6 +237,8 @@ function resizeLinearArea(
  * assert.ok(Math.abs(out.data[0]! - 10 / 3) < 1e-5);
  * assert.ok(Math.abs(out.data[3]! - 50 / 3) < 1e-5);
  * ```
+ *
+ * @category Face detection
  */
 export function resizeArea(
   image: RgbImage,

@@ -21,7 +21,11 @@
 import type { ModelSpec } from "../model_spec.ts";
 import { GraphBuilder } from "./_builder.ts";
 
-/** Options of {@link inceptionResnetV1}. */
+/**
+ * Options of {@link inceptionResnetV1}.
+ *
+ * @category Models
+ */
 export interface InceptionResnetV1Options {
   /** Bottleneck (embedding) size; the reference implementation's default 128. */
   readonly embeddingSize?: number;
@@ -94,13 +98,15 @@ function residual(
  * @throws {RangeError} When an option is out of range.
  * @example
  * ```ts
- * import { inceptionResnetV1 } from "./inception_resnet_v1.ts";
- * import { inferShapes } from "../shapes.ts";
+ * import { inceptionResnetV1 } from "@facenet-deno/facenet/pure";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = inceptionResnetV1({ embeddingSize: 128 });
  * assert.deepEqual(inferShapes(spec).nodes.get("Mixed_7a/concat"), [3, 3, 1792]);
  * ```
+ *
+ * @category Models
  */
 export function inceptionResnetV1(options: InceptionResnetV1Options = {}): ModelSpec {
   const embeddingSize = options.embeddingSize ?? 128;

@@ -22,7 +22,11 @@
 import type { ModelSpec, NodeSpec } from "../model_spec.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
 
-/** The nodes holding each net's outputs. */
+/**
+ * The nodes holding each net's outputs.
+ *
+ * @category Models
+ */
 export const MTCNN_OUTPUTS = {
   pnet: { prob: "pnet/prob1", reg: "pnet/conv4-2" },
   rnet: { prob: "rnet/prob1", reg: "rnet/conv5-2" },
@@ -65,14 +69,16 @@ const dense = (name: string, input: string, units: number): NodeSpec => ({
  * @throws {RangeError} When a side is below 12 pixels.
  * @example
  * ```ts
- * import { pnetSpec } from "./mtcnn.ts";
- * import { inferShapes } from "../shapes.ts";
+ * import { pnetSpec } from "@facenet-deno/facenet/pure";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const shapes = inferShapes(pnetSpec(31, 24));
  * assert.deepEqual(shapes.nodes.get("pnet/prob1"), [11, 7, 2]); // 29x22 -> pool 15x11 -> 13x9 -> 11x7
  * assert.equal(shapes.parameterCount, 6632);
  * ```
+ *
+ * @category Models
  */
 export function pnetSpec(height: number, width: number): ModelSpec {
   for (const [v, what] of [[height, "height"], [width, "width"]] as const) {
@@ -107,12 +113,14 @@ export function pnetSpec(height: number, width: number): ModelSpec {
  * @returns The spec.
  * @example
  * ```ts
- * import { rnetSpec } from "./mtcnn.ts";
- * import { inferShapes } from "../shapes.ts";
+ * import { rnetSpec } from "@facenet-deno/facenet/pure";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(inferShapes(rnetSpec()).parameterCount, 100178);
  * ```
+ *
+ * @category Models
  */
 export function rnetSpec(): ModelSpec {
   return {
@@ -145,14 +153,16 @@ export function rnetSpec(): ModelSpec {
  * @returns The spec.
  * @example
  * ```ts
- * import { onetSpec } from "./mtcnn.ts";
- * import { inferShapes } from "../shapes.ts";
+ * import { onetSpec } from "@facenet-deno/facenet/pure";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const shapes = inferShapes(onetSpec());
  * assert.equal(shapes.parameterCount, 389040);
  * assert.deepEqual(shapes.nodes.get("onet/conv6-3"), [10]);
  * ```
+ *
+ * @category Models
  */
 export function onetSpec(): ModelSpec {
   return {
@@ -218,11 +228,13 @@ function transpose2d(t: Tensor): Tensor {
  * @throws {RangeError} When a tensor is missing or has an unexpected shape.
  * @example
  * ```ts
- * import { mtcnnParams } from "./mtcnn.ts";
+ * import { mtcnnParams } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => mtcnnParams({}), /no tensor "pnet\/conv1\/weights\/read"/);
  * ```
+ *
+ * @category Models
  */
 export function mtcnnParams(constants: NamedTensors): NamedTensors {
   const get = (name: string): Tensor => {
@@ -256,7 +268,7 @@ export function mtcnnParams(constants: NamedTensors): NamedTensors {
  * @returns The subset named by the spec's nodes.
  * @example
  * ```ts
- * import { paramsOf, rnetSpec } from "./mtcnn.ts";
+ * import { paramsOf, rnetSpec } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const t = { shape: [1], data: new Float32Array(1) };
@@ -264,6 +276,8 @@ export function mtcnnParams(constants: NamedTensors): NamedTensors {
  *   "rnet/prelu1/alpha",
  * ]);
  * ```
+ *
+ * @category Models
  */
 export function paramsOf(spec: ModelSpec, params: NamedTensors): NamedTensors {
   const prefix = `${spec.nodes[0]!.name.split("/")[0]}/`;

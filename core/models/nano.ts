@@ -28,7 +28,11 @@
 import type { ModelSpec } from "../model_spec.ts";
 import { GraphBuilder } from "./_builder.ts";
 
-/** Options of {@link nano}. */
+/**
+ * Options of {@link nano}.
+ *
+ * @category Models
+ */
 export interface NanoOptions {
   /** Embedding size; default 128. */
   readonly embeddingSize?: number;
@@ -46,14 +50,16 @@ export interface NanoOptions {
  * @throws {RangeError} When an option is out of range.
  * @example
  * ```ts
- * import { nano } from "./nano.ts";
- * import { inferShapes } from "../shapes.ts";
+ * import { nano } from "@facenet-deno/facenet/pure";
+ * import { inferShapes } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const shapes = inferShapes(nano({ embeddingSize: 128 }));
  * assert.deepEqual(shapes.nodes.get("embeddings"), [128]);
  * assert.equal(shapes.flops, 10_715_136);
  * ```
+ *
+ * @category Models
  */
 export function nano(options: NanoOptions = {}): ModelSpec {
   const embeddingSize = options.embeddingSize ?? 128;

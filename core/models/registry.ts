@@ -8,7 +8,11 @@ import type { ModelSpec } from "../model_spec.ts";
 import { nano } from "./nano.ts";
 import { inceptionResnetV1 } from "./inception_resnet_v1.ts";
 
-/** Names of the shipped model specs. */
+/**
+ * Names of the shipped model specs.
+ *
+ * @category Models
+ */
 export type ModelName = "nano" | "inception-resnet-v1";
 
 /**
@@ -16,15 +20,21 @@ export type ModelName = "nano" | "inception-resnet-v1";
  *
  * @example
  * ```ts
- * import { MODEL_NAMES, modelSpec } from "./registry.ts";
+ * import { MODEL_NAMES, modelSpec } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(MODEL_NAMES.map((name) => modelSpec(name).name), MODEL_NAMES);
  * ```
+ *
+ * @category Models
  */
 export const MODEL_NAMES: readonly ModelName[] = ["nano", "inception-resnet-v1"];
 
-/** Options shared by the shipped specs. */
+/**
+ * Options shared by the shipped specs.
+ *
+ * @category Models
+ */
 export interface ModelSpecOptions {
   /** Bottleneck (embedding) size; default 128. */
   readonly embeddingSize?: number;
@@ -44,13 +54,15 @@ export interface ModelSpecOptions {
  * @throws {RangeError} When the name is unknown or an option is out of range.
  * @example
  * ```ts
- * import { modelSpec } from "./registry.ts";
+ * import { modelSpec } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const spec = modelSpec("nano", { embeddingSize: 64 });
  * assert.equal(spec.name, "nano");
  * assert.throws(() => modelSpec("resnet" as "nano"), RangeError);
  * ```
+ *
+ * @category Models
  */
 export function modelSpec(name: ModelName, options: ModelSpecOptions = {}): ModelSpec {
   switch (name) {

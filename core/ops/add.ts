@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Scaled residual sum: `inputs[0] + scale * inputs[1]`. */
+/**
+ * Scaled residual sum: `inputs[0] + scale * inputs[1]`.
+ *
+ * @category Ops and kernels
+ */
 export interface AddNode {
   /** The operation. */
   readonly op: "add";

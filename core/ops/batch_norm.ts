@@ -17,7 +17,11 @@
 import type { OpDef } from "./op.ts";
 import { sizeOf } from "./op.ts";
 
-/** Batch normalization over the last axis. */
+/**
+ * Batch normalization over the last axis.
+ *
+ * @category Ops and kernels
+ */
 export interface BatchNormNode {
   /** The operation. */
   readonly op: "batchNorm";

@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Concatenation along the channel (last) axis. */
+/**
+ * Concatenation along the channel (last) axis.
+ *
+ * @category Ops and kernels
+ */
 export interface ConcatNode {
   /** The operation. */
   readonly op: "concat";

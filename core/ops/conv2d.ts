@@ -9,7 +9,11 @@ import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
 import { windowGeometry } from "../pure/_window.ts";
 
-/** 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO). */
+/**
+ * 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO).
+ *
+ * @category Ops and kernels
+ */
 export interface Conv2dNode {
   /** The operation. */
   readonly op: "conv2d";

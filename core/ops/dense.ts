@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Fully connected layer on `[d]` features; weights `[d, units]`. */
+/**
+ * Fully connected layer on `[d]` features; weights `[d, units]`.
+ *
+ * @category Ops and kernels
+ */
 export interface DenseNode {
   /** The operation. */
   readonly op: "dense";

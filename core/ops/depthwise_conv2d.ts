@@ -10,7 +10,11 @@ import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
 import { windowGeometry } from "../pure/_window.ts";
 
-/** Depthwise convolution; weights `[kh, kw, c, 1]` (TensorFlow's depthwise layout). */
+/**
+ * Depthwise convolution; weights `[kh, kw, c, 1]` (TensorFlow's depthwise layout).
+ *
+ * @category Ops and kernels
+ */
 export interface DepthwiseConv2dNode {
   /** The operation. */
   readonly op: "depthwiseConv2d";

@@ -7,7 +7,11 @@
 import type { OpDef } from "./op.ts";
 import { sizeOf } from "./op.ts";
 
-/** Inverted dropout driven by the explicit RNG; identity in inference mode. */
+/**
+ * Inverted dropout driven by the explicit RNG; identity in inference mode.
+ *
+ * @category Ops and kernels
+ */
 export interface DropoutNode {
   /** The operation. */
   readonly op: "dropout";

@@ -8,7 +8,11 @@
 import type { OpDef } from "./op.ts";
 import { sizeOf } from "./op.ts";
 
-/** `[h, w, c]` to `[h * w * c]`. */
+/**
+ * `[h, w, c]` to `[h * w * c]`.
+ *
+ * @category Ops and kernels
+ */
 export interface FlattenNode {
   /** The operation. */
   readonly op: "flatten";

@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Mean over the spatial axes: `[h, w, c]` to `[c]`. */
+/**
+ * Mean over the spatial axes: `[h, w, c]` to `[c]`.
+ *
+ * @category Ops and kernels
+ */
 export interface GlobalAvgPoolNode {
   /** The operation. */
   readonly op: "globalAvgPool";

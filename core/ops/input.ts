@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** The graph's image input. */
+/**
+ * The graph's image input.
+ *
+ * @category Ops and kernels
+ */
 export interface InputNode {
   /** The operation. */
   readonly op: "input";

@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))`. */
+/**
+ * Row-wise L2 normalization `x / sqrt(max(sum(x^2), epsilon))`.
+ *
+ * @category Ops and kernels
+ */
 export interface L2NormalizeNode {
   /** The operation. */
   readonly op: "l2Normalize";

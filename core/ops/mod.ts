@@ -37,10 +37,12 @@ export * from "./op.ts";
  *
  * @example
  * ```ts
- * import { OPS } from "./mod.ts";
+ * import { OPS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * assert.ok(OPS.some((op) => op.op === "conv2d"));
  * ```
+ *
+ * @category Ops and kernels
  */
 export const OPS: readonly AnyOpDef[] = [
   input,
@@ -61,7 +63,11 @@ export const OPS: readonly AnyOpDef[] = [
   depthwiseConv2d,
 ];
 
-/** Ops by name. */
+/**
+ * Ops by name.
+ *
+ * @category Ops and kernels
+ */
 export type OpRegistry = ReadonlyMap<string, AnyOpDef>;
 
 /**
@@ -72,10 +78,12 @@ export type OpRegistry = ReadonlyMap<string, AnyOpDef>;
  * @throws {RangeError} When two ops share a name.
  * @example
  * ```ts
- * import { OPS, opRegistry } from "./mod.ts";
+ * import { opRegistry, OPS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * assert.equal(opRegistry(OPS).get("relu")?.op, "relu");
  * ```
+ *
+ * @category Ops and kernels
  */
 export function opRegistry(ops: readonly AnyOpDef[]): OpRegistry {
   const out = new Map<string, AnyOpDef>();
@@ -91,10 +99,12 @@ export function opRegistry(ops: readonly AnyOpDef[]): OpRegistry {
  *
  * @example
  * ```ts
- * import { BUILTIN_OPS } from "./mod.ts";
+ * import { BUILTIN_OPS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  * assert.ok(BUILTIN_OPS.has("dense"));
  * ```
+ *
+ * @category Ops and kernels
  */
 export const BUILTIN_OPS: OpRegistry = opRegistry(OPS);
 

@@ -13,17 +13,27 @@
 import type { Kernels } from "../kernels.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
 
-/** A per-example shape (no batch axis), or a full shape where stated. */
+/**
+ * A per-example shape (no batch axis), or a full shape where stated.
+ *
+ * @category Ops and kernels
+ */
 export type Shape = readonly number[];
 
 /**
  * The initial value of a parameter or statistic: Xavier/Glorot uniform
  * (`±sqrt(6 / (fanIn + fanOut))`, fans from the shape: receptive field times
  * the last two axes), zeros, ones, or a constant.
+ *
+ * @category Ops and kernels
  */
 export type Initializer = "glorot" | "zeros" | "ones" | { readonly constant: number };
 
-/** A parameter or statistic an op owns: its shape and how it starts. */
+/**
+ * A parameter or statistic an op owns: its shape and how it starts.
+ *
+ * @category Ops and kernels
+ */
 export interface TensorInfo {
   /** The shape. */
   readonly shape: Shape;
@@ -31,7 +41,11 @@ export interface TensorInfo {
   readonly init: Initializer;
 }
 
-/** The fields every node has. */
+/**
+ * The fields every node has.
+ *
+ * @category Ops and kernels
+ */
 export interface BaseNode {
   /** The operation. */
   readonly op: string;
@@ -39,7 +53,11 @@ export interface BaseNode {
   readonly name: string;
 }
 
-/** What shape inference learns about one node. */
+/**
+ * What shape inference learns about one node.
+ *
+ * @category Ops and kernels
+ */
 export interface InferredNode {
   /** The node's per-example output shape. */
   readonly shape: Shape;
@@ -51,7 +69,11 @@ export interface InferredNode {
   readonly flops?: number;
 }
 
-/** Helpers shape inference hands to {@link OpDef.infer}. */
+/**
+ * Helpers shape inference hands to {@link OpDef.infer}.
+ *
+ * @category Ops and kernels
+ */
 export interface InferContext {
   /** Per-example shapes of the node's inputs, in order. */
   readonly inputs: readonly Shape[];
@@ -65,7 +87,11 @@ export interface InferContext {
   flat(i?: number): number;
 }
 
-/** Batch statistics of one normalizing node in a training-mode pass. */
+/**
+ * Batch statistics of one normalizing node in a training-mode pass.
+ *
+ * @category Ops and kernels
+ */
 export interface BatchStatistics {
   /** Batch mean per channel. */
   readonly mean: Float32Array;
@@ -75,7 +101,11 @@ export interface BatchStatistics {
   readonly count: number;
 }
 
-/** What the executor hands to {@link OpDef.forward}. */
+/**
+ * What the executor hands to {@link OpDef.forward}.
+ *
+ * @category Ops and kernels
+ */
 export interface ForwardContext<T> {
   /** The kernels. */
   readonly kernels: Kernels<T>;
@@ -101,7 +131,11 @@ export interface ForwardContext<T> {
   reportStatistics(statistics: BatchStatistics): void;
 }
 
-/** What the executor hands to {@link OpDef.backward}. */
+/**
+ * What the executor hands to {@link OpDef.backward}.
+ *
+ * @category Ops and kernels
+ */
 export interface BackwardContext<T> {
   /** The kernels. */
   readonly kernels: Kernels<T>;
@@ -123,7 +157,11 @@ export interface BackwardContext<T> {
   paramGradient(suffix: string, gradient: T): void;
 }
 
-/** Which values an op's backward step reads. */
+/**
+ * Which values an op's backward step reads.
+ *
+ * @category Ops and kernels
+ */
 export interface Saves {
   /** Indices of inputs whose values backward reads. */
   readonly inputs?: readonly number[];
@@ -131,13 +169,19 @@ export interface Saves {
   readonly output?: boolean;
 }
 
-/** The name of a method of the {@link Kernels} contract. */
+/**
+ * The name of a method of the {@link Kernels} contract.
+ *
+ * @category Ops and kernels
+ */
 export type KernelName = Exclude<keyof Kernels<unknown>, "name">;
 
 /**
  * One op of the model graph, as data.
  *
  * @typeParam N The op's node type.
+ *
+ * @category Ops and kernels
  */
 export interface OpDef<N extends BaseNode> {
   /** The op name, as nodes spell it. */
@@ -173,7 +217,11 @@ export interface OpDef<N extends BaseNode> {
   ): NamedTensors;
 }
 
-/** An op of any node type (the registry's element type). */
+/**
+ * An op of any node type (the registry's element type).
+ *
+ * @category Ops and kernels
+ */
 // deno-lint-ignore no-explicit-any
 export type AnyOpDef = OpDef<any>;
 

@@ -10,7 +10,11 @@ import type { Padding } from "../types.ts";
 import type { InferContext, InferredNode } from "./op.ts";
 import { windowGeometry } from "../pure/_window.ts";
 
-/** Max or average pooling. */
+/**
+ * Max or average pooling.
+ *
+ * @category Ops and kernels
+ */
 export interface PoolNode {
   /** The operation. */
   readonly op: "maxPool" | "avgPool";

@@ -7,7 +7,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Parametric relu; parameter `<node>/alpha [c]`. */
+/**
+ * Parametric relu; parameter `<node>/alpha [c]`.
+ *
+ * @category Ops and kernels
+ */
 export interface PreluNode {
   /** The operation. */
   readonly op: "prelu";

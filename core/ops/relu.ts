@@ -6,7 +6,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Rectified linear unit. */
+/**
+ * Rectified linear unit.
+ *
+ * @category Ops and kernels
+ */
 export interface ReluNode {
   /** The operation. */
   readonly op: "relu";

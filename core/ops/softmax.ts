@@ -7,7 +7,11 @@
 
 import type { OpDef } from "./op.ts";
 
-/** Softmax over the last axis. */
+/**
+ * Softmax over the last axis.
+ *
+ * @category Ops and kernels
+ */
 export interface SoftmaxNode {
   /** The operation. */
   readonly op: "softmax";

@@ -38,7 +38,11 @@
 import type { Matrix } from "../types.ts";
 import { checkMatrix } from "./_matrix.ts";
 
-/** A fitted softmax-regression classifier, as plain data. */
+/**
+ * A fitted softmax-regression classifier, as plain data.
+ *
+ * @category Classifier and clustering
+ */
 export interface SoftmaxClassifier {
   /** Identifies the format of saved classifiers. */
   readonly kind: "softmax-regression";
@@ -65,16 +69,22 @@ export interface SoftmaxClassifier {
  *
  * @example
  * ```ts
- * import { DEFAULT_L2, fitClassifier } from "./classifier.ts";
+ * import { DEFAULT_L2, fitClassifier } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 4, cols: 1, data: new Float32Array([-2, -1, 1, 2]) };
  * assert.equal(fitClassifier(x, [0, 0, 1, 1], ["left", "right"]).l2, DEFAULT_L2);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export const DEFAULT_L2 = 1e-4;
 
-/** Options of {@link fitClassifier}. */
+/**
+ * Options of {@link fitClassifier}.
+ *
+ * @category Classifier and clustering
+ */
 export interface FitClassifierOptions {
   /** L2 coefficient on the weights (default {@link DEFAULT_L2}). */
   readonly l2?: number;
@@ -168,7 +178,7 @@ function maxAbs(a: Float64Array): number {
  *   a class has no rows, fewer than two classes are given, or an option is out of range.
  * @example
  * ```ts
- * import { fitClassifier, predictClasses } from "./classifier.ts";
+ * import { fitClassifier, predictClasses } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 4, cols: 1, data: new Float32Array([-2, -1, 1, 2]) };
@@ -176,6 +186,8 @@ function maxAbs(a: Float64Array): number {
  * const probe = { rows: 2, cols: 1, data: new Float32Array([-3, 3]) };
  * assert.deepEqual([...predictClasses(model, probe).classes], [0, 1]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function fitClassifier(
   x: Matrix,
@@ -341,11 +353,13 @@ export function fitClassifier(
  * @throws {TypeError} When a field is missing or has the wrong type or length.
  * @example
  * ```ts
- * import { checkClassifier } from "./classifier.ts";
+ * import { checkClassifier } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => checkClassifier({ kind: "svm" }, "c.json"), /c\.json/);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function checkClassifier(value: unknown, source = "classifier"): SoftmaxClassifier {
   const v = value as Partial<Record<keyof SoftmaxClassifier, unknown>> | null;
@@ -391,7 +405,7 @@ export function checkClassifier(value: unknown, source = "classifier"): SoftmaxC
  * @throws {RangeError} When `x.cols` differs from the classifier's dimension.
  * @example
  * ```ts
- * import { fitClassifier, predictProbabilities } from "./classifier.ts";
+ * import { fitClassifier, predictProbabilities } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 2, cols: 1, data: new Float32Array([-1, 1]) };
@@ -399,6 +413,8 @@ export function checkClassifier(value: unknown, source = "classifier"): SoftmaxC
  * assert.ok(Math.abs(p.data[0]! + p.data[1]! - 1) < 1e-6);
  * assert.ok(p.data[0]! > 0.5);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function predictProbabilities(classifier: SoftmaxClassifier, x: Matrix): Matrix {
   checkMatrix(x, "Features");
@@ -431,7 +447,11 @@ export function predictProbabilities(classifier: SoftmaxClassifier, x: Matrix): 
   return { rows: x.rows, cols: classes, data: out };
 }
 
-/** The predictions of {@link predictClasses}. */
+/**
+ * The predictions of {@link predictClasses}.
+ *
+ * @category Classifier and clustering
+ */
 export interface ClassPredictions {
   /** The most probable class of each row (the lowest index on ties). */
   readonly classes: Int32Array;
@@ -450,13 +470,15 @@ export interface ClassPredictions {
  * @throws {RangeError} When `x.cols` differs from the classifier's dimension.
  * @example
  * ```ts
- * import { fitClassifier, predictClasses } from "./classifier.ts";
+ * import { fitClassifier, predictClasses } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 2, cols: 2, data: new Float32Array([1, 0, 0, 1]) };
  * const model = fitClassifier(x, [1, 0], ["a", "b"]);
  * assert.deepEqual([...predictClasses(model, x).classes], [1, 0]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function predictClasses(classifier: SoftmaxClassifier, x: Matrix): ClassPredictions {
   const all = predictProbabilities(classifier, x);

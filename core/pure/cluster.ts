@@ -19,7 +19,7 @@ import { shuffle } from "./rng.ts";
  *
  * @example
  * ```ts
- * import { dbscan, NOISE } from "./cluster.ts";
+ * import { dbscan, NOISE } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Points on a line at 0, 1 and 10: the lone point at 10 is noise.
@@ -28,6 +28,8 @@ import { shuffle } from "./rng.ts";
  * const labels = dbscan({ rows: 3, cols: 3, data }, { eps: 1, minSamples: 2 });
  * assert.deepEqual([...labels], [0, 0, NOISE]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export const NOISE: number = -1;
 
@@ -42,7 +44,11 @@ function checkSquare(m: Matrix, name: string): void {
   }
 }
 
-/** Options of {@link dbscan}. */
+/**
+ * Options of {@link dbscan}.
+ *
+ * @category Classifier and clustering
+ */
 export interface DbscanOptions {
   /** Neighbourhood radius: `j` is a neighbour of `i` when `d(i, j) <= eps` (`i` itself included). */
   readonly eps: number;
@@ -65,7 +71,7 @@ export interface DbscanOptions {
  *   or `minSamples` is not a positive integer.
  * @example
  * ```ts
- * import { dbscan } from "./cluster.ts";
+ * import { dbscan } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Points on a line at 0, 1, 2 and 10.
@@ -74,6 +80,8 @@ export interface DbscanOptions {
  * const labels = dbscan({ rows: 4, cols: 4, data }, { eps: 1, minSamples: 2 });
  * assert.deepEqual([...labels], [0, 0, 0, -1]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function dbscan(distances: Matrix, options: DbscanOptions): Int32Array {
   checkSquare(distances, "Distances");
@@ -115,7 +123,11 @@ export function dbscan(distances: Matrix, options: DbscanOptions): Int32Array {
   return labels;
 }
 
-/** Options of {@link chineseWhispers}. */
+/**
+ * Options of {@link chineseWhispers}.
+ *
+ * @category Classifier and clustering
+ */
 export interface ChineseWhispersOptions {
   /** An edge joins `i != j` when `similarities[i, j] > threshold` (the reference implementation uses 0.55 on dot products). */
   readonly threshold: number;
@@ -125,7 +137,11 @@ export interface ChineseWhispersOptions {
   readonly rng: RngState;
 }
 
-/** The outcome of {@link chineseWhispers}. */
+/**
+ * The outcome of {@link chineseWhispers}.
+ *
+ * @category Classifier and clustering
+ */
 export interface ChineseWhispersResult {
   /** Cluster of each point, numbered by decreasing cluster size (ties: lowest first member). */
   readonly labels: Int32Array;
@@ -150,8 +166,8 @@ export interface ChineseWhispersResult {
  *   `iterations` is not a non-negative integer.
  * @example
  * ```ts
- * import { chineseWhispers } from "./cluster.ts";
- * import { createRng } from "./rng.ts";
+ * import { chineseWhispers } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Two pairs of similar points.
@@ -162,6 +178,8 @@ export interface ChineseWhispersResult {
  * });
  * assert.deepEqual([...labels], [0, 0, 1, 1]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function chineseWhispers(
   similarities: Matrix,
@@ -222,11 +240,13 @@ export function chineseWhispers(
  * @returns The renumbered labels.
  * @example
  * ```ts
- * import { renumberBySize } from "./cluster.ts";
+ * import { renumberBySize } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...renumberBySize(new Int32Array([7, 3, 3, -1, 7, 3]))], [1, 0, 0, -1, 1, 0]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function renumberBySize(labels: Int32Array): Int32Array {
   const groups = clusterMembers(labels);
@@ -245,11 +265,13 @@ export function renumberBySize(labels: Int32Array): Int32Array {
  * @returns Point indices per cluster, each list in increasing order.
  * @example
  * ```ts
- * import { clusterMembers } from "./cluster.ts";
+ * import { clusterMembers } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(clusterMembers(new Int32Array([0, 1, 1, -1])), [[1, 2], [0]]);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function clusterMembers(labels: ArrayLike<number>): number[][] {
   const byLabel = new Map<number, number[]>();
@@ -265,7 +287,11 @@ export function clusterMembers(labels: ArrayLike<number>): number[][] {
   );
 }
 
-/** Agreement of a clustering with known identities. */
+/**
+ * Agreement of a clustering with known identities.
+ *
+ * @category Classifier and clustering
+ */
 export interface ClusterPurity {
   /**
    * Purity over the clustered (non-noise) points: the fraction of them whose
@@ -292,7 +318,7 @@ export interface ClusterPurity {
  * @throws {RangeError} When the lengths differ.
  * @example
  * ```ts
- * import { clusterPurity } from "./cluster.ts";
+ * import { clusterPurity } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const r = clusterPurity(new Int32Array([0, 0, 1, 1, -1]), [5, 5, 5, 6, 6]);
@@ -300,6 +326,8 @@ export interface ClusterPurity {
  * assert.equal(r.coverage, 0.8);
  * assert.equal(r.baseline, 0.75);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function clusterPurity(labels: ArrayLike<number>, truth: ArrayLike<number>): ClusterPurity {
   if (labels.length !== truth.length) {
@@ -346,12 +374,14 @@ function pairsOf(k: number): number {
  * @throws {RangeError} When the lengths differ.
  * @example
  * ```ts
- * import { adjustedRandIndex } from "./cluster.ts";
+ * import { adjustedRandIndex } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(adjustedRandIndex([1, 1, 0, 0], [0, 0, 1, 1]), 1);
  * assert.ok(Math.abs(adjustedRandIndex([0, 0, 1, 1], [0, 1, 0, 1]) + 0.5) < 1e-12);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function adjustedRandIndex(labels: ArrayLike<number>, truth: ArrayLike<number>): number {
   if (labels.length !== truth.length) {

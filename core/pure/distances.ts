@@ -67,12 +67,14 @@ function rowDistance(
  * @throws {RangeError} When `x.data` does not match its shape.
  * @example
  * ```ts
- * import { pairwiseSquaredDistances } from "./distances.ts";
+ * import { pairwiseSquaredDistances } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 2, cols: 2, data: new Float32Array([0, 0, 3, 4]) };
  * assert.deepEqual([...pairwiseSquaredDistances(x).data], [0, 25, 25, 0]);
  * ```
+ *
+ * @category Triplet loss
  */
 export function pairwiseSquaredDistances(x: Matrix): Matrix {
   checkMatrix(x, "Embeddings");
@@ -101,12 +103,14 @@ export function pairwiseSquaredDistances(x: Matrix): Matrix {
  * @throws {RangeError} When `x.data` does not match its shape or `epsilon <= 0`.
  * @example
  * ```ts
- * import { l2Normalize } from "./distances.ts";
+ * import { l2Normalize } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 1, cols: 2, data: new Float32Array([3, 4]) };
  * assert.deepEqual([...l2Normalize(x).data], [Math.fround(0.6), Math.fround(0.8)]);
  * ```
+ *
+ * @category Triplet loss
  */
 export function l2Normalize(x: Matrix, epsilon = 1e-10): Matrix {
   checkMatrix(x, "Input");

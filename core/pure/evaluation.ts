@@ -23,10 +23,18 @@
 import type { Matrix } from "../types.ts";
 import { checkMatrix } from "./_matrix.ts";
 
-/** Pair distance metrics: squared euclidean (the reference implementation's 0) or angular `arccos(cos)/pi` (1). */
+/**
+ * Pair distance metrics: squared euclidean (the reference implementation's 0) or angular `arccos(cos)/pi` (1).
+ *
+ * @category Evaluation
+ */
 export type DistanceMetric = "euclidean" | "cosine";
 
-/** Options of {@link evaluate}. */
+/**
+ * Options of {@link evaluate}.
+ *
+ * @category Evaluation
+ */
 export interface EvaluateOptions {
   /** Number of contiguous folds (default 10), at least 2 and at most the pair count. */
   readonly nrofFolds?: number;
@@ -38,7 +46,11 @@ export interface EvaluateOptions {
   readonly farTarget?: number;
 }
 
-/** The outcome of {@link evaluate}. */
+/**
+ * The outcome of {@link evaluate}.
+ *
+ * @category Evaluation
+ */
 export interface EvaluationReport {
   /** Test-fold accuracy of each fold. */
   readonly accuracy: number[];
@@ -76,13 +88,15 @@ export interface EvaluationReport {
  *
  * @example
  * ```ts
- * import { ROC_THRESHOLDS } from "./evaluation.ts";
+ * import { ROC_THRESHOLDS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(ROC_THRESHOLDS.length, 400);
  * assert.equal(ROC_THRESHOLDS[0], 0);
  * assert.ok(Math.abs(ROC_THRESHOLDS[399]! - 3.99) < 1e-12);
  * ```
+ *
+ * @category Evaluation
  */
 export const ROC_THRESHOLDS: Float64Array = Float64Array.from({ length: 400 }, (_, i) => i * 0.01);
 
@@ -91,13 +105,15 @@ export const ROC_THRESHOLDS: Float64Array = Float64Array.from({ length: 400 }, (
  *
  * @example
  * ```ts
- * import { VAL_THRESHOLDS } from "./evaluation.ts";
+ * import { VAL_THRESHOLDS } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(VAL_THRESHOLDS.length, 4000);
  * assert.ok(Math.abs(VAL_THRESHOLDS[1000]! - 1) < 1e-12);
  * assert.ok(VAL_THRESHOLDS.every((t, i) => i === 0 || t > VAL_THRESHOLDS[i - 1]!));
  * ```
+ *
+ * @category Evaluation
  */
 export const VAL_THRESHOLDS: Float64Array = Float64Array.from(
   { length: 4000 },
@@ -178,7 +194,7 @@ function pairDistances(
  * @throws {TypeError} When an argument is not a Matrix.
  * @example
  * ```ts
- * import { distance } from "./evaluation.ts";
+ * import { distance } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const e1 = { rows: 1, cols: 2, data: new Float32Array([1, 0]) };
@@ -186,6 +202,8 @@ function pairDistances(
  * assert.deepEqual([...distance(e1, e2)], [2]);
  * assert.deepEqual([...distance(e1, e2, "cosine")], [0.5]);
  * ```
+ *
+ * @category Evaluation
  */
 export function distance(
   embeddings1: Matrix,
@@ -203,7 +221,11 @@ function checkMetric(metric: string): void {
   }
 }
 
-/** One fold: the pair indices of its test block `[testStart, testEnd)`; the rest train. */
+/**
+ * One fold: the pair indices of its test block `[testStart, testEnd)`; the rest train.
+ *
+ * @category Evaluation
+ */
 export interface Fold {
   /** First test pair. */
   readonly testStart: number;
@@ -221,7 +243,7 @@ export interface Fold {
  * @throws {RangeError} When `k` is not an integer in [2, n].
  * @example
  * ```ts
- * import { kFoldSplits } from "./evaluation.ts";
+ * import { kFoldSplits } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(kFoldSplits(7, 3), [
@@ -230,6 +252,8 @@ export interface Fold {
  *   { testStart: 5, testEnd: 7 },
  * ]);
  * ```
+ *
+ * @category Evaluation
  */
 export function kFoldSplits(n: number, k: number): Fold[] {
   if (!Number.isSafeInteger(k) || k < 2) {
@@ -356,7 +380,11 @@ function foldDistances(
   return pairDistances(e1, e2, metric, mean);
 }
 
-/** The ROC part of the protocol (the reference implementation's `calculate_roc`). */
+/**
+ * The ROC part of the protocol (the reference implementation's `calculate_roc`).
+ *
+ * @category Evaluation
+ */
 export interface RocResult {
   /** Averaged TPR per threshold. */
   readonly tpr: Float64Array;
@@ -386,7 +414,7 @@ export interface RocResult {
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { calculateRoc } from "./evaluation.ts";
+ * import { calculateRoc } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const e1 = { rows: 2, cols: 1, data: new Float32Array([0, 0]) };
@@ -394,6 +422,8 @@ export interface RocResult {
  * const roc = calculateRoc(new Float64Array([0, 0.5]), e1, e2, [true, false], { nrofFolds: 2 });
  * assert.deepEqual([...roc.tpr], [0, 0.5]);
  * ```
+ *
+ * @category Evaluation
  */
 export function calculateRoc(
   thresholds: Float64Array,
@@ -465,7 +495,11 @@ function checkThresholds(thresholds: Float64Array): void {
   }
 }
 
-/** The VAL@FAR part of the protocol (the reference implementation's `calculate_val`). */
+/**
+ * The VAL@FAR part of the protocol (the reference implementation's `calculate_val`).
+ *
+ * @category Evaluation
+ */
 export interface ValResult {
   /** Mean validation rate over folds. */
   readonly val: number;
@@ -491,7 +525,7 @@ export interface ValResult {
  * @throws {RangeError} When the lengths differ or are zero.
  * @example
  * ```ts
- * import { interpolateFarThreshold } from "./evaluation.ts";
+ * import { interpolateFarThreshold } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // FAR 0 at 0 and 0.1, 0.5 from 0.2 on: keep (0, 0) and (0.5, 0.2).
@@ -502,6 +536,8 @@ export interface ValResult {
  * );
  * assert.equal(t, 0.1);
  * ```
+ *
+ * @category Evaluation
  */
 export function interpolateFarThreshold(
   thresholds: Float64Array,
@@ -564,7 +600,7 @@ export function interpolateFarThreshold(
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { calculateVal } from "./evaluation.ts";
+ * import { calculateVal } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const e1 = { rows: 4, cols: 1, data: new Float32Array([0, 0, 0, 0]) };
@@ -574,6 +610,8 @@ export function interpolateFarThreshold(
  * });
  * assert.equal(r.val, 1);
  * ```
+ *
+ * @category Evaluation
  */
 export function calculateVal(
   thresholds: Float64Array,
@@ -624,11 +662,13 @@ export function calculateVal(
  * @throws {RangeError} When the lengths differ or x is not monotonic.
  * @example
  * ```ts
- * import { areaUnderCurve } from "./evaluation.ts";
+ * import { areaUnderCurve } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(areaUnderCurve(new Float64Array([0, 0, 1]), new Float64Array([0, 1, 1])), 1);
  * ```
+ *
+ * @category Evaluation
  */
 export function areaUnderCurve(fpr: Float64Array, tpr: Float64Array): number {
   if (fpr.length !== tpr.length) {
@@ -667,11 +707,13 @@ export function areaUnderCurve(fpr: Float64Array, tpr: Float64Array): number {
  * @throws {RangeError} When the lengths differ or are zero.
  * @example
  * ```ts
- * import { equalErrorRate } from "./evaluation.ts";
+ * import { equalErrorRate } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(equalErrorRate(new Float64Array([0, 0.2, 1]), new Float64Array([0, 0.8, 1])), 0.2);
  * ```
+ *
+ * @category Evaluation
  */
 export function equalErrorRate(fpr: Float64Array, tpr: Float64Array): number {
   if (fpr.length !== tpr.length || fpr.length === 0) {
@@ -717,7 +759,7 @@ export function equalErrorRate(fpr: Float64Array, tpr: Float64Array): number {
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { evaluate } from "./evaluation.ts";
+ * import { evaluate } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Same pairs coincide, different pairs are orthogonal unit vectors.
@@ -739,6 +781,8 @@ export function equalErrorRate(fpr: Float64Array, tpr: Float64Array): number {
  * assert.equal(report.accuracyMean, 1);
  * assert.equal(report.auc, 1);
  * ```
+ *
+ * @category Evaluation
  */
 export function evaluate(
   embeddings1: Matrix,
@@ -783,13 +827,15 @@ export function evaluate(
  * @throws {RangeError} When the row count is odd or data does not match the shape.
  * @example
  * ```ts
- * import { splitConsecutivePairs } from "./evaluation.ts";
+ * import { splitConsecutivePairs } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [a, b] = splitConsecutivePairs({ rows: 4, cols: 1, data: new Float32Array([1, 2, 3, 4]) });
  * assert.deepEqual([...a.data], [1, 3]);
  * assert.deepEqual([...b.data], [2, 4]);
  * ```
+ *
+ * @category Evaluation
  */
 export function splitConsecutivePairs(embeddings: Matrix): [Matrix, Matrix] {
   const { rows, cols, data } = embeddings;
@@ -839,7 +885,7 @@ function formatFixed(x: number, digits: number): string {
  * @returns The four lines joined by newlines.
  * @example
  * ```ts
- * import { formatReport, type EvaluationReport } from "./evaluation.ts";
+ * import { type EvaluationReport, formatReport } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const report = {
@@ -854,6 +900,8 @@ function formatFixed(x: number, digits: number): string {
  *     "Equal Error Rate (EER): 0.004",
  * );
  * ```
+ *
+ * @category Evaluation
  */
 export function formatReport(report: EvaluationReport): string {
   return [

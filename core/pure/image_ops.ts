@@ -10,7 +10,11 @@
 import type { ImageBatch, RngState } from "../types.ts";
 import { randomInt, uniform, uniforms } from "./rng.ts";
 
-/** An RGB image: height x width x 3 float32 values in row-major HWC order. */
+/**
+ * An RGB image: height x width x 3 float32 values in row-major HWC order.
+ *
+ * @category Images
+ */
 export interface RgbImage {
   /** Width in pixels. */
   readonly width: number;
@@ -20,7 +24,11 @@ export interface RgbImage {
   readonly data: Float32Array;
 }
 
-/** A target size: one number for a square, or height and width. */
+/**
+ * A target size: one number for a square, or height and width.
+ *
+ * @category Images
+ */
 export type ImageSize = number | { readonly height: number; readonly width: number };
 
 function checkDim(value: number, what: string): void {
@@ -62,12 +70,14 @@ function checkImage(image: RgbImage): void {
  * @throws {RangeError} When a dimension is not a positive integer or `data` has the wrong length.
  * @example
  * ```ts
- * import { createRgbImage } from "./image_ops.ts";
+ * import { createRgbImage } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(4, 2);
  * assert.equal(image.data.length, 24);
  * ```
+ *
+ * @category Images
  */
 export function createRgbImage(width: number, height: number, data?: Float32Array): RgbImage {
   checkDim(width, "Width");
@@ -124,7 +134,7 @@ function filterTable(inSize: number, outSize: number): FilterTable {
  * @throws {RangeError} When the size or the image is invalid.
  * @example Downscale by two averages 2x2 blocks (plus a little of the neighbours)
  * ```ts
- * import { createRgbImage, resize } from "./image_ops.ts";
+ * import { createRgbImage, resize } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(4, 4, new Float32Array(48).fill(7));
@@ -132,6 +142,8 @@ function filterTable(inSize: number, outSize: number): FilterTable {
  * assert.equal(small.width, 2);
  * assert.ok(small.data.every((v) => Math.abs(v - 7) < 1e-5));
  * ```
+ *
+ * @category Images
  */
 export function resize(image: RgbImage, size: ImageSize): RgbImage {
   checkImage(image);
@@ -174,7 +186,11 @@ export function resize(image: RgbImage, size: ImageSize): RgbImage {
   return { width: outW, height: outH, data: out };
 }
 
-/** A rectangle of pixels: its top-left corner and its size. */
+/**
+ * A rectangle of pixels: its top-left corner and its size.
+ *
+ * @category Images
+ */
 export interface CropBox {
   /** First row. */
   readonly top: number;
@@ -196,12 +212,14 @@ export interface CropBox {
  * @throws {RangeError} When the box size is not positive or its corner is not an integer.
  * @example
  * ```ts
- * import { createRgbImage, crop } from "./image_ops.ts";
+ * import { createRgbImage, crop } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(2, 1, new Float32Array([1, 1, 1, 2, 2, 2]));
  * assert.deepEqual([...crop(image, { top: 0, left: 1, height: 1, width: 2 }).data], [2, 2, 2, 0, 0, 0]);
  * ```
+ *
+ * @category Images
  */
 export function crop(image: RgbImage, box: CropBox): RgbImage {
   checkImage(image);
@@ -238,12 +256,14 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
  * @throws {RangeError} When the size or the image is invalid.
  * @example
  * ```ts
- * import { createRgbImage, cropOrPad } from "./image_ops.ts";
+ * import { createRgbImage, cropOrPad } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const out = cropOrPad(createRgbImage(5, 1, new Float32Array(15).fill(1)), { height: 3, width: 3 });
  * assert.deepEqual([...out.data].filter((_, i) => i % 3 === 0), [0, 0, 0, 1, 1, 1, 0, 0, 0]);
  * ```
+ *
+ * @category Images
  */
 export function cropOrPad(image: RgbImage, size: ImageSize): RgbImage {
   checkImage(image);
@@ -267,13 +287,15 @@ export function cropOrPad(image: RgbImage, size: ImageSize): RgbImage {
  * @throws {RangeError} When the image is smaller than `size` (use {@linkcode cropOrPad} to pad).
  * @example
  * ```ts
- * import { centerCrop, createRgbImage } from "./image_ops.ts";
+ * import { centerCrop, createRgbImage } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const out = centerCrop(createRgbImage(182, 182), 160);
  * assert.equal(out.width, 160);
  * assert.equal(out.height, 160);
  * ```
+ *
+ * @category Images
  */
 export function centerCrop(image: RgbImage, size: ImageSize): RgbImage {
   checkImage(image);
@@ -297,14 +319,16 @@ export function centerCrop(image: RgbImage, size: ImageSize): RgbImage {
  * @throws {RangeError} When the image is smaller than `size`.
  * @example
  * ```ts
- * import { createRgbImage, randomCrop } from "./image_ops.ts";
- * import { createRng } from "./rng.ts";
+ * import { createRgbImage, randomCrop } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [out, rng] = randomCrop(createRgbImage(182, 182), 160, createRng(666));
  * assert.equal(out.width, 160);
  * assert.notDeepEqual(rng, createRng(666));
  * ```
+ *
+ * @category Images
  */
 export function randomCrop(
   image: RgbImage,
@@ -331,12 +355,14 @@ export function randomCrop(
  * @throws {TypeError} When the image is invalid.
  * @example
  * ```ts
- * import { createRgbImage, flipLeftRight } from "./image_ops.ts";
+ * import { createRgbImage, flipLeftRight } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(2, 1, new Float32Array([1, 2, 3, 4, 5, 6]));
  * assert.deepEqual([...flipLeftRight(image).data], [4, 5, 6, 1, 2, 3]);
  * ```
+ *
+ * @category Images
  */
 export function flipLeftRight(image: RgbImage): RgbImage {
   checkImage(image);
@@ -364,13 +390,15 @@ export function flipLeftRight(image: RgbImage): RgbImage {
  * @throws {TypeError} When the image is invalid.
  * @example
  * ```ts
- * import { createRgbImage, randomFlip } from "./image_ops.ts";
- * import { createRng } from "./rng.ts";
+ * import { createRgbImage, randomFlip } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [out] = randomFlip(createRgbImage(3, 3), createRng(1));
  * assert.equal(out.width, 3);
  * ```
+ *
+ * @category Images
  */
 export function randomFlip(image: RgbImage, rng: RngState): [RgbImage, RngState] {
   checkImage(image);
@@ -393,13 +421,15 @@ export function randomFlip(image: RgbImage, rng: RngState): [RgbImage, RngState]
  * @throws {RangeError} When the angle is not finite.
  * @example A quarter turn of a square image moves the top-right pixel to the top-left
  * ```ts
- * import { createRgbImage, rotate } from "./image_ops.ts";
+ * import { createRgbImage, rotate } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = createRgbImage(2, 2, new Float32Array([0, 0, 0, 9, 9, 9, 0, 0, 0, 0, 0, 0]));
  * const out = rotate(image, 90);
  * assert.ok(Math.abs(out.data[0]! - 9) < 1e-3);
  * ```
+ *
+ * @category Images
  */
 export function rotate(image: RgbImage, degrees: number): RgbImage {
   checkImage(image);
@@ -459,13 +489,15 @@ export function rotate(image: RgbImage, degrees: number): RgbImage {
  * @throws {RangeError} When `maxDegrees` is negative or not finite.
  * @example
  * ```ts
- * import { createRgbImage, randomRotate } from "./image_ops.ts";
- * import { createRng } from "./rng.ts";
+ * import { createRgbImage, randomRotate } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [out] = randomRotate(createRgbImage(8, 8), 10, createRng(3));
  * assert.equal(out.height, 8);
  * ```
+ *
+ * @category Images
  */
 export function randomRotate(
   image: RgbImage,
@@ -479,7 +511,11 @@ export function randomRotate(
   return [rotate(image, (2 * u - 1) * maxDegrees), next];
 }
 
-/** Options of {@linkcode augmentImage}: the reference implementation's training-time image pipeline. */
+/**
+ * Options of {@linkcode augmentImage}: the reference implementation's training-time image pipeline.
+ *
+ * @category Images
+ */
 export interface AugmentOptions {
   /** The model's input size. */
   readonly size: ImageSize;
@@ -496,8 +532,9 @@ export interface AugmentOptions {
  *
  * @example
  * ```ts
- * import { AUGMENT_DRAWS, augmentImage, createRgbImage } from "./image_ops.ts";
- * import { createRng, uniforms } from "./rng.ts";
+ * import { augmentImage, createRgbImage } from "@facenet-deno/facenet/pure";
+ * import { AUGMENT_DRAWS } from "./image_ops.ts";
+ * import { createRng, uniforms } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const rng = createRng(3);
@@ -524,8 +561,8 @@ export const AUGMENT_DRAWS = 4;
  * @throws {RangeError} When an option is invalid.
  * @example
  * ```ts
- * import { augmentImage, createRgbImage } from "./image_ops.ts";
- * import { createRng } from "./rng.ts";
+ * import { augmentImage, createRgbImage } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const options = { size: 160, randomCrop: true, randomFlip: true, randomRotate: 10 };
@@ -533,6 +570,8 @@ export const AUGMENT_DRAWS = 4;
  * assert.equal(a.width, 160);
  * assert.equal(next.counter, 8);
  * ```
+ *
+ * @category Images
  */
 export function augmentImage(
   image: RgbImage,
@@ -577,8 +616,9 @@ export function augmentImage(
  * @throws {RangeError} When `i` is not a non-negative integer or the counter would overflow.
  * @example
  * ```ts
- * import { augmentImage, augmentRngAt, createRgbImage } from "./image_ops.ts";
- * import { createRng } from "./rng.ts";
+ * import { augmentImage, createRgbImage } from "@facenet-deno/facenet/pure";
+ * import { augmentRngAt } from "./image_ops.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const rng = createRng(2);
@@ -605,12 +645,14 @@ export function augmentRngAt(rng: RngState, i: number): RngState {
  * @throws {RangeError} When the list is empty or the sizes differ (the message names the index).
  * @example
  * ```ts
- * import { createRgbImage, stackImages } from "./image_ops.ts";
+ * import { createRgbImage, stackImages } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const batch = stackImages([createRgbImage(2, 3), createRgbImage(2, 3)]);
  * assert.deepEqual([batch.n, batch.height, batch.width, batch.channels], [2, 3, 2, 3]);
  * ```
+ *
+ * @category Images
  */
 export function stackImages(images: readonly RgbImage[]): ImageBatch {
   const first = images[0];

@@ -18,10 +18,18 @@ import type {
 } from "../kernels.ts";
 import { windowGeometry } from "./_window.ts";
 
-/** Storage of a pure tensor. */
+/**
+ * Storage of a pure tensor.
+ *
+ * @category Ops and kernels
+ */
 export type PureArray = Float32Array | Float64Array;
 
-/** The pure kernels' tensor handle: a shape and its row-major values. */
+/**
+ * The pure kernels' tensor handle: a shape and its row-major values.
+ *
+ * @category Ops and kernels
+ */
 export interface PureTensor {
   /** The shape. */
   readonly shape: readonly number[];
@@ -29,7 +37,11 @@ export interface PureTensor {
   readonly data: PureArray;
 }
 
-/** Options of {@link createPureKernels}. */
+/**
+ * Options of {@link createPureKernels}.
+ *
+ * @category Ops and kernels
+ */
 export interface PureKernelsOptions {
   /**
    * Storage precision: "float32" (default, what training uses) or "float64"
@@ -74,7 +86,7 @@ function lastDim(x: PureTensor): number {
  *
  * @example
  * ```ts
- * import { createPureKernels } from "./kernels.ts";
+ * import { createPureKernels } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const k = createPureKernels();
@@ -84,6 +96,8 @@ function lastDim(x: PureTensor): number {
  *   2, 4, 6, 8,
  * ]);
  * ```
+ *
+ * @category Ops and kernels
  */
 export function createPureKernels(options: PureKernelsOptions = {}): Kernels<PureTensor> {
   const precision = options.precision ?? "float32";

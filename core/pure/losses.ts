@@ -25,7 +25,11 @@ function checkLabels(labels: Int32Array, rows: number, classes: number, name: st
   }
 }
 
-/** A scalar loss and its gradient with respect to one input. */
+/**
+ * A scalar loss and its gradient with respect to one input.
+ *
+ * @category Losses
+ */
 export interface LossAndGradient {
   /** The loss value (float64). */
   readonly loss: number;
@@ -33,7 +37,11 @@ export interface LossAndGradient {
   readonly gradient: Matrix;
 }
 
-/** Options of {@link tripletLoss}. */
+/**
+ * Options of {@link tripletLoss}.
+ *
+ * @category Losses
+ */
 export interface TripletLossOptions {
   /** The margin alpha (> 0 for the hinge; ignored by the soft margin). */
   readonly alpha: number;
@@ -62,7 +70,7 @@ export interface TripletLossOptions {
  * @throws {TypeError} When `embeddings` is not a Matrix.
  * @example
  * ```ts
- * import { tripletLoss } from "./losses.ts";
+ * import { tripletLoss } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // a = 0, p = 1, n = 1.5 on a line: z = 1 - 2.25 + 2 = 0.75.
@@ -71,6 +79,8 @@ export interface TripletLossOptions {
  * assert.equal(loss, 0.75);
  * assert.deepEqual([...gradient.data], [1, 2, -3]);
  * ```
+ *
+ * @category Losses
  */
 export function tripletLoss(embeddings: Matrix, options: TripletLossOptions): LossAndGradient {
   checkMatrix(embeddings, "Embeddings");
@@ -135,7 +145,11 @@ function checkFinite(data: Float32Array, name: string, cols: number): void {
   }
 }
 
-/** The outcome of {@link centerLoss}. */
+/**
+ * The outcome of {@link centerLoss}.
+ *
+ * @category Losses
+ */
 export interface CenterLossResult extends LossAndGradient {
   /** The updated centers (the reference implementation's `scatter_sub`). */
   readonly centers: Matrix;
@@ -162,7 +176,7 @@ export interface CenterLossResult extends LossAndGradient {
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { centerLoss } from "./losses.ts";
+ * import { centerLoss } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const features = { rows: 2, cols: 1, data: new Float32Array([1, 3]) };
@@ -172,6 +186,8 @@ export interface CenterLossResult extends LossAndGradient {
  * assert.deepEqual([...out.gradient.data], [1, 3]);
  * assert.deepEqual([...out.centers.data], [2]); // 0 - 0.5 (0 - 1) - 0.5 (0 - 3)
  * ```
+ *
+ * @category Losses
  */
 export function centerLoss(
   features: Matrix,
@@ -228,7 +244,7 @@ export function centerLoss(
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { softmaxCrossEntropy } from "./losses.ts";
+ * import { softmaxCrossEntropy } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const logits = { rows: 1, cols: 2, data: new Float32Array([0, 0]) };
@@ -236,6 +252,8 @@ export function centerLoss(
  * assert.equal(loss, Math.LN2);
  * assert.deepEqual([...gradient.data], [0.5, -0.5]);
  * ```
+ *
+ * @category Losses
  */
 export function softmaxCrossEntropy(logits: Matrix, labels: Int32Array): LossAndGradient {
   checkMatrix(logits, "Logits");
@@ -264,7 +282,11 @@ export function softmaxCrossEntropy(logits: Matrix, labels: Int32Array): LossAnd
   return { loss: total / rows, gradient: { rows, cols, data: grad } };
 }
 
-/** Options of {@link arcfaceLogits}. */
+/**
+ * Options of {@link arcfaceLogits}.
+ *
+ * @category Losses
+ */
 export interface ArcfaceOptions {
   /** The additive angular margin m in radians (InsightFace uses 0.5), in [0, pi/2]. */
   readonly margin: number;
@@ -272,7 +294,11 @@ export interface ArcfaceOptions {
   readonly scale: number;
 }
 
-/** The outcome of {@link arcfaceLogits}. */
+/**
+ * The outcome of {@link arcfaceLogits}.
+ *
+ * @category Losses
+ */
 export interface ArcfaceResult {
   /** The scaled logits, `B x C`. */
   readonly logits: Matrix;
@@ -305,7 +331,7 @@ const MIN_SINE = 1e-6;
  * @throws {TypeError} When an argument has the wrong type.
  * @example
  * ```ts
- * import { arcfaceLogits } from "./losses.ts";
+ * import { arcfaceLogits } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const cosines = { rows: 1, cols: 2, data: new Float32Array([0, 0.5]) };
@@ -317,6 +343,8 @@ const MIN_SINE = 1e-6;
  * assert.ok(Math.abs(logits.data[0]! + 1) < 1e-6);
  * assert.equal(logits.data[1], 1);
  * ```
+ *
+ * @category Losses
  */
 export function arcfaceLogits(
   cosines: Matrix,
@@ -390,13 +418,15 @@ export function arcfaceLogits(
  * @throws {TypeError} When `prelogits` is not a Matrix.
  * @example
  * ```ts
- * import { prelogitsNormLoss } from "./losses.ts";
+ * import { prelogitsNormLoss } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 1, cols: 2, data: new Float32Array([3, -4]) };
  * const { loss } = prelogitsNormLoss(x, 2);
  * assert.ok(Math.abs(loss - Math.hypot(3.0001, 4.0001)) < 1e-12);
  * ```
+ *
+ * @category Losses
  */
 export function prelogitsNormLoss(prelogits: Matrix, p: number): LossAndGradient {
   checkMatrix(prelogits, "Prelogits");

@@ -15,10 +15,18 @@ import type { ImageBatch } from "../types.ts";
 import { cropOrPad, resize, type RgbImage } from "./image_ops.ts";
 import { fixedImageStandardization, prewhiten } from "./preprocess.ts";
 
-/** The input standardizations of training (see preprocess.ts). */
+/**
+ * The input standardizations of training (see preprocess.ts).
+ *
+ * @category Images
+ */
 export type InputStandardization = "fixed" | "prewhiten" | "none";
 
-/** How a model wants its input: the size, the layout and the standardization. */
+/**
+ * How a model wants its input: the size, the layout and the standardization.
+ *
+ * @category Images
+ */
 export interface ModelInputSpec {
   /** Image height in pixels. */
   readonly height: number;
@@ -53,13 +61,15 @@ const FORMULAS: Readonly<Record<InputStandardization, string>> = {
  * @throws {RangeError} When a size is not a positive integer or the standardization is unknown.
  * @example
  * ```ts
- * import { modelInputSpec } from "./model_input.ts";
+ * import { modelInputSpec } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const input = modelInputSpec({ height: 160, width: 160 });
  * assert.equal(input.formula, "(x - 127.5) / 128");
  * assert.equal(input.layout, "NHWC");
  * ```
+ *
+ * @category Images
  */
 export function modelInputSpec(input: {
   readonly height: number;
@@ -90,7 +100,11 @@ export function modelInputSpec(input: {
   };
 }
 
-/** An image as the browser's `ImageData` holds it: RGBA bytes, row after row. */
+/**
+ * An image as the browser's `ImageData` holds it: RGBA bytes, row after row.
+ *
+ * @category Images
+ */
 export interface ImageDataLike {
   /** Width in pixels. */
   readonly width: number;
@@ -100,7 +114,11 @@ export interface ImageDataLike {
   readonly data: ArrayLike<number>;
 }
 
-/** Options of {@link imageDataToInput}. */
+/**
+ * Options of {@link imageDataToInput}.
+ *
+ * @category Images
+ */
 export interface ImageDataToInputOptions {
   /**
    * How an image of another size is brought to the model's: "resize"
@@ -125,7 +143,7 @@ export interface ImageDataToInputOptions {
  *   no image is given, or the input description is not RGB NHWC float32.
  * @example A 2x1 image for a model with a 2x1 input, fixed standardization
  * ```ts
- * import { imageDataToInput, modelInputSpec } from "./model_input.ts";
+ * import { imageDataToInput, modelInputSpec } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const image = { width: 2, height: 1, data: new Uint8ClampedArray([255, 0, 127.5, 255, 0, 0, 0, 255]) };
@@ -134,6 +152,8 @@ export interface ImageDataToInputOptions {
  * assert.equal(batch.data[0], (255 - 127.5) / 128);
  * assert.equal(batch.data[3], -127.5 / 128);
  * ```
+ *
+ * @category Images
  */
 export function imageDataToInput(
   images: ImageDataLike | readonly ImageDataLike[],

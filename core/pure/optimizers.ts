@@ -38,7 +38,11 @@ import type {
 
 const NAMES: readonly OptimizerName[] = ["SGD", "ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM"];
 
-/** An optimizer configuration with every default filled in. */
+/**
+ * An optimizer configuration with every default filled in.
+ *
+ * @category Training
+ */
 export interface ResolvedOptimizerConfig {
   /** The optimizer. */
   readonly name: OptimizerName;
@@ -68,12 +72,14 @@ export interface ResolvedOptimizerConfig {
  * @throws {RangeError} When the name is unknown or a hyper-parameter is out of range.
  * @example
  * ```ts
- * import { resolveOptimizerConfig } from "./optimizers.ts";
+ * import { resolveOptimizerConfig } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(resolveOptimizerConfig({ name: "ADAM" }).epsilon, 0.1);
  * assert.equal(resolveOptimizerConfig({ name: "RMSPROP" }).epsilon, 1.0);
  * ```
+ *
+ * @category Training
  */
 export function resolveOptimizerConfig(config: OptimizerConfig): ResolvedOptimizerConfig {
   if (!NAMES.includes(config.name)) {
@@ -143,7 +149,7 @@ function slotSpecs(c: ResolvedOptimizerConfig): [string, number][] {
  * @throws {RangeError} When the configuration is invalid.
  * @example
  * ```ts
- * import { initOptimizerState } from "./optimizers.ts";
+ * import { initOptimizerState } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const s = initOptimizerState({ name: "ADAGRAD" }, {
@@ -151,6 +157,8 @@ function slotSpecs(c: ResolvedOptimizerConfig): [string, number][] {
  * });
  * assert.deepEqual(Array.from(s.slots["accumulator"]!["w"]!.data), [0.10000000149011612, 0.10000000149011612]);
  * ```
+ *
+ * @category Training
  */
 export function initOptimizerState(config: OptimizerConfig, params: NamedTensors): OptimizerState {
   const c = resolveOptimizerConfig(config);
@@ -262,7 +270,11 @@ export function addWeightDecay(
   return out;
 }
 
-/** The outcome of {@link applyOptimizer}. */
+/**
+ * The outcome of {@link applyOptimizer}.
+ *
+ * @category Training
+ */
 export interface OptimizerUpdate {
   /** The updated parameters. */
   readonly params: NamedTensors;
@@ -283,7 +295,7 @@ export interface OptimizerUpdate {
  * @throws {RangeError} When names or shapes disagree or the learning rate is not positive.
  * @example
  * ```ts
- * import { applyOptimizer, initOptimizerState } from "./optimizers.ts";
+ * import { applyOptimizer, initOptimizerState } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const params = { w: { shape: [1], data: new Float32Array([1]) } };
@@ -293,6 +305,8 @@ export interface OptimizerUpdate {
  * assert.equal(r.params["w"]!.data[0], Math.fround(0.95));
  * assert.equal(r.state.iterations, 1);
  * ```
+ *
+ * @category Training
  */
 export function applyOptimizer(
   config: OptimizerConfig,

@@ -14,7 +14,11 @@
 
 import type { Matrix } from "../types.ts";
 
-/** The outcome of {@link pca}. */
+/**
+ * The outcome of {@link pca}.
+ *
+ * @category Classifier and clustering
+ */
 export interface PcaResult {
   /** The `k x d` principal axes, unit rows, in order of decreasing variance. */
   readonly components: Matrix;
@@ -28,7 +32,11 @@ export interface PcaResult {
   readonly mean: Float64Array;
 }
 
-/** Options of {@link pca}. */
+/**
+ * Options of {@link pca}.
+ *
+ * @category Classifier and clustering
+ */
 export interface PcaOptions {
   /** Components to keep (default 2, or 1 for one column), at most the column count. */
   readonly components?: number;
@@ -47,7 +55,7 @@ export interface PcaOptions {
  *   the component count is not an integer in `[1, d]`.
  * @example Points spread along the first axis much more than along the second
  * ```ts
- * import { pca } from "./pca.ts";
+ * import { pca } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const x = { rows: 4, cols: 2, data: new Float32Array([-3, 1, 3, -1, -1, -1, 1, 1]) };
@@ -55,6 +63,8 @@ export interface PcaOptions {
  * assert.ok(Math.abs(components.data[0]!) > 0.9); // mostly the first column
  * assert.ok(explainedVariance[0]! > 6);
  * ```
+ *
+ * @category Classifier and clustering
  */
 export function pca(x: Matrix, options: PcaOptions = {}): PcaResult {
   if (typeof x !== "object" || x === null || !(x.data instanceof Float32Array)) {

@@ -24,7 +24,7 @@ function checkValues(x: unknown): void {
  *
  * @example
  * ```ts
- * import { fixedImageStandardization } from "./preprocess.ts";
+ * import { fixedImageStandardization } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -32,6 +32,8 @@ function checkValues(x: unknown): void {
  *   [-127.5 / 128, 0, 127.5 / 128],
  * );
  * ```
+ *
+ * @category Images
  */
 export function fixedImageStandardization(x: Float32Array): Float32Array {
   checkValues(x);
@@ -53,12 +55,14 @@ export function fixedImageStandardization(x: Float32Array): Float32Array {
  *
  * @example
  * ```ts
- * import { prewhiten } from "./preprocess.ts";
+ * import { prewhiten } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(Array.from(prewhiten(new Float32Array([1, 3]))), [-1, 1]);
  * assert.deepEqual(Array.from(prewhiten(new Float32Array([5, 5, 5, 5]))), [0, 0, 0, 0]);
  * ```
+ *
+ * @category Images
  */
 export function prewhiten(x: Float32Array): Float32Array {
   checkValues(x);
@@ -87,12 +91,14 @@ export function prewhiten(x: Float32Array): Float32Array {
  *
  * @example
  * ```ts
- * import { prewhitenBatch } from "./preprocess.ts";
+ * import { prewhitenBatch } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const batch = { n: 2, height: 1, width: 1, channels: 2, data: new Float32Array([1, 3, 10, 30]) };
  * assert.deepEqual(Array.from(prewhitenBatch(batch).data), [-1, 1, -1, 1]);
  * ```
+ *
+ * @category Images
  */
 export function prewhitenBatch(batch: ImageBatch): ImageBatch {
   const per = batch.height * batch.width * batch.channels;

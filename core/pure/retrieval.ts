@@ -26,7 +26,11 @@
 
 import type { Matrix } from "../types.ts";
 
-/** The metrics of {@link retrievalMetrics}. */
+/**
+ * The metrics of {@link retrievalMetrics}.
+ *
+ * @category Evaluation
+ */
 export interface RetrievalMetrics {
   /** Mean precision@1 over the counted queries. */
   readonly precisionAt1: number;
@@ -51,7 +55,7 @@ export interface RetrievalMetrics {
  * @throws {RangeError} When the label count differs from the row count, or a value is NaN or infinite.
  * @example
  * ```ts
- * import { retrievalMetrics } from "./retrieval.ts";
+ * import { retrievalMetrics } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Points on a line: 0 and 1 are "a", 2.5 is "b", 5 and 6 are "c".
@@ -62,6 +66,8 @@ export interface RetrievalMetrics {
  * assert.equal(m.queries, 4);
  * assert.equal(m.loneQueries, 1);
  * ```
+ *
+ * @category Evaluation
  */
 export function retrievalMetrics(
   embeddings: Matrix,

@@ -166,11 +166,13 @@ function uniformFromWords(a: number, b: number): number {
  * @throws {RangeError} When `seed` is not a safe integer.
  * @example
  * ```ts
- * import { createRng } from "./rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(createRng(666), { key: [666, 0], counter: 0 });
  * ```
+ *
+ * @category Random
  */
 export function createRng(seed: number): RngState {
   if (!Number.isSafeInteger(seed)) {
@@ -187,7 +189,8 @@ export function createRng(seed: number): RngState {
  * @throws {RangeError} When `rng` is not a valid state.
  * @example
  * ```ts
- * import { createRng, nextUint32 } from "./rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
+ * import { nextUint32 } from "./rng.ts";
  * import assert from "node:assert/strict";
  *
  * const [word, next] = nextUint32(createRng(0));
@@ -209,7 +212,8 @@ export function nextUint32(rng: RngState): [number, RngState] {
  * @throws {RangeError} When `n` is not a non-negative integer or `rng` is invalid.
  * @example
  * ```ts
- * import { createRng, uint32s } from "./rng.ts";
+ * import { createRng } from "@facenet-deno/facenet/pure";
+ * import { uint32s } from "./rng.ts";
  * import assert from "node:assert/strict";
  *
  * const [words, next] = uint32s(createRng(0), 4);
@@ -237,13 +241,15 @@ export function uint32s(rng: RngState, n: number): [Uint32Array, RngState] {
  * @throws {RangeError} When `rng` is not a valid state.
  * @example
  * ```ts
- * import { createRng, uniform } from "./rng.ts";
+ * import { createRng, uniform } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [u, next] = uniform(createRng(1));
  * assert.ok(u >= 0 && u < 1);
  * assert.equal(next.counter, 2);
  * ```
+ *
+ * @category Random
  */
 export function uniform(rng: RngState): [number, RngState] {
   checkState(rng);
@@ -262,7 +268,8 @@ export function uniform(rng: RngState): [number, RngState] {
  * @throws {RangeError} When `i` is not a non-negative integer or `rng` is invalid.
  * @example
  * ```ts
- * import { createRng, uniformAt, uniforms } from "./rng.ts";
+ * import { createRng, uniforms } from "@facenet-deno/facenet/pure";
+ * import { uniformAt } from "./rng.ts";
  * import assert from "node:assert/strict";
  *
  * const rng = createRng(5);
@@ -291,7 +298,7 @@ export function uniformAt(rng: RngState, i: number): number {
  * @throws {RangeError} When `n` is not a non-negative integer or `rng` is invalid.
  * @example
  * ```ts
- * import { createRng, uniform, uniforms } from "./rng.ts";
+ * import { createRng, uniform, uniforms } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [us, next] = uniforms(createRng(3), 2);
@@ -300,6 +307,8 @@ export function uniformAt(rng: RngState, i: number): number {
  * assert.deepEqual([...us], [u0, u1]);
  * assert.deepEqual(next, r2);
  * ```
+ *
+ * @category Random
  */
 export function uniforms(rng: RngState, n: number): [Float64Array, RngState] {
   checkState(rng);
@@ -327,12 +336,14 @@ export function uniforms(rng: RngState, n: number): [Float64Array, RngState] {
  * @throws {RangeError} When `n` is out of range or `rng` is invalid.
  * @example
  * ```ts
- * import { createRng, randomInt } from "./rng.ts";
+ * import { createRng, randomInt } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [k] = randomInt(createRng(9), 6);
  * assert.ok(Number.isInteger(k) && k >= 0 && k < 6);
  * ```
+ *
+ * @category Random
  */
 export function randomInt(rng: RngState, n: number): [number, RngState] {
   checkState(rng);
@@ -359,13 +370,15 @@ export function randomInt(rng: RngState, n: number): [number, RngState] {
  * @throws {RangeError} When `rng` is not a valid state.
  * @example
  * ```ts
- * import { createRng, normal } from "./rng.ts";
+ * import { createRng, normal } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [z, next] = normal(createRng(2));
  * assert.ok(Number.isFinite(z));
  * assert.equal(next.counter, 4);
  * ```
+ *
+ * @category Random
  */
 export function normal(rng: RngState): [number, RngState] {
   checkState(rng);
@@ -385,13 +398,15 @@ export function normal(rng: RngState): [number, RngState] {
  * @throws {RangeError} When `rng` is not a valid state.
  * @example
  * ```ts
- * import { createRng, split } from "./rng.ts";
+ * import { createRng, split } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [a, b] = split(createRng(0));
  * assert.deepEqual(a, { key: [0x6627e8d5, 0xe169c58d], counter: 0 });
  * assert.deepEqual(b, { key: [0xbc57ac4c, 0x9b00dbd8], counter: 0 });
  * ```
+ *
+ * @category Random
  */
 export function split(rng: RngState): [RngState, RngState] {
   const [w] = uint32s(rng, 4);
@@ -411,12 +426,14 @@ export function split(rng: RngState): [RngState, RngState] {
  * @throws {RangeError} When `rng` is not a valid state.
  * @example
  * ```ts
- * import { createRng, shuffle } from "./rng.ts";
+ * import { createRng, shuffle } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const [out] = shuffle([1, 2, 3, 4], createRng(4));
  * assert.deepEqual([...out].sort(), [1, 2, 3, 4]);
  * ```
+ *
+ * @category Random
  */
 export function shuffle<T>(items: readonly T[], rng: RngState): [T[], RngState] {
   checkState(rng);

@@ -8,7 +8,11 @@
 import type { Dataset, RngState } from "../types.ts";
 import { shuffle } from "./rng.ts";
 
-/** Options of {@link samplePeople}. */
+/**
+ * Options of {@link samplePeople}.
+ *
+ * @category Triplet loss
+ */
 export interface SamplePeopleOptions {
   /**
    * When the dataset cannot supply `peoplePerBatch * imagesPerPerson` images,
@@ -18,7 +22,11 @@ export interface SamplePeopleOptions {
   readonly allowSmaller?: boolean;
 }
 
-/** The outcome of {@link samplePeople}. */
+/**
+ * The outcome of {@link samplePeople}.
+ *
+ * @category Triplet loss
+ */
 export interface SampledPeople {
   /** The sampled image references, grouped by identity in sampling order. */
   readonly images: string[];
@@ -67,8 +75,8 @@ function checkPositiveInteger(value: number, name: string): void {
  * @throws {TypeError} When an identity has no `images` array.
  * @example
  * ```ts
- * import { samplePeople } from "./sample_people.ts";
- * import { createRng } from "./rng.ts";
+ * import { samplePeople } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const dataset = [
@@ -81,6 +89,8 @@ function checkPositiveInteger(value: number, name: string): void {
  * assert.ok(batch.numPerClass.every((n) => n <= 2));
  * assert.equal(batch.labels.length, 4);
  * ```
+ *
+ * @category Triplet loss
  */
 export function samplePeople(
   dataset: Dataset,

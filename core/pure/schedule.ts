@@ -5,7 +5,11 @@
  * @module
  */
 
-/** Options of {@link exponentialDecay}. */
+/**
+ * Options of {@link exponentialDecay}.
+ *
+ * @category Training
+ */
 export interface ExponentialDecayOptions {
   /** The initial learning rate. */
   readonly learningRate: number;
@@ -27,13 +31,15 @@ export interface ExponentialDecayOptions {
  * @throws {RangeError} When a value is out of range.
  * @example
  * ```ts
- * import { exponentialDecay } from "./schedule.ts";
+ * import { exponentialDecay } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const o = { learningRate: 0.1, decaySteps: 100, decayRate: 0.5 };
  * assert.equal(exponentialDecay(99, o), 0.1);
  * assert.equal(exponentialDecay(100, o), 0.05);
  * ```
+ *
+ * @category Training
  */
 export function exponentialDecay(step: number, options: ExponentialDecayOptions): number {
   if (!Number.isInteger(step) || step < 0) {
@@ -50,7 +56,11 @@ export function exponentialDecay(step: number, options: ExponentialDecayOptions)
     options.decayRate ** ((options.staircase ?? true) ? Math.floor(p) : p);
 }
 
-/** One entry of a schedule file. */
+/**
+ * One entry of a schedule file.
+ *
+ * @category Training
+ */
 export interface ScheduleEntry {
   /** The first epoch the rate applies to. */
   readonly epoch: number;
@@ -70,7 +80,7 @@ export interface ScheduleEntry {
  * @throws {TypeError} When `text` is not a string.
  * @example
  * ```ts
- * import { parseSchedule } from "./schedule.ts";
+ * import { parseSchedule } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const s = parseSchedule("# reference implementation\n0: 0.05\n60: 0.005\n91: -\n");
@@ -80,6 +90,8 @@ export interface ScheduleEntry {
  *   { epoch: 91, learningRate: -1 },
  * ]);
  * ```
+ *
+ * @category Training
  */
 export function parseSchedule(text: string): ScheduleEntry[] {
   if (typeof text !== "string") {
@@ -121,7 +133,7 @@ export function parseSchedule(text: string): ScheduleEntry[] {
  * @throws {RangeError} When `epoch` precedes the first entry.
  * @example
  * ```ts
- * import { parseSchedule, scheduledRate } from "./schedule.ts";
+ * import { parseSchedule, scheduledRate } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const s = parseSchedule("0: 0.05\n60: 0.005\n91: -1");
@@ -129,6 +141,8 @@ export function parseSchedule(text: string): ScheduleEntry[] {
  * assert.equal(scheduledRate(s, 60), 0.005);
  * assert.ok(scheduledRate(s, 95) <= 0);
  * ```
+ *
+ * @category Training
  */
 export function scheduledRate(schedule: readonly ScheduleEntry[], epoch: number): number {
   let rate: number | undefined;

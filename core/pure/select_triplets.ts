@@ -50,7 +50,7 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  *
  * @example
  * ```ts
- * import { MAX_TRIPLETS, selectTriplets } from "./select_triplets.ts";
+ * import { MAX_TRIPLETS, selectTriplets } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(MAX_TRIPLETS, 4_000_000);
@@ -60,10 +60,16 @@ const STRATEGIES = ["vggface", "facenet", "hard", "all"] as const;
  * assert.equal(selectTriplets(embeddings, [2, 2], options).triplets.length, 3);
  * assert.throws(() => selectTriplets(embeddings, [2, 2], { ...options, maxTriplets: 2 }), RangeError);
  * ```
+ *
+ * @category Triplet loss
  */
 export const MAX_TRIPLETS = 4_000_000;
 
-/** {@link SelectTripletsOptions} plus the cap on the number of triplets. */
+/**
+ * {@link SelectTripletsOptions} plus the cap on the number of triplets.
+ *
+ * @category Triplet loss
+ */
 export interface SelectTripletsLimitOptions extends SelectTripletsOptions {
   /** The most triplets to return before throwing (default {@link MAX_TRIPLETS}). */
   readonly maxTriplets?: number;
@@ -87,7 +93,7 @@ export interface SelectTripletsLimitOptions extends SelectTripletsOptions {
  * @throws {TypeError} When an RNG is needed but missing.
  * @example
  * ```ts
- * import { selectTriplets } from "./select_triplets.ts";
+ * import { selectTriplets } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * // Two classes on a line: rows 0,1 (class 0) at 0 and 0.1, rows 2,3 at 0.2 and 5.
@@ -100,6 +106,8 @@ export interface SelectTripletsLimitOptions extends SelectTripletsOptions {
  * assert.deepEqual(result.triplets, [[0, 1, 2], [2, 3, 0], [2, 3, 1]]);
  * assert.equal(result.pairs, 2);
  * ```
+ *
+ * @category Triplet loss
  */
 export function selectTriplets(
   embeddings: Matrix,
@@ -225,8 +233,8 @@ function checkOptions(
  * @throws {TypeError} When an RNG is needed but missing.
  * @example
  * ```ts
- * import { selectTripletsFromDistances } from "./select_triplets.ts";
- * import { createRng } from "./rng.ts";
+ * import { selectTripletsFromDistances } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const d = { rows: 3, cols: 3, data: new Float32Array([0, 1, 1.1, 1, 0, 4, 1.1, 4, 0]) };
@@ -234,6 +242,8 @@ function checkOptions(
  * assert.deepEqual(result.triplets, [[0, 1, 2]]);
  * assert.deepEqual(result.rng?.counter, 2); // one uniform for the pair, no swap draws
  * ```
+ *
+ * @category Triplet loss
  */
 export function selectTripletsFromDistances(
   distances: Matrix,

@@ -6,7 +6,11 @@
 
 import type { Draws } from "./_streams.ts";
 
-/** An RGB colour, 0..255 per channel. */
+/**
+ * An RGB colour, 0..255 per channel.
+ *
+ * @category Synthetic faces
+ */
 export type Rgb = readonly [number, number, number];
 
 /** `c` with every channel moved by a roughly normal amount of std `amount`, clamped. */

@@ -9,10 +9,18 @@
 import type { Dataset, ImageClass } from "../types.ts";
 import { checkCount, checkSeed } from "./_streams.ts";
 
-/** Which part of the synthetic data set. */
+/**
+ * Which part of the synthetic data set.
+ *
+ * @category Synthetic faces
+ */
 export type SyntheticSplit = "train" | "validation";
 
-/** Options of {@link syntheticDataset}. */
+/**
+ * Options of {@link syntheticDataset}.
+ *
+ * @category Synthetic faces
+ */
 export interface SyntheticDatasetOptions {
   /** The data set seed (a safe integer). */
   readonly seed: number;
@@ -38,11 +46,13 @@ function pad(i: number, count: number): string {
  *
  * @example
  * ```ts
- * import { syntheticRef } from "./dataset.ts";
+ * import { syntheticRef } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.equal(syntheticRef("validation", 3, 1), "syn:validation:3:1");
  * ```
+ *
+ * @category Synthetic faces
  */
 export function syntheticRef(split: SyntheticSplit, identity: number, image: number): string {
   return `syn:${split}:${identity}:${image}`;
@@ -58,7 +68,7 @@ export function syntheticRef(split: SyntheticSplit, identity: number, image: num
  *
  * @example
  * ```ts
- * import { syntheticDataset } from "./dataset.ts";
+ * import { syntheticDataset } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const ds = syntheticDataset({ seed: 1, identities: 12, imagesPerIdentity: 2, split: "train" });
@@ -66,6 +76,8 @@ export function syntheticRef(split: SyntheticSplit, identity: number, image: num
  * assert.equal(ds[11]?.name, "syn-train-11");
  * assert.deepEqual(ds[0]?.images, ["syn:train:0:0", "syn:train:0:1"]);
  * ```
+ *
+ * @category Synthetic faces
  */
 export function syntheticDataset(options: SyntheticDatasetOptions): Dataset {
   checkSeed(options.seed);
@@ -94,12 +106,14 @@ export function syntheticDataset(options: SyntheticDatasetOptions): Dataset {
  *
  * @example
  * ```ts
- * import { parseSyntheticRef } from "./dataset.ts";
+ * import { parseSyntheticRef } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseSyntheticRef("syn:train:4:2"), { split: "train", identity: 4, image: 2 });
  * assert.throws(() => parseSyntheticRef("faces/a.png"), TypeError);
  * ```
+ *
+ * @category Synthetic faces
  */
 export function parseSyntheticRef(
   ref: string,

@@ -13,10 +13,18 @@ import { checkCount, checkSeed, Draws, IDENTITY_DRAWS, roots, streamAt } from ".
 
 export type { Rgb };
 
-/** Hair styles of the synthetic identities. */
+/**
+ * Hair styles of the synthetic identities.
+ *
+ * @category Synthetic faces
+ */
 export type HairStyle = "bald" | "short" | "fringe" | "long" | "curly";
 
-/** The fixed appearance of one synthetic identity, in face units (the image spans -1..1 at scale 1, y down). */
+/**
+ * The fixed appearance of one synthetic identity, in face units (the image spans -1..1 at scale 1, y down).
+ *
+ * @category Synthetic faces
+ */
 export interface FaceIdentity {
   /** The identity stream index (`2 i` training, `2 i + 1` validation). */
   readonly index: number;
@@ -133,12 +141,14 @@ const HAIR_STYLES: readonly HairStyle[] = [
  *
  * @example Deterministic and distinct
  * ```ts
- * import { syntheticIdentity } from "./identity.ts";
+ * import { syntheticIdentity } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(syntheticIdentity(1, 5), syntheticIdentity(1, 5));
  * assert.notDeepEqual(syntheticIdentity(1, 5), syntheticIdentity(1, 6));
  * ```
+ *
+ * @category Synthetic faces
  */
 export function syntheticIdentity(seed: number, identityIndex: number): FaceIdentity {
   checkSeed(seed);

@@ -8,7 +8,11 @@ import { uniforms } from "../pure/rng.ts";
 import { checkCount, checkSeed, roots, streamAt } from "./_streams.ts";
 import { syntheticRef } from "./dataset.ts";
 
-/** Options of {@link syntheticPairs}. */
+/**
+ * Options of {@link syntheticPairs}.
+ *
+ * @category Synthetic faces
+ */
 export interface SyntheticPairsOptions {
   /** The data set seed. */
   readonly seed: number;
@@ -22,7 +26,11 @@ export interface SyntheticPairsOptions {
   readonly pairsPerFold: number;
 }
 
-/** One verification pair: two image references and whether they show the same identity. */
+/**
+ * One verification pair: two image references and whether they show the same identity.
+ *
+ * @category Synthetic faces
+ */
 export interface SyntheticPair {
   /** First image reference. */
   readonly a: string;
@@ -32,7 +40,11 @@ export interface SyntheticPair {
   readonly same: boolean;
 }
 
-/** Validation pairs in the LFW structure: per fold, `pairsPerFold` same then `pairsPerFold` different pairs. */
+/**
+ * Validation pairs in the LFW structure: per fold, `pairsPerFold` same then `pairsPerFold` different pairs.
+ *
+ * @category Synthetic faces
+ */
 export interface SyntheticPairs {
   /** All pairs, fold after fold. */
   readonly pairs: readonly SyntheticPair[];
@@ -56,7 +68,7 @@ export interface SyntheticPairs {
  *
  * @example
  * ```ts
- * import { syntheticPairs } from "./pairs.ts";
+ * import { syntheticPairs } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const p = syntheticPairs({ seed: 1, identities: 20, imagesPerIdentity: 3, pairsPerFold: 5 });
@@ -64,6 +76,8 @@ export interface SyntheticPairs {
  * assert.ok(p.pairs.slice(0, 5).every((x) => x.same));
  * assert.ok(p.pairs.slice(5, 10).every((x) => !x.same));
  * ```
+ *
+ * @category Synthetic faces
  */
 export function syntheticPairs(options: SyntheticPairsOptions): SyntheticPairs {
   const folds = options.folds ?? 10;

@@ -27,7 +27,11 @@ import { type Affine, compose, invert, paint, type Shape, similarity } from "./_
 import { type FaceIdentity, syntheticIdentity } from "./identity.ts";
 import { parseSyntheticRef } from "./dataset.ts";
 
-/** Options of {@link renderFace} and {@link renderSyntheticRef}. */
+/**
+ * Options of {@link renderFace} and {@link renderSyntheticRef}.
+ *
+ * @category Synthetic faces
+ */
 export interface RenderOptions {
   /**
    * Strength of the per-image nuisances, 0..2 (default 1): 0 renders the
@@ -72,14 +76,16 @@ function faceShapes(id: FaceIdentity, n: Nuisance): Shape[] {
  *
  * @example
  * ```ts
- * import { renderFace, syntheticIdentity } from "./mod.ts";
- * import { createRng } from "../pure/rng.ts";
+ * import { renderFace, syntheticIdentity } from "@facenet-deno/facenet/pure";
+ * import { createRng } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * const { image } = renderFace(syntheticIdentity(7, 0), 32, createRng(1));
  * assert.equal(image.length, 32 * 32 * 3);
  * assert.ok(image.every((v) => v >= 0 && v <= 255));
  * ```
+ *
+ * @category Synthetic faces
  */
 export function renderFace(
   identity: FaceIdentity,
@@ -169,12 +175,14 @@ export function renderFace(
  *
  * @example The same reference gives the same pixels
  * ```ts
- * import { renderSyntheticRef } from "./render.ts";
+ * import { renderSyntheticRef } from "@facenet-deno/facenet/pure";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:0", 16, 3));
  * assert.notDeepEqual(renderSyntheticRef("syn:train:0:0", 16, 3), renderSyntheticRef("syn:train:0:1", 16, 3));
  * ```
+ *
+ * @category Synthetic faces
  */
 export function renderSyntheticRef(
   ref: string,
