@@ -109,7 +109,9 @@ export async function prepareRunFolder(
   }
   let info: Deno.FileInfo;
   try {
-    info = await Deno.lstat(out);
+    // A run folder may be a symlink to a folder (on a bigger disk): files are
+    // only ever added inside it, never written through a link.
+    info = await Deno.stat(out);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return out;
     throw error;
