@@ -216,6 +216,16 @@ Deno.test("decodeImage() reads a JPEG's size past its EXIF segment and says 'too
   });
 });
 
+Deno.test("decodeImage() decodes a JPEG exactly at the pixel limit and refuses one pixel less", () => {
+  const bytes = jpegWithApp1(300, 200, 10);
+  const image = decodeImage(bytes, "edge.jpg", { maxPixels: 300 * 200 });
+  assert.deepEqual([image.width, image.height], [300, 200]);
+  assert.throws(
+    () => decodeImage(bytes, "edge.jpg", { maxPixels: 300 * 200 - 1 }),
+    /image too large: 300x200/,
+  );
+});
+
 Deno.test("resolvePairs() refuses pair names that leave --lfw-dir", async () => {
   await withTempDir(async (dir) => {
     const lfw = join(dir, "lfw");
