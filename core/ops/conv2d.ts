@@ -7,7 +7,6 @@
 
 import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
-import { windowGeometry } from "../pure/_window.ts";
 
 /**
  * 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO).
@@ -106,29 +105,17 @@ export const conv2d: OpDef<Conv2dNode> = {
   saves: { inputs: [0] },
   inputs: (node) => [node.input],
   infer(node, c) {
-    const [h, w, cin] = c.image();
     const r = resolveConv2d(node);
-    c.positiveInt("kernel height", r.kh);
-    c.positiveInt("kernel width", r.kw);
-    const stride = c.positiveInt("stride", r.stride);
+    const g = c.window("kernel", r.kh, r.kw, r.stride, r.padding);
+    const cin = g.c;
     const filters = c.positiveInt("filters", node.filters);
-    if (r.padding !== "same" && r.padding !== "valid") {
-      c.fail(`unknown padding "${String(r.padding)}"`);
-    }
-    const gy = windowGeometry(h, r.kh, stride, r.padding);
-    const gx = windowGeometry(w, r.kw, stride, r.padding);
-    if (gy.out < 1 || gx.out < 1) {
-      c.fail(
-        `kernel ${r.kh}x${r.kw} exceeds its input [${h}, ${w}, ${cin}] with "${r.padding}" padding`,
-      );
-    }
     return {
-      shape: [gy.out, gx.out, filters],
+      shape: [g.oh, g.ow, filters],
       params: {
         weights: { shape: [r.kh, r.kw, cin, filters], init: "glorot" },
         ...(r.bias ? { biases: { shape: [filters], init: "zeros" } } : {}),
       },
-      flops: 2 * gy.out * gx.out * filters * r.kh * r.kw * cin,
+      flops: 2 * g.oh * g.ow * filters * r.kh * r.kw * cin,
     };
   },
   forward(node, c) {

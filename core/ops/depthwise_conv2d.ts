@@ -8,7 +8,6 @@
 
 import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
-import { windowGeometry } from "../pure/_window.ts";
 
 /**
  * Depthwise convolution; weights `[kh, kw, c, 1]` (TensorFlow's depthwise layout).
@@ -111,28 +110,16 @@ export const depthwiseConv2d: OpDef<DepthwiseConv2dNode> = {
   saves: { inputs: [0] },
   inputs: (node) => [node.input],
   infer(node, c) {
-    const [h, w, ch] = c.image();
     const r = resolveDepthwiseConv2d(node);
-    c.positiveInt("kernel height", r.kh);
-    c.positiveInt("kernel width", r.kw);
-    const stride = c.positiveInt("stride", r.stride);
-    if (r.padding !== "same" && r.padding !== "valid") {
-      c.fail(`unknown padding "${String(r.padding)}"`);
-    }
-    const gy = windowGeometry(h, r.kh, stride, r.padding);
-    const gx = windowGeometry(w, r.kw, stride, r.padding);
-    if (gy.out < 1 || gx.out < 1) {
-      c.fail(
-        `kernel ${r.kh}x${r.kw} exceeds its input [${h}, ${w}, ${ch}] with "${r.padding}" padding`,
-      );
-    }
+    const g = c.window("kernel", r.kh, r.kw, r.stride, r.padding);
+    const ch = g.c;
     return {
-      shape: [gy.out, gx.out, ch],
+      shape: [g.oh, g.ow, ch],
       params: {
         weights: { shape: [r.kh, r.kw, ch, 1], init: "glorot" },
         ...(r.bias ? { biases: { shape: [ch], init: "zeros" } } : {}),
       },
-      flops: 2 * gy.out * gx.out * ch * r.kh * r.kw,
+      flops: 2 * g.oh * g.ow * ch * r.kh * r.kw,
     };
   },
   forward(node, c) {

@@ -12,6 +12,7 @@
 
 import type { Kernels } from "../kernels.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
+import { windowGeometry } from "../pure/_window.ts";
 
 /**
  * A per-example shape (no batch axis), or a full shape where stated.
@@ -85,6 +86,19 @@ export interface InferContext {
   image(i?: number): readonly [number, number, number];
   /** The size of the flat `[d]` input `i` (default 0), or a failure. */
   flat(i?: number): number;
+  /**
+   * The output size of a `kh x kw` window sliding over the `[h, w, c]`
+   * input 0 with a stride and TF padding, after checking them (positive
+   * integers, a known padding, a window that fits); `what` names the window
+   * in messages ("kernel", "window").
+   */
+  window(
+    what: string,
+    kh: unknown,
+    kw: unknown,
+    stride: unknown,
+    padding: unknown,
+  ): { readonly oh: number; readonly ow: number; readonly c: number };
 }
 
 /**
@@ -255,21 +269,37 @@ export function inferContext(
   const fail = (message: string): never => {
     throw new RangeError(`Node "${node.name}" (${node.op}): ${message}`);
   };
+  const positiveInt = (what: string, v: unknown): number => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+      fail(`${what} must be a positive integer, got ${String(v)}`);
+    }
+    return v as number;
+  };
+  const image = (i = 0): readonly [number, number, number] => {
+    const s = inputs[i]!;
+    if (s.length !== 3) {
+      fail(`needs an [h, w, c] input, got ${fmt(s)} from "${inputNames[i] ?? i}"`);
+    }
+    return s as readonly [number, number, number];
+  };
   return {
     inputs,
     fail,
-    positiveInt(what, v) {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-        fail(`${what} must be a positive integer, got ${String(v)}`);
+    positiveInt,
+    image,
+    window(what, kh, kw, stride, padding) {
+      const [h, w, c] = image();
+      const y = positiveInt(`${what} height`, kh);
+      const x = positiveInt(`${what} width`, kw);
+      const s = positiveInt("stride", stride);
+      if (padding !== "same" && padding !== "valid") fail(`unknown padding "${String(padding)}"`);
+      const p = padding as "same" | "valid";
+      const gy = windowGeometry(h, y, s, p);
+      const gx = windowGeometry(w, x, s, p);
+      if (gy.out < 1 || gx.out < 1) {
+        fail(`${what} ${y}x${x} exceeds its input [${h}, ${w}, ${c}] with "${p}" padding`);
       }
-      return v as number;
-    },
-    image(i = 0) {
-      const s = inputs[i]!;
-      if (s.length !== 3) {
-        fail(`needs an [h, w, c] input, got ${fmt(s)} from "${inputNames[i] ?? i}"`);
-      }
-      return s as readonly [number, number, number];
+      return { oh: gy.out, ow: gx.out, c };
     },
     flat(i = 0) {
       const s = inputs[i]!;

@@ -8,7 +8,6 @@
 
 import type { Padding } from "../types.ts";
 import type { InferContext, InferredNode } from "./op.ts";
-import { windowGeometry } from "../pure/_window.ts";
 
 /**
  * Max or average pooling.
@@ -77,17 +76,7 @@ export function poolOptions(
  * ```
  */
 export function inferPool(node: PoolNode, c: InferContext): InferredNode {
-  const [h, w, ch] = c.image();
-  const size = c.positiveInt("size", node.size);
-  const stride = c.positiveInt("stride", node.stride);
-  const padding = poolOptions(node).padding;
-  if (padding !== "same" && padding !== "valid") c.fail(`unknown padding "${String(padding)}"`);
-  const gy = windowGeometry(h, size, stride, padding);
-  const gx = windowGeometry(w, size, stride, padding);
-  if (gy.out < 1 || gx.out < 1) {
-    c.fail(
-      `window ${size}x${size} exceeds its input [${h}, ${w}, ${ch}] with "${padding}" padding`,
-    );
-  }
-  return { shape: [gy.out, gx.out, ch] };
+  const o = poolOptions(node);
+  const g = c.window("window", o.size, o.size, o.stride, o.padding);
+  return { shape: [g.oh, g.ow, g.c] };
 }
