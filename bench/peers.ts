@@ -12,8 +12,13 @@
  *   "random" (unit rows without identities, as early in training: about half
  *   of the negatives are candidates). wasm-simd's triplets are checked equal
  *   to the specification's.
+ * - The nano network (bench/peer_nano_torch.py, Debian's python3-torch, CPU,
+ *   oneDNN): one triplet training step (forward, triplet loss, weight decay,
+ *   backward, Adagrad, moving average) and inference, batch 90 of 64x64x3,
+ *   against wasm-simd; both at 2 threads, and at 1 thread to show what the
+ *   second thread gives.
  *
- * Run: deno task bench:peers [--rounds 5] [--reps 3] (PYTHON=... picks another
+ * Run: deno task bench:peers [--only selection|torch] [--rounds 5] [--reps 3] (PYTHON=... picks another
  * interpreter than Debian's /usr/bin/python3)
  *
  * @module
@@ -26,7 +31,10 @@ import { l2Normalize } from "../core/pure/distances.ts";
 import { createRng } from "../core/pure/rng.ts";
 import { selectTriplets } from "../core/pure/select_triplets.ts";
 import type { Backend } from "../core/backend.ts";
-import type { Matrix } from "../core/types.ts";
+import type { ImageBatch, Matrix } from "../core/types.ts";
+import { initModelState } from "../core/model_state.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { TRIPLET_TRAINING } from "./_fixtures.ts";
 
 const PEOPLE = 45;
 const PER_PERSON = 40;
@@ -39,6 +47,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     reps: { type: "string", default: "3" },
+    only: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -79,71 +88,169 @@ async function timeOurs(backend: Backend, e: Matrix, reps: number): Promise<numb
   return times;
 }
 
-const batches: [string, Matrix][] = [
-  ["clustered", clusteredEmbeddings(PEOPLE, PER_PERSON, DIM, 21)],
-  [
-    "random",
-    l2Normalize({
-      rows: PEOPLE * PER_PERSON,
-      cols: DIM,
-      data: randomValues(PEOPLE * PER_PERSON * DIM, 7),
-    }),
-  ],
-];
-const wasm1 = await createWasmSimdBackend({ threads: 1 });
-const wasm2 = await createWasmSimdBackend({ threads: 2 });
-const dir = await Deno.makeTempDir();
-try {
-  console.log(
-    `triplet selection, ${PEOPLE} people x ${PER_PERSON} images, ${DIM}-d, alpha ${ALPHA}: ` +
-      `${rounds} interleaved rounds of ${reps} runs each; load average ${
-        Deno.loadavg().map((v) => v.toFixed(1)).join(" ")
-      }`,
-  );
-  for (const [label, e] of batches) {
-    const file = `${dir}/${label}.f32`;
-    await Deno.writeFile(file, new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
-    const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
-    const options = { alpha: ALPHA, rng: createRng(1) };
-    const expected = selectTriplets(e, numPerClass, options);
-    for (const backend of [wasm1, wasm2]) {
-      const actual = await backend.selectTriplets(e, numPerClass, options);
-      if (JSON.stringify(actual.triplets) !== JSON.stringify(expected.triplets)) {
-        throw new Error(`${backend.device}: triplets differ from the specification's (${label})`);
-      }
-    }
-    const times: Record<string, number[]> = {
-      numpy: [],
-      pure: [],
-      "wasm-simd x1": [],
-      "wasm-simd x2": [],
-    };
-    for (let r = 0; r < rounds; r++) {
-      times.numpy!.push(...await numpySelection(file, reps));
-      times["wasm-simd x1"]!.push(...await timeOurs(wasm1, e, reps));
-      times["wasm-simd x2"]!.push(...await timeOurs(wasm2, e, reps));
-      if (r === 0) {
-        const t = performance.now();
-        selectTriplets(e, numPerClass, { alpha: ALPHA, rng: createRng(r) });
-        times.pure!.push(performance.now() - t);
-      }
-    }
-    const base = median(times.numpy!);
+function table(times: Record<string, number[]>, base: string, label: string): void {
+  const b = median(times[base]!);
+  console.log(`| contender | median ms | best ms | ${label} |`);
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const [name, ts] of Object.entries(times)) {
+    const m = median(ts);
     console.log(
-      `\n${label}: ${expected.triplets.length} triplets of ${expected.pairs} pairs ` +
-        `(no candidate: ${(100 * expected.noCandidateFraction).toFixed(1)}%)`,
+      `| ${name} | ${m.toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${(b / m).toFixed(2)}x |`,
     );
-    console.log("| contender | median ms | best ms | speed vs numpy (median) |");
-    console.log("| --- | ---: | ---: | ---: |");
-    for (const [name, ts] of Object.entries(times)) {
-      const m = median(ts);
+  }
+}
+
+async function torchPeer(kind: "step" | "embed", threads: number, reps: number): Promise<number[]> {
+  const out = await new Deno.Command(PYTHON, {
+    args: [
+      new URL("./peer_nano_torch.py", import.meta.url).pathname,
+      kind,
+      "90",
+      String(threads),
+      String(reps),
+    ],
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("python3 bench/peer_nano_torch.py failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout)).times_ms;
+}
+
+async function torchComparison(): Promise<void> {
+  const spec = modelSpec("nano");
+  const state = initModelState(spec, TRIPLET_TRAINING, createRng(666));
+  const images: ImageBatch = {
+    n: 90,
+    height: 64,
+    width: 64,
+    channels: 3,
+    data: randomValues(90 * 64 * 64 * 3, 51),
+  };
+  const backends = [
+    await createWasmSimdBackend({ threads: 1 }),
+    await createWasmSimdBackend({ threads: 2 }),
+  ];
+  const models = await Promise.all(
+    backends.map((b) => b.createModel(spec, state, TRIPLET_TRAINING)),
+  );
+  try {
+    for (const kind of ["step", "embed"] as const) {
+      const run = async (i: number) => {
+        const t = performance.now();
+        if (kind === "step") {
+          await models[i]!.trainStep(images, { learningRate: 0.05, rng: createRng(3) });
+        } else {
+          await models[i]!.embed(images, { training: false });
+        }
+        return performance.now() - t;
+      };
+      for (let i = 0; i < 2; i++) for (let w = 0; w < 2; w++) await run(i);
+      const times: Record<string, number[]> = {
+        "PyTorch x2": [],
+        "wasm-simd x2": [],
+        "PyTorch x1": [],
+        "wasm-simd x1": [],
+      };
+      for (let r = 0; r < rounds; r++) {
+        times["PyTorch x2"]!.push(...await torchPeer(kind, 2, reps));
+        for (let k = 0; k < reps; k++) times["wasm-simd x2"]!.push(await run(1));
+        times["PyTorch x1"]!.push(...await torchPeer(kind, 1, reps));
+        for (let k = 0; k < reps; k++) times["wasm-simd x1"]!.push(await run(0));
+      }
       console.log(
-        `| ${name} | ${m.toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${(base / m).toFixed(1)}x |`,
+        `\nnano ${
+          kind === "step" ? "triplet training step (Adagrad, EMA)" : "inference"
+        }, batch 90 x 64x64x3: ${rounds} interleaved rounds of ${reps}; load average ${
+          Deno.loadavg().map((v) => v.toFixed(1)).join(" ")
+        }`,
+      );
+      table(times, "PyTorch x2", "speed vs PyTorch x2 (median)");
+      const gain = median(times["wasm-simd x1"]!) / median(times["wasm-simd x2"]!);
+      const torchGain = median(times["PyTorch x1"]!) / median(times["PyTorch x2"]!);
+      console.log(
+        `second thread: wasm-simd ${gain.toFixed(2)}x, PyTorch ${torchGain.toFixed(2)}x`,
       );
     }
+  } finally {
+    for (const m of models) m.dispose();
+    for (const b of backends) b.dispose();
   }
-} finally {
-  wasm1.dispose();
-  wasm2.dispose();
-  await Deno.remove(dir, { recursive: true });
 }
+
+async function selectionComparison(): Promise<void> {
+  const batches: [string, Matrix][] = [
+    ["clustered", clusteredEmbeddings(PEOPLE, PER_PERSON, DIM, 21)],
+    [
+      "random",
+      l2Normalize({
+        rows: PEOPLE * PER_PERSON,
+        cols: DIM,
+        data: randomValues(PEOPLE * PER_PERSON * DIM, 7),
+      }),
+    ],
+  ];
+  const wasm1 = await createWasmSimdBackend({ threads: 1 });
+  const wasm2 = await createWasmSimdBackend({ threads: 2 });
+  const dir = await Deno.makeTempDir();
+  try {
+    console.log(
+      `triplet selection, ${PEOPLE} people x ${PER_PERSON} images, ${DIM}-d, alpha ${ALPHA}: ` +
+        `${rounds} interleaved rounds of ${reps} runs each; load average ${
+          Deno.loadavg().map((v) => v.toFixed(1)).join(" ")
+        }`,
+    );
+    for (const [label, e] of batches) {
+      const file = `${dir}/${label}.f32`;
+      await Deno.writeFile(
+        file,
+        new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+      );
+      const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
+      const options = { alpha: ALPHA, rng: createRng(1) };
+      const expected = selectTriplets(e, numPerClass, options);
+      for (const backend of [wasm1, wasm2]) {
+        const actual = await backend.selectTriplets(e, numPerClass, options);
+        if (JSON.stringify(actual.triplets) !== JSON.stringify(expected.triplets)) {
+          throw new Error(`${backend.device}: triplets differ from the specification's (${label})`);
+        }
+      }
+      const times: Record<string, number[]> = {
+        numpy: [],
+        pure: [],
+        "wasm-simd x1": [],
+        "wasm-simd x2": [],
+      };
+      for (let r = 0; r < rounds; r++) {
+        times.numpy!.push(...await numpySelection(file, reps));
+        times["wasm-simd x1"]!.push(...await timeOurs(wasm1, e, reps));
+        times["wasm-simd x2"]!.push(...await timeOurs(wasm2, e, reps));
+        if (r === 0) {
+          const t = performance.now();
+          selectTriplets(e, numPerClass, { alpha: ALPHA, rng: createRng(r) });
+          times.pure!.push(performance.now() - t);
+        }
+      }
+      const base = median(times.numpy!);
+      console.log(
+        `\n${label}: ${expected.triplets.length} triplets of ${expected.pairs} pairs ` +
+          `(no candidate: ${(100 * expected.noCandidateFraction).toFixed(1)}%)`,
+      );
+      console.log("| contender | median ms | best ms | speed vs numpy (median) |");
+      console.log("| --- | ---: | ---: | ---: |");
+      for (const [name, ts] of Object.entries(times)) {
+        const m = median(ts);
+        console.log(
+          `| ${name} | ${m.toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${
+            (base / m).toFixed(1)
+          }x |`,
+        );
+      }
+    }
+  } finally {
+    wasm1.dispose();
+    wasm2.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (values.only === undefined || values.only === "selection") await selectionComparison();
+if (values.only === undefined || values.only === "torch") await torchComparison();
