@@ -174,6 +174,8 @@ export class WasmSimdRuntime {
   #top = HEAP_BASE;
   readonly #sizes = new Map<number, number>();
   readonly #free = new Map<number, number[]>();
+  /** Free blocks by their end address, to give the top of the heap back. */
+  readonly #freeByEnd = new Map<number, number>();
   #disposed = false;
 
   /** Use {@linkcode createWasmSimdRuntime}. */
@@ -196,20 +198,26 @@ export class WasmSimdRuntime {
   }
 
   /**
-   * Allocates `bytes` (64-byte aligned, rounded up to 64), reusing a freed
-   * block of the same rounded size when there is one, else growing the heap.
-   * Steady workloads (training steps) therefore stop growing the memory.
+   * Allocates `bytes` (64-byte aligned), rounded up to a size class (multiples
+   * of 64 bytes up to 4 KiB, then four classes per power of two, so at most
+   * 25% is wasted), reusing a freed block of that class or of one of the next
+   * three, else growing the heap. Workloads whose sizes vary (training rounds
+   * with different triplet counts) therefore stop growing the memory.
    */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) {
       throw new RangeError(`Allocation size ${bytes} is not a non-negative integer.`);
     }
-    const size = Math.max(64, alignUp(bytes, 64));
-    const reuse = this.#free.get(size)?.pop();
-    if (reuse !== undefined) {
-      this.#sizes.set(reuse, size);
-      return reuse;
+    let size = sizeClass(bytes);
+    for (let i = 0, c = size; i < 4; i++, c = sizeClass(c + 1)) {
+      const reuse = this.#free.get(c)?.pop();
+      if (reuse !== undefined) {
+        this.#freeByEnd.delete(reuse + c);
+        this.#sizes.set(reuse, c);
+        return reuse;
+      }
     }
+    size = Math.max(size, 64);
     const address = alignUp(this.#top, 64);
     const end = address + size;
     const have = this.memory.buffer.byteLength;
@@ -230,24 +238,42 @@ export class WasmSimdRuntime {
     const size = this.#sizes.get(address);
     if (size === undefined) throw new RangeError(`Address ${address} is not an allocated block.`);
     this.#sizes.delete(address);
+    if (address + size === this.#top) {
+      // The top block: lower the top, and again past free blocks below it.
+      this.#top = address;
+      for (;;) {
+        const below = this.#freeByEnd.get(this.#top);
+        if (below === undefined) break;
+        this.#freeByEnd.delete(this.#top);
+        const list = this.#free.get(this.#top - below) as number[];
+        list.splice(list.lastIndexOf(below), 1);
+        this.#top = below;
+      }
+      return;
+    }
     const list = this.#free.get(size);
     if (list === undefined) this.#free.set(size, [address]);
     else list.push(address);
+    this.#freeByEnd.set(address + size, address);
   }
 
   /**
    * Lowers the heap top to the end of the highest allocated block and forgets
    * the free blocks above it, so the next allocations reuse that space
-   * whatever their sizes. The free lists only reuse blocks of an equal size,
-   * so a workload whose tensor sizes keep changing (MTCNN's image pyramid,
-   * one photo after another) calls this between passes to keep the heap
-   * bounded; the memory itself never shrinks.
+   * whatever their sizes. The free lists reuse blocks of a size class or the
+   * next three only, so a workload whose tensor sizes keep changing widely
+   * (MTCNN's image pyramid, one photo after another) calls this between
+   * passes to keep the heap bounded; the memory itself never shrinks.
    */
   trim(): void {
     let end = HEAP_BASE;
     for (const [address, size] of this.#sizes) end = Math.max(end, address + size);
     for (const [size, list] of [...this.#free]) {
-      const kept = list.filter((address) => address + size <= end);
+      const kept: number[] = [];
+      for (const address of list) {
+        if (address + size <= end) kept.push(address);
+        else this.#freeByEnd.delete(address + size);
+      }
       if (kept.length > 0) this.#free.set(size, kept);
       else this.#free.delete(size);
     }
@@ -395,6 +421,13 @@ export class WasmSimdRuntime {
     Atomics.notify(this.#ctl, CTL_GENERATION);
     for (const worker of this.#workers) worker.terminate();
   }
+}
+
+/** The size class of an allocation of `bytes` (see `WasmSimdRuntime.alloc`). */
+function sizeClass(bytes: number): number {
+  if (bytes <= 4096) return Math.max(64, alignUp(bytes, 64));
+  const step = 2 ** (Math.floor(Math.log2(bytes)) - 2);
+  return alignUp(bytes, step);
 }
 
 function alignUp(value: number, alignment: number): number {
