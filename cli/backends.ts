@@ -8,7 +8,7 @@
 
 import type { Backend } from "../core/backend.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
-import { hasHardwareGpu } from "../backends/webgpu_probe.ts";
+import { hasHardwareGpu as probeInProcess } from "../backends/webgpu_probe.ts";
 import { FLAG_LIMITS, type FlagTable } from "./flags.ts";
 
 /** The backend flags every command that runs a model shares. */
@@ -53,7 +53,34 @@ export interface OpenBackendOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export { hasHardwareGpu };
+const PROBE_URL = new URL("../backends/webgpu_probe.ts", import.meta.url).href;
+
+/**
+ * Whether Deno offers a WebGPU adapter that is real hardware (not a software
+ * fallback), asked in a child Deno process where the permissions allow one:
+ * requesting an adapter loads the Vulkan drivers, about 80 MB that stay
+ * resident in the process that asked, also when the answer is a CPU backend
+ * (the default training run then peaked 80 MB higher).
+ *
+ * @returns True for a hardware adapter.
+ */
+export async function hasHardwareGpu(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const { hasHardwareGpu } = await import(${JSON.stringify(PROBE_URL)});` +
+        "console.log((await hasHardwareGpu()) ? 1 : 0);",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (out.success) return new TextDecoder().decode(out.stdout).trim() === "1";
+  } catch {
+    // No permission to run a child process (or no Deno binary): probe here.
+  }
+  return await probeInProcess();
+}
 
 /**
  * Opens the named backend.
