@@ -101,27 +101,15 @@ export function softmaxHead(
   stats: NamedTensors,
   loss: Extract<LossSpec, { kind: "softmax" }>,
 ): SoftmaxHeadResult {
-  const w = params[`${LOGITS}/weights`];
-  if (w === undefined || w.shape.length !== 2 || w.shape[0] !== prelogits.cols) {
-    throw new RangeError(
-      `Parameter "${LOGITS}/weights" must be [${prelogits.cols}, classes], got ${
-        w === undefined ? "nothing" : `[${w.shape.join(", ")}]`
-      }`,
-    );
-  }
+  // headLogits checks the head's parameters and computes the class scores.
+  const scores = headLogits(prelogits, params, loss);
+  const w = params[`${LOGITS}/weights`]!;
   const wm: Matrix = { rows: w.shape[0]!, cols: w.shape[1]!, data: w.data };
   const paramGradients: NamedTensors = {};
   const dPre = new Float32Array(prelogits.data.length);
   let ce: number;
   if (loss.arcface === undefined) {
-    const b = params[`${LOGITS}/biases`];
-    if (b === undefined || b.data.length !== wm.cols) {
-      throw new RangeError(`Parameter "${LOGITS}/biases" must be [${wm.cols}]`);
-    }
-    const logits = matMul(prelogits, wm);
-    for (let i = 0; i < logits.rows; i++) {
-      for (let j = 0; j < logits.cols; j++) logits.data[i * logits.cols + j]! += b.data[j]!;
-    }
+    const logits = scores;
     const r = softmaxCrossEntropy(logits, labels);
     ce = r.loss;
     const dW = matMul(prelogits, r.gradient, true, false);
@@ -137,7 +125,7 @@ export function softmaxHead(
     const xn = l2Normalize(prelogits);
     const wt = transpose(wm); // [C, E]
     const wtn = l2Normalize(wt);
-    const cosines = matMul(xn, wtn, false, true); // [B, C]
+    const cosines = scores; // [B, C], = xn wtn^T
     const arc = arcfaceLogits(cosines, labels, loss.arcface);
     const r = softmaxCrossEntropy(arc.logits, labels);
     ce = r.loss;

@@ -113,19 +113,17 @@ export function softmaxHeadLoss(
   }
   const classes = w.shape[1]!;
   const onehot = tf.oneHot(labels, classes);
-  let logits: tf.Tensor2D;
   if (loss.arcface === undefined) {
     const bias = params[`${LOGITS}/biases`];
     if (bias === undefined || bias.size !== classes) {
       throw new RangeError(`Parameter "${LOGITS}/biases" must be [${classes}]`);
     }
-    logits = tf.add(tf.matMul(prelogits, w as tf.Tensor2D), bias);
-  } else {
+  }
+  // Logits, or for ArcFace the cosines (as Model.outputs returns them).
+  let logits = headLogitsTensor(prelogits, params, loss);
+  if (loss.arcface !== undefined) {
     const { margin, scale } = loss.arcface;
-    const cosines = tf.matMul(
-      normalizeAlong(prelogits, 1) as tf.Tensor2D,
-      normalizeAlong(w, 0) as tf.Tensor2D,
-    );
+    const cosines = logits;
     const raw = tf.sum(tf.mul(cosines, onehot), 1) as tf.Tensor1D;
     const target = tf.reshape(arcTarget(raw, margin), [b, 1]);
     logits = tf.mul(
