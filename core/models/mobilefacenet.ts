@@ -47,9 +47,17 @@ export interface MobileFaceNetOptions {
   readonly imageSize?: number;
 }
 
-/** The pretrained file's input size. */
+/**
+ * The pretrained file's input size.
+ *
+ * @category Models
+ */
 export const MOBILEFACENET_IMAGE_SIZE = 112;
-/** The pretrained file's embedding size. */
+/**
+ * The pretrained file's embedding size.
+ *
+ * @category Models
+ */
 export const MOBILEFACENET_EMBEDDING_SIZE = 192;
 
 /** The stages after the stem: block name prefix, repeats, expansion, output width, first stride. */
