@@ -87,39 +87,69 @@ function resizeAreaGeneric(
   const ytab = areaTab(src.height, outH, scaleY);
   const rowLen = outW * 3;
   const out = new Float32Array(outH * rowLen);
-  const u8 = depth === "uint8";
-  // uint8 sums in float32 (every operation rounded); float64 sums in double.
-  const round = u8 ? f32 : (v: number) => v;
-  const buf = new Float64Array(rowLen);
-  const sum = new Float64Array(rowLen);
-  const store = (dy: number) => {
-    const o = dy * rowLen;
-    for (let i = 0; i < rowLen; i++) out[o + i] = u8 ? saturateU8(sum[i]!) : sum[i]!;
-  };
   const data = src.data;
-  let prevDy = ytab.di[0] ?? 0;
-  for (let j = 0; j < ytab.di.length; j++) {
-    const beta = ytab.alpha[j]!;
-    const dy = ytab.di[j]!;
-    const row = ytab.si[j]! * src.width * 3;
+  const n = xtab.di.length;
+  const xd = xtab.di, xs = xtab.si, xa = xtab.alpha;
+  // The horizontal pass of one source row (OpenCV recomputes it when a row
+  // feeds two output rows; the values are the same, so it is kept).
+  let cachedRow = -1;
+  const horizontal = (sy: number, buf: Float64Array | Float32Array) => {
+    if (sy === cachedRow) return;
+    cachedRow = sy;
     buf.fill(0);
-    for (let k = 0; k < xtab.di.length; k++) {
-      const s = row + xtab.si[k]! * 3;
-      const d = xtab.di[k]! * 3;
-      const a = xtab.alpha[k]!;
-      buf[d] = round(buf[d]! + round(data[s]! * a));
-      buf[d + 1] = round(buf[d + 1]! + round(data[s + 1]! * a));
-      buf[d + 2] = round(buf[d + 2]! + round(data[s + 2]! * a));
-    }
-    if (dy !== prevDy) {
-      store(prevDy);
-      for (let i = 0; i < rowLen; i++) sum[i] = round(beta * buf[i]!);
-      prevDy = dy;
+    const row = sy * src.width * 3;
+    if (depth === "uint8") {
+      // float32 arithmetic: each product and sum rounded (the Float32Array store rounds the sum).
+      for (let k = 0; k < n; k++) {
+        const s = row + xs[k]! * 3, d = xd[k]! * 3, a = xa[k]!;
+        buf[d] = buf[d]! + Math.fround(data[s]! * a);
+        buf[d + 1] = buf[d + 1]! + Math.fround(data[s + 1]! * a);
+        buf[d + 2] = buf[d + 2]! + Math.fround(data[s + 2]! * a);
+      }
     } else {
-      for (let i = 0; i < rowLen; i++) sum[i] = round(sum[i]! + round(beta * buf[i]!));
+      for (let k = 0; k < n; k++) {
+        const s = row + xs[k]! * 3, d = xd[k]! * 3, a = xa[k]!;
+        buf[d] = buf[d]! + data[s]! * a;
+        buf[d + 1] = buf[d + 1]! + data[s + 1]! * a;
+        buf[d + 2] = buf[d + 2]! + data[s + 2]! * a;
+      }
     }
+  };
+  if (depth === "uint8") {
+    const buf = new Float32Array(rowLen), sum = new Float32Array(rowLen);
+    let prevDy = ytab.di[0] ?? 0;
+    const store = (dy: number) => {
+      const o = dy * rowLen;
+      for (let i = 0; i < rowLen; i++) out[o + i] = saturateU8(sum[i]!);
+    };
+    for (let j = 0; j < ytab.di.length; j++) {
+      const beta = ytab.alpha[j]!, dy = ytab.di[j]!;
+      horizontal(ytab.si[j]!, buf);
+      if (dy !== prevDy) {
+        store(prevDy);
+        for (let i = 0; i < rowLen; i++) sum[i] = beta * buf[i]!;
+        prevDy = dy;
+      } else {
+        for (let i = 0; i < rowLen; i++) sum[i] = sum[i]! + Math.fround(beta * buf[i]!);
+      }
+    }
+    store(prevDy);
+  } else {
+    const buf = new Float64Array(rowLen), sum = new Float64Array(rowLen);
+    let prevDy = ytab.di[0] ?? 0;
+    for (let j = 0; j < ytab.di.length; j++) {
+      const beta = ytab.alpha[j]!, dy = ytab.di[j]!;
+      horizontal(ytab.si[j]!, buf);
+      if (dy !== prevDy) {
+        out.set(sum, prevDy * rowLen);
+        for (let i = 0; i < rowLen; i++) sum[i] = beta * buf[i]!;
+        prevDy = dy;
+      } else {
+        for (let i = 0; i < rowLen; i++) sum[i] = sum[i]! + beta * buf[i]!;
+      }
+    }
+    out.set(sum, prevDy * rowLen);
   }
-  store(prevDy);
   return out;
 }
 
