@@ -172,6 +172,32 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
       "one_2.png",
     ]);
     assert.equal((await readImage(join(multi, "anna", "one_0.png"))).width, 112);
+    // train --data-dir accepts the aligned folder.
+    const run = join(dir, "run");
+    await ok([
+      "train",
+      "--data-dir",
+      multi,
+      "--image-size",
+      "32",
+      "--resize",
+      "36",
+      "--random-crop",
+      "--random-flip",
+      "--people-per-batch",
+      "2",
+      "--images-per-person",
+      "3",
+      "--batch-size",
+      "6",
+      "--epoch-size",
+      "1",
+      "--max-nrof-epochs",
+      "1",
+      "--out",
+      run,
+    ]);
+    assert.ok([...Deno.readDirSync(run)].some((e) => e.name.startsWith("ckpt-")));
     // An input folder that does not exist.
     const missing = await runCli(["align", join(dir, "nowhere"), output]);
     assert.equal(missing.code, 1);
