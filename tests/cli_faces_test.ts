@@ -63,7 +63,7 @@ Deno.test("detect prints boxes, scores and landmarks as JSON and draws them", as
   }
 });
 
-Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x1 image, a photo over the pixel limit, --draw into a missing folder", async () => {
+Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x1 image, a photo over the pixel limit, --draw under a missing folder or a file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_detect_bad_" });
   try {
     const photo = await smallPhoto(1, dir);
@@ -87,9 +87,13 @@ Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x
     const h = await runCli(["detect", hugePath]);
     assert.equal(h.code, 1);
     assert.match(h.stderr, /huge\.png: .*(too large|limit)/);
-    const d = await runCli(["detect", "--draw", join(dir, "missing", "out.png"), photo]);
+    // A missing parent folder is created (the output policy of every command) ...
+    await ok(["detect", "--draw", join(dir, "missing", "out.png"), photo]);
+    assert.ok((await Deno.stat(join(dir, "missing", "out.png"))).isFile);
+    // ... but a parent that is a file is a clear error naming the output.
+    const d = await runCli(["detect", "--draw", join(photo, "out.png"), photo]);
     assert.equal(d.code, 1);
-    assert.match(d.stderr, /Cannot write .*missing\/out\.png/);
+    assert.match(d.stderr, /Cannot write .*sample1\.png\/out\.png/);
     const u = await runCli(["detect", "--draw", join(dir, "out.jpg"), photo]);
     assert.equal(u.code, 2);
     assert.match(u.stderr, /--draw must name a \.png file/);
