@@ -14,6 +14,8 @@ export interface ProgressState {
   /** Triplets of the current sampling round; null for losses without triplets. */
   readonly triplets: number | null;
   readonly imagesPerSec: number;
+  /** Seconds the whole run still needs (all epochs), when known. */
+  readonly runEta?: number;
 }
 
 /** A progress reporter for one epoch at a time. */
@@ -46,7 +48,9 @@ export class Progress {
     const triplets = state.triplets === null ? "" : ` triplets ${state.triplets}`;
     const text = `epoch ${state.epoch} ${state.step}/${state.total} loss ${
       state.loss.toFixed(4)
-    }${triplets} ${state.imagesPerSec.toFixed(1)} img/s ETA ${formatSeconds(eta)}`;
+    }${triplets} ${state.imagesPerSec.toFixed(1)} img/s ETA ${formatSeconds(eta)}${
+      state.runEta === undefined ? "" : ` run ETA ${formatSeconds(state.runEta)}`
+    }`;
     if (this.#tty) {
       const width = 20;
       const filled = Math.round(fraction * width);

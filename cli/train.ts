@@ -11,7 +11,8 @@ import { appendJsonLines, readTextFileBounded } from "../io/atomic.ts";
 import { prepareRunFolder, reconcileMetrics } from "./_output.ts";
 import { join } from "node:path";
 import { UsageError } from "./flags.ts";
-import { Progress } from "./progress.ts";
+import { formatSeconds, Progress } from "./progress.ts";
+import { calibrateRun, expectedRunSeconds, fasterBackendHint, runEtaSeconds } from "./_estimate.ts";
 import { openBackend } from "./backends.ts";
 import { fileSource, syntheticSource } from "./sources.ts";
 import {
@@ -216,7 +217,29 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     })
     : synthetic();
   const trainSource = plan.data.kind === "folder" ? source : synthetic();
+  // The expected duration, measured on a throwaway model before the real one exists.
+  const runEpochs = Math.max(0, s.maxNrofEpochs - startEpoch);
+  if (!plan.quiet && runEpochs > 0) {
+    const calibration = await calibrateRun(backend, spec, state, training);
+    const expected = expectedRunSeconds(calibration, {
+      epochs: runEpochs,
+      epochSize: s.epochSize,
+      batchSize: s.batchSize,
+      roundImages: softmax ? 0 : s.peoplePerBatch * s.imagesPerPerson,
+      validationImages: pairs === null ? 0 : 2 * pairs.length,
+    });
+    progress.log(
+      `expected run time: about ${formatSeconds(expected)} for ${runEpochs} epochs of ` +
+        `${s.epochSize} steps (training steps at ${
+          (1 / calibration.stepSecondsPerImage).toFixed(0)
+        } img/s here)`,
+    );
+    const hint = fasterBackendHint(backend);
+    if (hint !== null) progress.log(hint);
+  }
   const model = await backend.createModel(spec, state, training);
+  const runStarted = performance.now();
+  let runStepsDone = 0;
 
   let interrupted = false;
   const onSigint = () => {
@@ -311,6 +334,11 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
             loss: event.loss,
             triplets: softmax ? null : lastTriplets,
             imagesPerSec: images / Math.max(seconds, 1e-9),
+            runEta: runEtaSeconds(
+              (performance.now() - runStarted) / 1000,
+              runStepsDone + event.step,
+              runEpochs * s.epochSize - (runStepsDone + event.step),
+            ),
           });
         }
         if (interrupted) break;
@@ -320,6 +348,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         return 130;
       }
       rng = result.rng;
+      runStepsDone += s.epochSize;
       const trainSeconds = (performance.now() - started) / 1000;
       const validation = pairs === null ? null : {
         pairs,
