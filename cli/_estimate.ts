@@ -138,7 +138,9 @@ export function fasterBackendHint(backend: Backend): string | null {
     backend.name === "tfjs" &&
     (!backend.device.startsWith("webgpu") || /software|llvmpipe|swiftshader/i.test(backend.device))
   ) {
-    return `hint: tfjs runs on this CPU (${backend.device}); --backend wasm-simd trains nano ` +
+    return `hint: tfjs runs on this CPU (${
+      backend.device.split(" ")[0]
+    }); --backend wasm-simd trains nano ` +
       "about 12x faster than tfjs wasm and over 100x faster than tfjs cpu on two cores " +
       "(README, Measured)";
   }

@@ -49,6 +49,8 @@ export interface OpenBackendOptions {
   readonly threads?: number | undefined;
   /** What the backend is for; tfjs picks cpu to train and wasm to infer without a GPU. */
   readonly purpose?: "training" | "inference";
+  /** The network to train: tfjs trains some on its faster wasm device (see chooseDevice). */
+  readonly model?: string | undefined;
   /** Receives a warning when `auto` chose a backend that ignores `threads`; default: stderr. */
   readonly onWarning?: (message: string) => void;
 }
@@ -112,6 +114,7 @@ export async function openBackend(
           ? {}
           : { device: options.device as "webgpu" | "wasm" | "cpu" }),
         purpose: options.purpose ?? "training",
+        ...(options.model === undefined ? {} : { model: options.model }),
       });
     }
     case "wasm-simd": {

@@ -30,7 +30,7 @@ export interface SyntheticSourceOptions {
 }
 
 /**
- * The default budget of cached training images: 160 MiB, about 3,400 images
+ * The default budget of cached training images: 128 MiB, about 2,700 images
  * of 64 px. Caching all of the default run's 12,000 training images took
  * 590 MB; rendering one again costs a few milliseconds.
  *
@@ -39,10 +39,10 @@ export interface SyntheticSourceOptions {
  * import { TRAINING_CACHE_BYTES } from "./sources.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(TRAINING_CACHE_BYTES / (64 * 64 * 3 * 4) | 0, 3413); // 64 px images
+ * assert.equal(TRAINING_CACHE_BYTES / (64 * 64 * 3 * 4) | 0, 2730); // 64 px images
  * ```
  */
-export const TRAINING_CACHE_BYTES = 160 * 2 ** 20;
+export const TRAINING_CACHE_BYTES = 128 * 2 ** 20;
 
 /** A map that keeps at most `budget` bytes of arrays, dropping the least recently used. */
 class LruCache {

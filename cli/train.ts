@@ -112,6 +112,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   const backend = await openBackend(plan.backend.name, {
     device: plan.backend.device,
     threads: plan.backend.threads,
+    model: plan.settings.model,
   });
   progress.log(`backend ${backend.name} on ${backend.device}`);
 

@@ -191,8 +191,8 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "chooseDevice() picks webgpu only on a hardware adapter, else cpu to train and wasm to infer",
+  name: "chooseDevice() picks webgpu only on a hardware adapter, else wasm to infer and to train " +
+    "nano, cpu to train the other models",
   fn: async () => {
     if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
     const adapter = await probeWebGpuAdapter();
@@ -201,6 +201,10 @@ Deno.test({
     assert.equal(choice.device, hardware ? "webgpu" : "cpu");
     const inference = await chooseDevice({ purpose: "inference" });
     assert.equal(inference.device, hardware ? "webgpu" : "wasm");
+    const nano = await chooseDevice({ purpose: "training", model: "nano" });
+    assert.equal(nano.device, hardware ? "webgpu" : "wasm");
+    const deep = await chooseDevice({ purpose: "training", model: "inception-resnet-v1" });
+    assert.equal(deep.device, hardware ? "webgpu" : "cpu");
     if (adapter !== null) assert.ok(choice.description.includes(adapter.description));
   },
 });

@@ -56,6 +56,8 @@ export interface TfjsBackendOptions {
   readonly device?: TfjsDevice;
   /** What the backend is for (see `chooseDevice`); default "training". */
   readonly purpose?: "training" | "inference";
+  /** The network to train, for the device choice (see `chooseDevice`). */
+  readonly model?: string;
 }
 
 /**

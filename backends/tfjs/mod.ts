@@ -27,6 +27,7 @@ export {
   probeWebGpuAdapter,
   TFJS_DEVICES,
   type TfjsDevice,
+  WASM_TRAINING_MODELS,
 } from "./device.ts";
 export type { ExportContext, TfjsExportAdapter, TfjsExportAdapters } from "./ops.ts";
 export {
