@@ -280,7 +280,12 @@ export {
   pyramidScales,
   type RnetOutput,
 } from "./core/detect/mtcnn.ts";
-export { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "./core/detect/mtcnn_nets.ts";
+export {
+  backendSpecRunner,
+  createMtcnnNets,
+  kernelSpecRunner,
+  type SpecRunner,
+} from "./core/detect/mtcnn_nets.ts";
 export {
   MTCNN_OUTPUTS,
   mtcnnParams,

@@ -22,11 +22,16 @@ import {
   wasmSimdLabel,
 } from "./_fixtures.ts";
 import { detectFaces } from "../core/detect/mtcnn.ts";
-import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import {
+  backendSpecRunner,
+  createMtcnnNets,
+  kernelSpecRunner,
+  type SpecRunner,
+} from "../core/detect/mtcnn_nets.ts";
 import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
 import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
-import { createTfjsSpecRunner } from "../backends/tfjs/infer.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
 import { readImage } from "../io/images.ts";
 import { DEMO_PHOTOS_PACKAGE, MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../io/npm_assets.ts";
@@ -57,7 +62,7 @@ const members: Member<Float32Array>[] = [
   },
 ];
 for (const d of await tfjsDevices()) {
-  const runner = await createTfjsSpecRunner({ device: d.device });
+  const runner = backendSpecRunner(await createTfjsBackend({ device: d.device }));
   members.push({ name: d.label, run: detector(runner.run), n: 3, warmup: 1, slow: d.software });
 }
 for (const threads of WASM_SIMD_THREADS) {

@@ -17,10 +17,15 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { detectFaces } from "../core/detect/mtcnn.ts";
-import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import {
+  backendSpecRunner,
+  createMtcnnNets,
+  kernelSpecRunner,
+  type SpecRunner,
+} from "../core/detect/mtcnn_nets.ts";
 import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
-import { createTfjsSpecRunner } from "../backends/tfjs/infer.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
 import { encodePng, readImage } from "../io/images.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
@@ -57,7 +62,8 @@ const trimmed: SpecRunner = async (spec, p, input, outputs) => {
     rt.trim();
   }
 };
-const tfjs = await createTfjsSpecRunner({ device: "wasm" });
+const tfjsBackend = await createTfjsBackend({ device: "wasm", purpose: "inference" });
+const tfjs = backendSpecRunner(tfjsBackend);
 const contenders: Record<string, () => Promise<{ times: number[]; boxes: number[][] }>> = {
   "PyTorch 1.13 (peer, 2 threads)": async () => {
     const out = await new Deno.Command(PYTHON, {
@@ -127,5 +133,6 @@ for (const [name, times] of Object.entries(all)) {
   );
 }
 tfjs.dispose();
+tfjsBackend.dispose();
 rt.dispose();
 await Deno.remove(dir, { recursive: true });

@@ -13,10 +13,11 @@ import { UsageError } from "./flags.ts";
 import type { RgbImage } from "../core/pure/image_ops.ts";
 import type { NamedTensors } from "../core/types.ts";
 import { type DetectedFace, detectFaces, type DetectOptions } from "../core/detect/mtcnn.ts";
-import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import { backendSpecRunner, createMtcnnNets, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import { openBackend } from "./backends.ts";
+import type { WasmSimdBackend } from "../backends/wasm-simd/mod.ts";
 import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { resizeArea } from "../core/detect/resample.ts";
-import { createPureKernels } from "../core/pure/kernels.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
 import { readImage } from "../io/images.ts";
 import { marginBox, marginCrop } from "../core/detect/align.ts";
@@ -29,9 +30,9 @@ import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../io/npm_assets.ts";
 export const DETECTOR_FLAGS: FlagTable = {
   "detector-backend": {
     kind: "string",
-    default: "wasm-simd",
-    choices: ["wasm-simd", "pure", "tfjs"],
-    help: "where MTCNN runs",
+    default: "auto",
+    choices: ["auto", "wasm-simd", "pure", "tfjs"],
+    help: "where MTCNN runs (auto: tfjs on a hardware GPU, else wasm-simd)",
   },
   "detector-device": {
     kind: "string",
@@ -119,39 +120,27 @@ export async function openDetector(
   const options = detectOptionsFromFlags(values);
   const maxSide = values["max-side"] as number;
   const params = mtcnnParams(await loadMtcnnWeights());
-  let run: SpecRunner;
-  let device: string;
-  let release = () => {};
-  const backend = values["detector-backend"];
-  if (backend === "pure") {
-    run = kernelSpecRunner(createPureKernels());
-    device = "pure";
-  } else if (backend === "tfjs") {
-    const { createTfjsSpecRunner } = await import("../backends/tfjs/infer.ts");
-    const d = values["detector-device"] as "webgpu" | "wasm" | "cpu" | undefined;
-    const runner = await createTfjsSpecRunner(d === undefined ? {} : { device: d });
-    run = runner.run;
-    device = `tfjs ${runner.choice.description}`;
-    release = () => runner.dispose();
-  } else {
-    const { createWasmSimdKernels, createWasmSimdRuntime } = await import(
-      "../backends/wasm-simd/mod.ts"
-    );
-    const threads = values["threads"] as number | undefined;
-    const rt = await createWasmSimdRuntime(threads === undefined ? {} : { threads });
-    const inner = kernelSpecRunner(createWasmSimdKernels(rt));
-    // Every pass frees what it allocated; trimming lets the next pyramid level or
-    // photo (other tensor sizes) reuse that memory instead of growing the heap.
-    run = async (spec, p, input, outputs) => {
-      try {
-        return await inner(spec, p, input, outputs);
-      } finally {
-        rt.trim();
-      }
-    };
-    device = `wasm-simd x${rt.threads}`;
-    release = () => rt.dispose();
-  }
+  const backend = await openBackend(values["detector-backend"] as string, {
+    device: values["detector-device"] as string | undefined,
+    threads: values["threads"] as number | undefined,
+    purpose: "inference",
+  });
+  const runner = backendSpecRunner(backend);
+  // wasm-simd: every pass frees what it allocated; trimming the heap lets the next
+  // pyramid level or photo (other tensor sizes) reuse that memory instead of growing it.
+  const runtime = (backend as Partial<WasmSimdBackend>).runtime;
+  const run: SpecRunner = runtime === undefined ? runner.run : async (spec, p, input, outputs) => {
+    try {
+      return await runner.run(spec, p, input, outputs);
+    } finally {
+      runtime.trim();
+    }
+  };
+  const device = `${backend.name} (${backend.device})`;
+  const release = () => {
+    runner.dispose();
+    backend.dispose();
+  };
   const nets = createMtcnnNets(run, params);
   return {
     device,

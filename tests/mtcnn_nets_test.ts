@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
-import { createMtcnnNets, kernelSpecRunner, type SpecRunner } from "../core/detect/mtcnn_nets.ts";
+import {
+  backendSpecRunner,
+  createMtcnnNets,
+  kernelSpecRunner,
+  type SpecRunner,
+} from "../core/detect/mtcnn_nets.ts";
 import type { MtcnnNets } from "../core/detect/mtcnn.ts";
 import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { createPureKernels } from "../core/pure/kernels.ts";
-import { createWasmSimdKernels, createWasmSimdRuntime } from "../backends/wasm-simd/mod.ts";
-import { createTfjsSpecRunner } from "../backends/tfjs/infer.ts";
+import { createWasmSimdBackend } from "../backends/wasm-simd/mod.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
+import { createPureBackend } from "../core/pure_backend.ts";
+import type { Backend } from "../core/backend.ts";
 import { probeWebGpuAdapter, type TfjsDevice } from "../backends/tfjs/device.ts";
 import { createRng, uniforms } from "../core/pure/rng.ts";
 import type { Tensor } from "../core/types.ts";
@@ -50,17 +57,27 @@ async function checkNets(run: SpecRunner, label: string): Promise<void> {
   assertClose(go.landmarks, wo.landmarks, 1e-5, `${label} onet landmarks`);
 }
 
+Deno.test("MTCNN specs run by the executor on the pure kernels equal the TFLite files' own graphs within 1e-5", async () => {
+  await checkNets(kernelSpecRunner(createPureKernels()), "pure kernels");
+});
+
+/** The nets through the Backend contract (a model per spec, Model.outputs). */
+async function checkBackend(backend: Backend, label: string): Promise<void> {
+  const runner = backendSpecRunner(backend);
+  try {
+    await checkNets(runner.run, label);
+  } finally {
+    runner.dispose();
+    backend.dispose();
+  }
+}
+
 Deno.test("MTCNN specs on the pure backend equal the TFLite files' own graphs within 1e-5", async () => {
-  await checkNets(kernelSpecRunner(createPureKernels()), "pure");
+  await checkBackend(createPureBackend(), "pure");
 });
 
 Deno.test("MTCNN specs on the wasm-simd backend equal the TFLite files' own graphs within 1e-5", async () => {
-  const rt = await createWasmSimdRuntime({ threads: 2 });
-  try {
-    await checkNets(kernelSpecRunner(createWasmSimdKernels(rt)), "wasm-simd");
-  } finally {
-    rt.dispose();
-  }
+  await checkBackend(await createWasmSimdBackend({ threads: 2 }), "wasm-simd");
 });
 
 const adapter = await probeWebGpuAdapter();
@@ -69,12 +86,7 @@ for (const device of ["cpu", "wasm", "webgpu"] as TfjsDevice[]) {
     name: `MTCNN specs on tfjs (${device}) equal the TFLite files' own graphs within 1e-5`,
     ignore: device === "webgpu" && adapter === null,
     async fn() {
-      const runner = await createTfjsSpecRunner({ device });
-      try {
-        await checkNets(runner.run, `tfjs ${device}`);
-      } finally {
-        runner.dispose();
-      }
+      await checkBackend(await createTfjsBackend({ device }), `tfjs ${device}`);
     },
   });
 }

@@ -1,13 +1,15 @@
 /**
  * MTCNN's networks as {@link MtcnnNets}, run from their model specs
- * (core/models/mtcnn.ts) by any backend through a {@link SpecRunner}: the
- * reverse-mode executor's forward pass on a {@link Kernels} implementation
- * (pure, wasm-simd: {@link kernelSpecRunner}), or a backend's own compiled
- * graph (tfjs: `createTfjsSpecRunner` in backends/tfjs/infer.ts).
+ * (core/models/mtcnn.ts) through a {@link SpecRunner}: any backend through
+ * the {@link Backend} contract ({@link backendSpecRunner}: a model per spec,
+ * `Model.outputs` for the named heads), or the reverse-mode executor's
+ * forward pass directly on a {@link Kernels} implementation
+ * ({@link kernelSpecRunner}).
  *
  * @module
  */
 
+import type { Backend, Model, ModelState, TrainingOptions } from "../backend.ts";
 import type { Kernels } from "../kernels.ts";
 import type { ModelSpec } from "../model_spec.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
@@ -57,6 +59,76 @@ export function kernelSpecRunner<T>(kernels: Kernels<T>): SpecRunner {
     Promise.resolve().then(() =>
       forward(kernels, spec, { params, stats: {} }, input, { training: false, outputs }).outputs
     );
+}
+
+/** Inference only: what a model needs to be created (no training happens). */
+const INFERENCE: TrainingOptions = {
+  loss: { kind: "triplet", alpha: 0.2 },
+  optimizer: { name: "SGD" },
+  weightDecay: 0,
+  movingAverageDecay: null,
+};
+
+/**
+ * A {@link SpecRunner} on any backend: one model per spec (created on first
+ * use, the most recent 16 kept), asked for its named outputs in inference mode.
+ *
+ * @param backend The backend.
+ * @returns The runner, and `dispose` to free its models (not the backend).
+ * @example
+ * ```ts
+ * import { backendSpecRunner } from "./mtcnn_nets.ts";
+ * import { createPureBackend } from "../pure_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const runner = backendSpecRunner(createPureBackend());
+ * const spec = {
+ *   name: "id",
+ *   nodes: [{ op: "input", name: "x", shape: [1, 1, 2] }, { op: "flatten", name: "f", input: "x" }],
+ *   prelogits: "f",
+ *   output: "f",
+ * } as const;
+ * const out = await runner.run(spec, {}, { shape: [1, 1, 1, 2], data: new Float32Array([3, 4]) }, ["f"]);
+ * assert.deepEqual([...out.f!.data], [3, 4]);
+ * runner.dispose();
+ * ```
+ */
+export function backendSpecRunner(backend: Backend): { run: SpecRunner; dispose(): void } {
+  const models = new Map<ModelSpec, Promise<Model>>();
+  const run: SpecRunner = async (spec, params, input, outputs) => {
+    let model = models.get(spec);
+    if (model === undefined) {
+      if (models.size >= 16) {
+        const [oldest, m] = models.entries().next().value!;
+        models.delete(oldest);
+        (await m).dispose();
+      }
+      const state: ModelState = {
+        params,
+        stats: {},
+        optimizer: { name: "SGD", slots: {}, iterations: 0 },
+        ema: null,
+        step: 0,
+      };
+      model = backend.createModel(spec, state, INFERENCE);
+      models.set(spec, model);
+    } else {
+      models.delete(spec); // most recent last
+      models.set(spec, model);
+    }
+    const [n, height, width, channels] = input.shape as [number, number, number, number];
+    return (await model).outputs({ n, height, width, channels, data: input.data }, {
+      training: false,
+      outputs,
+    });
+  };
+  return {
+    run,
+    dispose() {
+      for (const m of models.values()) m.then((model) => model.dispose(), () => {});
+      models.clear();
+    },
+  };
 }
 
 /**
