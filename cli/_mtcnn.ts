@@ -20,7 +20,7 @@ import { mtcnnParams } from "../core/models/mtcnn.ts";
 import { resizeArea } from "../core/detect/resample.ts";
 import { parseTflite, tfliteConstants } from "../io/tflite.ts";
 import { readImage } from "../io/images.ts";
-import { marginBox, marginCrop } from "../core/detect/align.ts";
+import { alignSimilarity, marginBox, marginCrop } from "../core/detect/align.ts";
 import { MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../io/npm_assets.ts";
 
 /**
@@ -180,6 +180,13 @@ export const DETECT_CROP_FLAGS: FlagTable = {
     default: 44,
     help: "with --detect: margin around the face box, in pixels of the photo",
   },
+  "align": {
+    kind: "string",
+    default: "margin",
+    choices: ["margin", "similarity"],
+    help:
+      "with --detect: margin crop (compare.py) or 5-point similarity onto the 112x112 template (pretrained 112 px embedders)",
+  },
 };
 
 /** Face crops of photos, by path, and the photos in which no face was found. */
@@ -193,7 +200,8 @@ export interface DetectedCrops {
 /**
  * The reference compare.py's detect-then-crop: each photo's first face (the
  * highest scoring after the final NMS), its box grown by `margin / 2` on each
- * side, cropped and resized to `imageSize`. A message on stderr names every
+ * side, cropped and resized to `imageSize` (or, with `--align similarity`,
+ * its five landmarks mapped onto the 112x112 template scaled to `imageSize`). A message on stderr names every
  * photo without a face.
  *
  * @param paths The photos.
@@ -221,7 +229,12 @@ export async function detectAndCrop(
         missing.push(path);
         continue;
       }
-      crops.set(path, marginCrop(image, face.box, { size: imageSize, margin }));
+      crops.set(
+        path,
+        values["align"] === "similarity"
+          ? alignSimilarity(image, face, imageSize)
+          : marginCrop(image, face.box, { size: imageSize, margin }),
+      );
     }
   } finally {
     detector.dispose();

@@ -256,6 +256,25 @@ Deno.test("compare --detect and embed --detect embed the first face of each raw 
     assert.equal(out.distances.length, 2);
     assert.ok(out.distances[0][1] > 0);
     assert.match(r.stderr, /No face found in .*wall\.png; it is left out/);
+    // With --align similarity the faces are aligned on their landmarks instead: other crops,
+    // other distances.
+    const sim = JSON.parse(
+      (await ok([
+        "compare",
+        "--checkpoint",
+        ckpt,
+        "--backend",
+        "pure",
+        "--detect",
+        "--align",
+        "similarity",
+        "--json",
+        a,
+        b,
+      ])).stdout,
+    );
+    assert.equal(sim.distances.length, 2);
+    assert.ok(Math.abs(sim.distances[0][1] - out.distances[0][1]) > 1e-6);
     // embed --detect leaves the photo without a face out of every output.
     const prefix = join(dir, "emb");
     const e = await ok([

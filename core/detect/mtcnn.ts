@@ -27,7 +27,14 @@
  *
  * Divergences: a box that lies wholly outside the image yields an all-zero
  * crop (numpy's slicing wraps around there), and a box of zero size is
- * dropped (the reference raises an error).
+ * dropped (the reference raises an error). NMS breaks ties in score by input
+ * order (a stable sort); the reference's `np.argsort` is an unstable
+ * quicksort whose order among equal scores depends on numpy's version and
+ * CPU, so boxes with exactly equal scores (saturated probabilities) may be
+ * kept in another order there. Independently of this module, a JPEG decoded
+ * by another decoder (the reference reads photos through PIL/libjpeg, this
+ * project through jpeg-js) differs by a few levels, which moves boxes by up
+ * to a few pixels.
  *
  * @module
  */
