@@ -74,6 +74,8 @@ export const POOL_KERNELS = [
   "depthwiseForward",
   "depthwiseBackpropInput",
   "depthwiseBackpropFilter",
+  "softmaxRows",
+  "softmaxRowsBackward",
 ] as const;
 
 /**

@@ -15,7 +15,13 @@ export {
 } from "./elementwise";
 export { col2im, im2col } from "./conv";
 export { globalAvgPool, globalAvgPoolBackward, pool, poolBackward } from "./pool";
-export { l2Normalize, l2NormalizeBackward, pairwiseSquaredDistances } from "./rows";
+export {
+  l2Normalize,
+  l2NormalizeBackward,
+  pairwiseSquaredDistances,
+  softmaxRows,
+  softmaxRowsBackward,
+} from "./rows";
 export { movingAverage, optimizerStep } from "./optimizers";
 export { selectTripletsScan } from "./select";
 export {

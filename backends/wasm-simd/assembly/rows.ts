@@ -99,3 +99,46 @@ export function pairwiseSquaredDistances(x: usize, out: usize, rows: i32, d: i32
     }
   }
 }
+
+/**
+ * Softmax over the last axis of `rows` rows of `c` values: `exp(x - max) /
+ * sum`, exponentials and the sum in f64 (as the pure kernel); split by row.
+ */
+export function softmaxRows(x: usize, out: usize, rows: i32, c: i32, tid: i32, nt: i32): void {
+  const s = rangeStart(rows, tid, nt, 1);
+  const e = rangeEnd(rows, tid, nt, 1);
+  for (let r = s; r < e; r++) {
+    const xr = x + (<usize>r * <usize>c << 2);
+    const or = out + (<usize>r * <usize>c << 2);
+    let m: f32 = -Infinity;
+    for (let j = 0; j < c; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
+    let sum: f64 = 0;
+    for (let j = 0; j < c; j++) sum += Math.exp(<f64>load<f32>(xr + (<usize>j << 2)) - <f64>m);
+    const inv: f64 = 1 / sum;
+    for (let j = 0; j < c; j++) {
+      const v = Math.exp(<f64>load<f32>(xr + (<usize>j << 2)) - <f64>m);
+      store<f32>(or + (<usize>j << 2), <f32>(v * inv));
+    }
+  }
+}
+
+/** Softmax's vector-Jacobian product from its output: y * (dy - sum(dy * y)) per row. */
+export function softmaxRowsBackward(
+  dy: usize, y: usize, out: usize, rows: i32, c: i32, tid: i32, nt: i32,
+): void {
+  const s = rangeStart(rows, tid, nt, 1);
+  const e = rangeEnd(rows, tid, nt, 1);
+  for (let r = s; r < e; r++) {
+    const base = <usize>r * <usize>c << 2;
+    let dot: f64 = 0;
+    for (let j = 0; j < c; j++) {
+      const o = base + (<usize>j << 2);
+      dot += <f64>load<f32>(dy + o) * <f64>load<f32>(y + o);
+    }
+    for (let j = 0; j < c; j++) {
+      const o = base + (<usize>j << 2);
+      const yv = <f64>load<f32>(y + o);
+      store<f32>(out + o, <f32>(yv * (<f64>load<f32>(dy + o) - dot)));
+    }
+  }
+}

@@ -1,13 +1,14 @@
 /**
- * The wasm-simd kernels of one family. Softmax over the last axis: a PURE
- * FALLBACK, NOT SIMD (see below).
+ * The wasm-simd kernels of one family. Softmax over the last axis and its
+ * gradient (assembly/rows.ts): scalar per row, exponentials and sums in f64
+ * as the pure kernels compute them (MTCNN's softmax is over 2 classes; there
+ * is nothing for SIMD lanes to share).
  *
  * @module
  */
 
 import type { Kernels } from "../../../core/kernels.ts";
-import { createPureKernels, type PureTensor } from "../../../core/pure/kernels.ts";
-import { type KernelContext, type WasmTensor } from "./context.ts";
+import { type KernelContext, sameShape, type WasmTensor } from "./context.ts";
 
 /**
  * The softmax kernels on a kernel context.
@@ -18,23 +19,26 @@ import { type KernelContext, type WasmTensor } from "./context.ts";
 export function softmaxKernels(
   ctx: KernelContext,
 ): Pick<Kernels<WasmTensor>, "softmax" | "softmaxBackward"> {
-  const { rt, make, view } = ctx;
-  // The pure specification kernels, for softmax (no SIMD kernel; see below).
-  const pureKernels = createPureKernels();
-  const toPure = (x: WasmTensor): PureTensor =>
-    pureKernels.upload({ shape: x.shape, data: rt.read(x.ptr, x.size) });
-  const fromPure = (y: PureTensor): WasmTensor => {
-    const out = make(y.shape);
-    view(out).set(y.data);
-    return out;
-  };
-
+  const { run, make, channels } = ctx;
   return {
     softmax(x) {
-      return fromPure(pureKernels.softmax(toPure(x)));
+      const { c, rows } = channels(x);
+      const out = make(x.shape);
+      run("softmaxRows", [x.ptr, out.ptr, rows, c], x.size * 8);
+      return out;
     },
     softmaxBackward(dy, y) {
-      return fromPure(pureKernels.softmaxBackward(toPure(dy), toPure(y)));
+      if (!sameShape(dy.shape, y.shape)) {
+        throw new RangeError(
+          `softmaxBackward needs equal shapes, got [${dy.shape.join(", ")}] and [${
+            y.shape.join(", ")
+          }]`,
+        );
+      }
+      const { c, rows } = channels(y);
+      const out = make(y.shape);
+      run("softmaxRowsBackward", [dy.ptr, y.ptr, out.ptr, rows, c], y.size);
+      return out;
     },
   };
 }
