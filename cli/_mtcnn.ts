@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { FlagTable } from "./flags.ts";
+import type { FlagTable, FlagUse } from "./flags.ts";
 import { UsageError } from "./flags.ts";
 import type { RgbImage } from "../core/pure/image_ops.ts";
 import type { NamedTensors } from "../core/types.ts";
@@ -38,6 +38,10 @@ export const DETECTOR_FLAGS: FlagTable = {
     kind: "string",
     choices: ["webgpu", "wasm", "cpu"],
     help: "tfjs device of the detector (default: webgpu on a hardware GPU, else wasm)",
+    usedWhen: {
+      when: (v) => v["detector-backend"] === "tfjs" || v["detector-backend"] === "auto",
+      noEffect: "without --detector-backend tfjs (or auto)",
+    },
   },
   "minsize": { kind: "number", default: 20, min: 1, help: "smallest face, in pixels (minsize)" },
   "threshold": {
@@ -166,8 +170,19 @@ export async function openDetector(
 }
 
 /** Flags of the tools that embed raw photos with `--detect` (compare, embed, classify). */
+const WITH_DETECT: FlagUse = { when: (v) => v["detect"] === true, noEffect: "without --detect" };
+
 export const DETECT_CROP_FLAGS: FlagTable = {
-  ...DETECTOR_FLAGS,
+  ...Object.fromEntries(
+    Object.entries(DETECTOR_FLAGS).map(([name, spec]) => {
+      const own = spec.usedWhen;
+      const usedWhen: FlagUse = own === undefined ? WITH_DETECT : {
+        when: (v, p) => WITH_DETECT.when(v, p) && own.when(v, p),
+        noEffect: `${WITH_DETECT.noEffect} or ${own.noEffect}`,
+      };
+      return [name, { ...spec, usedWhen }];
+    }),
+  ),
   "detect": {
     kind: "boolean",
     help:
@@ -179,6 +194,7 @@ export const DETECT_CROP_FLAGS: FlagTable = {
     min: 0,
     default: 44,
     help: "with --detect: margin around the face box, in pixels of the photo",
+    usedWhen: WITH_DETECT,
   },
   "align": {
     kind: "string",
@@ -186,6 +202,7 @@ export const DETECT_CROP_FLAGS: FlagTable = {
     choices: ["margin", "similarity"],
     help:
       "with --detect: margin crop (compare.py) or 5-point similarity onto the 112x112 template (pretrained 112 px embedders)",
+    usedWhen: WITH_DETECT,
   },
 };
 

@@ -94,6 +94,10 @@ Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x
     const d = await runCli(["detect", "--draw", join(photo, "out.png"), photo]);
     assert.equal(d.code, 1);
     assert.match(d.stderr, /Cannot write .*sample1\.png\/out\.png/);
+    // Detector flags are refused where they would do nothing.
+    const m = await runCli(["compare", "--checkpoint", dir, "--minsize", "30", photo, photo]);
+    assert.equal(m.code, 2);
+    assert.match(m.stderr, /--minsize has no effect without --detect/);
     const u = await runCli(["detect", "--draw", join(dir, "out.jpg"), photo]);
     assert.equal(u.code, 2);
     assert.match(u.stderr, /--draw must name a \.png file/);
