@@ -14,7 +14,8 @@ import type { Matrix } from "../core/types.ts";
 import type { FlagTable, ParsedFlags } from "./flags.ts";
 import { FLAG_LIMITS, UsageError } from "./flags.ts";
 import { BACKEND_FLAGS, openBackend } from "./backends.ts";
-import { loadCheckpoint } from "../io/checkpoint.ts";
+import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import { loadPretrained, PRETRAINED_NAMES } from "../io/pretrained.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { ImageLoader, type PrepareOptions, type Standardization } from "../io/pipeline.ts";
 import { flipLeftRight, type RgbImage } from "../core/pure/image_ops.ts";
@@ -26,6 +27,10 @@ export const MODEL_FLAGS: FlagTable = {
   "checkpoint": {
     kind: "string",
     help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
+  },
+  "pretrained": {
+    kind: "string",
+    help: `a pretrained model instead of --checkpoint (${PRETRAINED_NAMES.join(", ")})`,
   },
   ...BACKEND_FLAGS,
   "batch-size": {
@@ -81,6 +86,14 @@ export interface LoadedModel {
   readonly step: number;
   /** The SHA-256 of the checkpoint's tensors file, when its metadata records it. */
   readonly sha256?: string;
+  /** The pretrained model's name (`--pretrained`), absent for a checkpoint. */
+  readonly pretrained?: string;
+  /** Where the model came from: the checkpoint path or `pretrained:<name>`. */
+  readonly source: string;
+  /** Images must already have the model's size (pretrained models, aligned faces): no crop or pad. */
+  readonly exactSize: boolean;
+  /** How `--detect` brings a face to the model: the checkpoint's `align` setting, else "margin". */
+  readonly align: "margin" | "similarity";
   /** Frees the model and the backend. */
   dispose(): void;
 }
@@ -92,27 +105,82 @@ function configValue(config: unknown, key: string): unknown {
 }
 
 /**
- * Loads the checkpoint named by `--checkpoint` onto the backend named by `--backend`.
+ * Reads the model named by `--checkpoint` or `--pretrained` (exactly one of them).
+ *
+ * @param flags Parsed flags including {@link MODEL_FLAGS}.
+ * @returns The checkpoint, where it came from, and the pretrained name if any.
+ * @throws {UsageError} When neither or both are given, or the pretrained name is unknown.
+ * @throws {Error} When the checkpoint cannot be read (a missing path also names the pretrained models).
+ */
+export async function readModelCheckpoint(
+  flags: ParsedFlags,
+): Promise<{ checkpoint: Checkpoint; source: string; pretrained?: string }> {
+  const path = flags.values["checkpoint"] as string | undefined;
+  const pretrained = flags.values["pretrained"] as string | undefined;
+  if (path !== undefined && pretrained !== undefined) {
+    throw new UsageError("Give --checkpoint or --pretrained, not both");
+  }
+  if (pretrained !== undefined) {
+    try {
+      return {
+        checkpoint: await loadPretrained(pretrained),
+        source: `pretrained:${pretrained}`,
+        pretrained,
+      };
+    } catch (error) {
+      if (error instanceof RangeError && error.message.startsWith("Unknown pretrained")) {
+        throw new UsageError(`--pretrained: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+  if (path === undefined) {
+    throw new UsageError(
+      "--checkpoint is required (a ckpt-<step> folder or a run folder), or --pretrained NAME " +
+        `(${PRETRAINED_NAMES.join(", ")})`,
+    );
+  }
+  try {
+    return { checkpoint: await loadCheckpoint(path), source: path };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message.endsWith("does not exist")) {
+      throw new Error(
+        `${message}; pretrained models (--pretrained NAME): ${PRETRAINED_NAMES.join(", ")}`,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Loads the checkpoint named by `--checkpoint`, or the pretrained model named
+ * by `--pretrained`, onto the backend named by `--backend`.
  *
  * @param flags Parsed flags including {@link MODEL_FLAGS}.
  * @returns The loaded model.
- * @throws {UsageError} When `--checkpoint` is missing.
+ * @throws {UsageError} When neither `--checkpoint` nor `--pretrained` is given, or
+ *   `--image-size` differs from a pretrained model's size.
  * @throws {Error} When the checkpoint cannot be read or names an unknown model.
  */
 export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
-  const path = flags.values["checkpoint"] as string | undefined;
-  if (path === undefined) {
-    throw new UsageError("--checkpoint is required (a ckpt-<step> folder or a run folder)");
-  }
-  const { state, meta } = await loadCheckpoint(path);
+  const { checkpoint: { state, meta }, source: path, pretrained } = await readModelCheckpoint(
+    flags,
+  );
   if (!(MODEL_NAMES as readonly string[]).includes(meta.model)) {
     throw new Error(
       `${path}: the checkpoint's model "${meta.model}" is not one of ${MODEL_NAMES.join(", ")}`,
     );
   }
   const configured = configValue(meta.config, "imageSize");
-  const imageSize = (flags.values["image-size"] as number | undefined) ??
-    (typeof configured === "number" ? configured : undefined);
+  const requested = flags.values["image-size"] as number | undefined;
+  if (pretrained !== undefined && requested !== undefined && requested !== configured) {
+    throw new UsageError(
+      `--image-size ${requested}: the pretrained ${pretrained} takes ${configured}x${configured} ` +
+        `images, not ${requested}x${requested}`,
+    );
+  }
+  const imageSize = requested ?? (typeof configured === "number" ? configured : undefined);
   const spec = modelSpec(meta.model as ModelName, {
     embeddingSize: meta.embeddingSize,
     ...(imageSize === undefined ? {} : { imageSize }),
@@ -153,6 +221,10 @@ export async function openModel(flags: ParsedFlags): Promise<LoadedModel> {
     useMovingAverage,
     step: state.step,
     ...(meta.tensorsSha256 === undefined ? {} : { sha256: meta.tensorsSha256 }),
+    ...(pretrained === undefined ? {} : { pretrained }),
+    source: path,
+    exactSize: pretrained !== undefined || configValue(meta.config, "pretrained") !== undefined,
+    align: configValue(meta.config, "align") === "similarity" ? "similarity" : "margin",
     dispose() {
       model.dispose();
       backend.dispose();
@@ -197,6 +269,7 @@ export async function embedFiles(
     ...(options.resize === undefined ? {} : { resize: options.resize }),
     size: loaded.imageSize,
     standardize: loaded.standardize,
+    ...(loaded.exactSize ? { exactSize: true } : {}),
   };
   using loader = new ImageLoader({
     workers: options.decode === undefined ? options.workers ?? 0 : 0,

@@ -198,10 +198,9 @@ export const DETECT_CROP_FLAGS: FlagTable = {
   },
   "align": {
     kind: "string",
-    default: "margin",
     choices: ["margin", "similarity"],
-    help:
-      "with --detect: margin crop (compare.py) or 5-point similarity onto the 112x112 template (pretrained 112 px embedders)",
+    help: "with --detect: margin crop (compare.py) or 5-point similarity onto the 112x112 " +
+      "template scaled to the input size (default: the model's; similarity for pretrained models)",
     usedWhen: WITH_DETECT,
   },
 };
@@ -217,21 +216,26 @@ export interface DetectedCrops {
 /**
  * The reference compare.py's detect-then-crop: each photo's first face (the
  * highest scoring after the final NMS), its box grown by `margin / 2` on each
- * side, cropped and resized to `imageSize` (or, with `--align similarity`,
- * its five landmarks mapped onto the 112x112 template scaled to `imageSize`). A message on stderr names every
- * photo without a face.
+ * side, cropped and resized to `imageSize`; or, with `--align similarity`
+ * (the default of models that say so, such as the pretrained MobileFaceNet),
+ * the face warped by the 5-point similarity transform of its landmarks onto
+ * the 112x112 template scaled to `imageSize`. A message on stderr names
+ * every photo without a face.
  *
  * @param paths The photos.
  * @param values Parsed {@link DETECT_CROP_FLAGS} (and `--threads`).
  * @param imageSize The model's input size.
+ * @param modelAlign The model's alignment when `--align` is not given; default "margin".
  * @returns The crops and the photos left out.
  */
 export async function detectAndCrop(
   paths: readonly string[],
   values: Record<string, number | string | boolean | undefined>,
   imageSize: number,
+  modelAlign: "margin" | "similarity" = "margin",
 ): Promise<DetectedCrops> {
   const margin = values["margin"] as number;
+  const similarity = ((values["align"] as string | undefined) ?? modelAlign) === "similarity";
   const detector = await openDetector(values);
   const crops = new Map<string, RgbImage>();
   const missing: string[] = [];
@@ -241,14 +245,17 @@ export async function detectAndCrop(
       const image = await readImage(path, { orientation: "exif" });
       const face = (await detector.detect(image))[0];
       const bb = face === undefined ? null : marginBox(face.box, image, margin);
-      if (face === undefined || bb === null || bb[2] <= bb[0] || bb[3] <= bb[1]) {
+      if (
+        face === undefined || bb === null ||
+        (!similarity && (bb[2] <= bb[0] || bb[3] <= bb[1]))
+      ) {
         console.error(`No face found in ${path}; it is left out`);
         missing.push(path);
         continue;
       }
       crops.set(
         path,
-        values["align"] === "similarity"
+        similarity
           ? alignSimilarity(image, face, imageSize)
           : marginCrop(image, face.box, { size: imageSize, margin }),
       );

@@ -202,7 +202,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts classify TRAIN|CLASSIFY --checkpoint CKPT --data-dir DIR --classifier FILE [flags]",
+        "deno run -A cli.ts classify TRAIN|CLASSIFY (--checkpoint CKPT | --pretrained NAME) --data-dir DIR --classifier FILE [flags]",
         CLASSIFY_FLAGS,
       ),
     );
@@ -279,7 +279,12 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
     }
     let decode;
     if (flags.values["detect"]) {
-      const { crops } = await detectAndCrop(part.paths, flags.values, loaded.imageSize);
+      const { crops } = await detectAndCrop(
+        part.paths,
+        flags.values,
+        loaded.imageSize,
+        loaded.align,
+      );
       const kept = part.paths.map((p) => crops.has(p));
       part = {
         paths: part.paths.filter((_, i) => kept[i]),
@@ -310,7 +315,7 @@ export async function classifyCommand(args: readonly string[]): Promise<number> 
     const file: SavedClassifier = {
       ...fitted,
       embeddingModel: {
-        checkpoint: flags.values["checkpoint"] as string,
+        checkpoint: loaded.source,
         model: loaded.name,
         step: loaded.step,
         embeddingSize: loaded.embeddingSize,

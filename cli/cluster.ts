@@ -171,7 +171,7 @@ export async function clusterCommand(args: readonly string[]): Promise<number> {
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts cluster --checkpoint CKPT --data-dir DIR --out DIR [flags]",
+        "deno run -A cli.ts cluster (--checkpoint CKPT | --pretrained NAME) --data-dir DIR --out DIR [flags]",
         CLUSTER_FLAGS,
       ),
     );

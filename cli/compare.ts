@@ -62,7 +62,10 @@ export async function compareCommand(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, COMPARE_FLAGS);
   if (flags.values["help"]) {
     console.log(
-      formatHelp("deno run -A cli.ts compare --checkpoint CKPT IMAGE IMAGE...", COMPARE_FLAGS),
+      formatHelp(
+        "deno run -A cli.ts compare (--checkpoint CKPT | --pretrained NAME) IMAGE IMAGE...",
+        COMPARE_FLAGS,
+      ),
     );
     return 0;
   }
@@ -75,7 +78,12 @@ export async function compareCommand(args: readonly string[]): Promise<number> {
   try {
     let decode;
     if (flags.values["detect"]) {
-      const { crops, missing } = await detectAndCrop(paths, flags.values, loaded.imageSize);
+      const { crops, missing } = await detectAndCrop(
+        paths,
+        flags.values,
+        loaded.imageSize,
+        loaded.align,
+      );
       paths = paths.filter((p) => crops.has(p));
       if (paths.length < 2) {
         throw new Error(

@@ -104,7 +104,7 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts embed --checkpoint CKPT (--data-dir DIR | IMAGE...) --out PREFIX [flags]",
+        "deno run -A cli.ts embed (--checkpoint CKPT | --pretrained NAME) (--data-dir DIR | IMAGE...) --out PREFIX [flags]",
         EMBED_FLAGS,
         [
           "writes PREFIX.npy (float32 embeddings), PREFIX_labels.npy (int32), PREFIX_label_strings.json,",
@@ -155,7 +155,7 @@ export async function embedCommand(args: readonly string[]): Promise<number> {
   try {
     let decode;
     if (flags.values["detect"]) {
-      const { crops } = await detectAndCrop(paths, flags.values, loaded.imageSize);
+      const { crops } = await detectAndCrop(paths, flags.values, loaded.imageSize, loaded.align);
       const kept = paths.map((p) => crops.has(p));
       labels = labels.filter((_, i) => kept[i]);
       paths = paths.filter((_, i) => kept[i]);

@@ -13,7 +13,8 @@
  */
 
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
-import { loadCheckpoint } from "../io/checkpoint.ts";
+import { PRETRAINED_NAMES } from "../io/pretrained.ts";
+import { readModelCheckpoint } from "./_embedder.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
 import { buildOnnxModel } from "../backends/onnx/export.ts";
@@ -26,6 +27,10 @@ export const EXPORT_FLAGS: FlagTable = {
   "checkpoint": {
     kind: "string",
     help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
+  },
+  "pretrained": {
+    kind: "string",
+    help: `a pretrained model instead of --checkpoint (${PRETRAINED_NAMES.join(", ")})`,
   },
   "out": { kind: "string", help: "folder to write model.json and the weight shards into" },
   "format": {
@@ -72,24 +77,27 @@ async function checkPreviousExport(out: string): Promise<void> {
 export async function exportCommand(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args, EXPORT_FLAGS);
   if (flags.values["help"]) {
-    console.log(formatHelp("deno run -A cli.ts export --checkpoint CKPT --out DIR", EXPORT_FLAGS, [
-      "Load it with: const model = await tf.loadGraphModel(url_of_model_json);",
-      "then model.predict(images) with NHWC float32 images standardized as (x - 127.5) / 128.",
-      "model.json's userDefinedMetadata.facenet.input records the input size and standardization;",
-      "imageDataToInput(imageData, input) from the pure entry point prepares an image for it.",
-      "--format onnx writes model.onnx (input 'images' [N, H, W, 3] NHWC, output 'embeddings'),",
-      "for ONNX Runtime, Triton, TensorRT or PyTorch (onnx2torch); metadata 'facenet.input'.",
-    ]));
+    console.log(
+      formatHelp(
+        "deno run -A cli.ts export (--checkpoint CKPT | --pretrained NAME) --out DIR",
+        EXPORT_FLAGS,
+        [
+          "Load it with: const model = await tf.loadGraphModel(url_of_model_json);",
+          "then model.predict(images) with NHWC float32 images standardized as (x - 127.5) / 128.",
+          "model.json's userDefinedMetadata.facenet.input records the input size and standardization;",
+          "imageDataToInput(imageData, input) from the pure entry point prepares an image for it.",
+          "--format onnx writes model.onnx (input 'images' [N, H, W, 3] NHWC, output 'embeddings'),",
+          "for ONNX Runtime, Triton, TensorRT or PyTorch (onnx2torch); metadata 'facenet.input'.",
+        ],
+      ),
+    );
     return 0;
   }
-  const path = flags.values["checkpoint"] as string | undefined;
-  if (path === undefined) {
-    throw new UsageError("--checkpoint is required (a ckpt-<step> folder or a run folder)");
-  }
+  // Reads --checkpoint or --pretrained before touching --out, so a bad name leaves nothing behind.
+  const { checkpoint: { state, meta }, source: path } = await readModelCheckpoint(flags);
   const out = checkOutputPath(flags.values["out"] as string | undefined, "--out");
   const existing = await checkOutputFolder(out, "--out", { force: flags.values["force"] === true });
   if (existing === "replace") await checkPreviousExport(out);
-  const { state, meta } = await loadCheckpoint(path);
   if (!(MODEL_NAMES as readonly string[]).includes(meta.model)) {
     throw new Error(`${path}: the checkpoint's model "${meta.model}" is not one of ${MODEL_NAMES}`);
   }

@@ -143,7 +143,7 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
   if (flags.values["help"]) {
     console.log(
       formatHelp(
-        "deno run -A cli.ts validate --checkpoint CKPT (--lfw-dir DIR --lfw-pairs FILE | --data-dir DIR) [flags]",
+        "deno run -A cli.ts validate (--checkpoint CKPT | --pretrained NAME) (--lfw-dir DIR --lfw-pairs FILE | --data-dir DIR) [flags]",
         VALIDATE_FLAGS,
       ),
     );
@@ -203,7 +203,7 @@ export async function validateCommand(args: readonly string[]): Promise<number> 
 
   const loaded = await openModel(flags);
   const out: ValidateJson = {
-    checkpoint: flags.values["checkpoint"] as string,
+    checkpoint: loaded.source,
     step: loaded.step,
   };
   const lines: string[] = [];

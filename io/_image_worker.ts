@@ -33,6 +33,8 @@ self.onmessage = async (event: MessageEvent<Request>) => {
         error: error.message.replace(`Cannot read image ${ref}: `, ""),
         file: ref,
       });
+    } else if (error instanceof RangeError) {
+      self.postMessage({ id, error: `${ref}: ${error.message}` });
     } else {
       self.postMessage({ id, error: (error as Error)?.message ?? String(error) });
     }

@@ -62,6 +62,11 @@ export interface PrepareOptions {
    * `"prewhiten"` per-image `(x - mean) / max(std, 1/sqrt(n))`, or `"none"` (the default).
    */
   readonly standardize?: Standardization;
+  /**
+   * With `size` and no `resize`: refuse an image of another size (a RangeError naming both
+   * sizes) instead of cropping or padding it, for models that need whole aligned faces.
+   */
+  readonly exactSize?: boolean;
 }
 
 /**
@@ -109,6 +114,17 @@ export function prepareImage(image: RgbImage, prepare: PrepareOptions, index: nu
   const how = prepare.standardize ?? "none";
   if (how !== "none" && how !== "fixed" && how !== "prewhiten") {
     throw new RangeError(`Standardization must be "none", "fixed" or "prewhiten", got ${how}`);
+  }
+  if (prepare.exactSize === true && prepare.resize === undefined && prepare.size !== undefined) {
+    const want = typeof prepare.size === "number"
+      ? { height: prepare.size, width: prepare.size }
+      : prepare.size;
+    if (image.height !== want.height || image.width !== want.width) {
+      throw new RangeError(
+        `The image is ${image.width}x${image.height} pixels but the model takes ` +
+          `${want.width}x${want.height} images (align the faces at that size, or resize them)`,
+      );
+    }
   }
   let out = prepare.resize === undefined ? image : resize(image, prepare.resize);
   const random = isRandom(prepare);
@@ -280,7 +296,13 @@ export class ImageLoader {
       });
     } else {
       const decode = options.decode ?? readImage;
-      image = decode(ref).then((decoded) => prepareImage(decoded, prepare, index));
+      image = decode(ref).then((decoded) => {
+        try {
+          return prepareImage(decoded, prepare, index);
+        } catch (error) {
+          throw error instanceof RangeError ? new RangeError(`${ref}: ${error.message}`) : error;
+        }
+      });
     }
     const transform = options.transform;
     return transform === undefined ? image : image.then((img) => transform(img, index));

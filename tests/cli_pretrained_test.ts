@@ -1,0 +1,169 @@
+// `--pretrained mobilefacenet` as a checkpoint in the tools, as real `deno run cli.ts` processes:
+// export to a TensorFlow.js graph model that stock tfjs runs, compare --detect on raw photos, and
+// the bad inputs (unknown name, missing checkpoint, an input size that is not the model's).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type Ran, runCli, runDeno } from "./_cli.ts";
+import { encodePng, readImage } from "../io/images.ts";
+import { resizeArea } from "../core/detect/resample.ts";
+import { createPureBackend } from "../core/pure_backend.ts";
+import { loadPretrained } from "../io/pretrained.ts";
+import { mobileFaceNet } from "../core/models/mobilefacenet.ts";
+import { demoPhoto } from "./_mtcnn_fixtures.ts";
+import { randomFaces } from "./_mobilefacenet_fixtures.ts";
+
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function ok(args: string[]): Promise<Ran> {
+  const r = await runCli(args);
+  assert.equal(r.code, 0, `${args[0]} exited with ${r.code}:\n${r.stderr}`);
+  return r;
+}
+
+Deno.test("export --pretrained mobilefacenet writes a graph model that stock tf.loadGraphModel embeds like the pure backend", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_export_" });
+  try {
+    const r = await ok(["export", "--pretrained", "mobilefacenet", "--out", join(dir, "web")]);
+    assert.match(r.stdout, /model\.json \(mobilefacenet, 192-d, step 0, raw weights\)/);
+    const meta = JSON.parse(await Deno.readTextFile(join(dir, "web", "model.json")))
+      .userDefinedMetadata.facenet;
+    assert.deepEqual([meta.input.height, meta.input.width, meta.input.formula], [
+      112,
+      112,
+      "(x - 127.5) / 128",
+    ]);
+    const faces = randomFaces(2, 3);
+    const { state } = await loadPretrained("mobilefacenet");
+    const backend = createPureBackend();
+    const model = await backend.createModel(mobileFaceNet(), state, {
+      loss: { kind: "triplet", alpha: 0.2 },
+      optimizer: { name: "SGD" },
+      weightDecay: 0,
+      movingAverageDecay: null,
+    });
+    const expected = await model.embed(
+      { n: 2, height: 112, width: 112, channels: 3, data: faces.data },
+      { training: false, useMovingAverage: false },
+    );
+    model.dispose();
+    backend.dispose();
+    await Deno.writeFile(join(dir, "faces.bin"), new Uint8Array(faces.data.buffer));
+    const code = `
+      import * as tf from "@tensorflow/tfjs";
+      tf.env().set("PROD", true);
+      await tf.setBackend("cpu");
+      const model = await tf.loadGraphModel("file://${dir}/web/model.json", { fetchFunc: fetch });
+      const x = tf.tensor4d(new Float32Array((await Deno.readFile("${dir}/faces.bin")).buffer), [2, 112, 112, 3]);
+      console.log(JSON.stringify(Array.from(await model.predict(x).data())));
+    `;
+    const stock = await runDeno(["eval", "--quiet", "--config", CONFIG, code]);
+    assert.equal(stock.code, 0, stock.stderr);
+    const actual: number[] = JSON.parse(stock.stdout.trim().split("\n").at(-1)!);
+    assert.equal(actual.length, 384);
+    actual.forEach((v, i) => {
+      assert.ok(Math.abs(v - expected.data[i]!) <= 1e-4, `value ${i}: ${v} vs ${expected.data[i]}`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compare --detect --pretrained mobilefacenet prints the distance matrix of raw photos", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_compare_" });
+  try {
+    const paths: string[] = [];
+    for (const n of [1, 3, 6]) {
+      const image = await readImage(await demoPhoto(n));
+      const small = resizeArea(image, {
+        height: Math.round(image.height / 4),
+        width: Math.round(image.width / 4),
+      });
+      paths.push(join(dir, `sample${n}.png`));
+      await Deno.writeFile(paths.at(-1)!, encodePng(small));
+    }
+    const r = await ok(["compare", "--detect", "--pretrained", "mobilefacenet", ...paths]);
+    assert.match(r.stdout, /Distance matrix/);
+    const json = JSON.parse(
+      (await ok(["compare", "--detect", "--pretrained", "mobilefacenet", "--json", ...paths]))
+        .stdout,
+    );
+    assert.deepEqual(json.images, paths);
+    const d: number[][] = json.distances;
+    for (let i = 0; i < 3; i++) {
+      assert.equal(d[i]![i], 0);
+      // Different people: unit embeddings far apart (the same face's views stay below 0.4, see
+      // pretrained_faces_test.ts).
+      for (let j = 0; j < 3; j++) {
+        if (j !== i) assert.ok(d[i]![j]! > 0.8, `d(${i}, ${j}) = ${d[i]![j]}`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a pretrained name that does not exist, or a missing checkpoint, lists the pretrained models", async () => {
+  const bad = await runCli(["compare", "--pretrained", "facenet-casia", "a.png", "b.png"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Unknown pretrained model "facenet-casia"; available: mobilefacenet/);
+  const missing = await runCli(["compare", "--checkpoint", "no/such/run", "a.png", "b.png"]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /no\/such\/run does not exist; pretrained models \(--pretrained NAME\): mobilefacenet/,
+  );
+  const both = await runCli([
+    "export",
+    "--checkpoint",
+    "x",
+    "--pretrained",
+    "mobilefacenet",
+    "--out",
+    "y",
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--checkpoint or --pretrained, not both/);
+});
+
+Deno.test("a 160-px input to the 112-px pretrained model is an error naming both sizes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_size_" });
+  try {
+    const flag = await runCli([
+      "compare",
+      "--pretrained",
+      "mobilefacenet",
+      "--image-size",
+      "160",
+      "a.png",
+      "b.png",
+    ]);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /takes 112x112 images, not 160x160/);
+    const big = join(dir, "face160.png");
+    const small = join(dir, "face112.png");
+    await Deno.writeFile(
+      big,
+      encodePng({ width: 160, height: 160, data: new Float32Array(160 * 160 * 3).fill(90) }),
+    );
+    await Deno.writeFile(
+      small,
+      encodePng({ width: 112, height: 112, data: new Float32Array(112 * 112 * 3).fill(90) }),
+    );
+    const r = await runCli([
+      "compare",
+      "--pretrained",
+      "mobilefacenet",
+      "--backend",
+      "pure",
+      small,
+      big,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /face160\.png: The image is 160x160 pixels but the model takes 112x112 images/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
