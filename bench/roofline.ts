@@ -3,8 +3,10 @@
  * multiply-add rate of one core (a kernel of 12 independent accumulator
  * chains, no memory traffic; fused `relaxed_madd` where the runtime has
  * relaxed SIMD, else `mul` + `add`), next to the rate wasm-simd's GEMM
- * reaches on the shapes of a nano training step (batch 90, 64 px), so a
- * kernel's rate can be read as a fraction of the ceiling.
+ * reaches on the shapes of a nano training step (batch 90, 64 px) and the
+ * rate of each of nano's convolutions (forward, batch 90) on the conv kernel
+ * the models use, so a kernel's rate can be read as a fraction of the
+ * ceiling.
  *
  * Run: deno run -A bench/roofline.ts
  *
@@ -13,6 +15,7 @@
 
 import asc from "assemblyscript/asc";
 import { createWasmSimdRuntime } from "../backends/wasm-simd/runtime.ts";
+import { createWasmSimdKernels } from "../backends/wasm-simd/kernels.ts";
 
 /** Independent accumulators: 12 plus the two constants fit x64's 16 vector registers. */
 const CHAINS = 12;
@@ -129,4 +132,53 @@ try {
   }
 } finally {
   rt.dispose();
+}
+
+// nano's convolutions, forward, batch 90, through the Kernels the models run on.
+const convRt = await createWasmSimdRuntime({ threads: 1 });
+try {
+  const kernels = createWasmSimdKernels(convRt);
+  let total = 0;
+  let totalFlops = 0;
+  for (
+    const [label, h, cin, k, cout, stride] of [
+      ["Conv2d_1a_3x3", 64, 3, 3, 16, 2],
+      ["Conv2d_2a_3x3", 32, 16, 3, 32, 2],
+      ["Conv2d_3a_3x3", 16, 32, 3, 64, 2],
+      ["block_1 1x1 (each of two)", 8, 64, 1, 32, 1],
+      ["block_1 3x3", 8, 32, 3, 32, 1],
+      ["block_1 1x1 up", 8, 64, 1, 64, 1],
+      ["Conv2d_4a_3x3", 8, 64, 3, 128, 2],
+    ] as const
+  ) {
+    const n = 90;
+    const x = kernels.upload({
+      shape: [n, h, h, cin],
+      data: new Float32Array(n * h * h * cin).fill(0.5),
+    });
+    const f = kernels.upload({
+      shape: [k, k, cin, cout],
+      data: new Float32Array(k * k * cin * cout).fill(0.01),
+    });
+    const ms = best(20, () => kernels.dispose(kernels.conv2d(x, f, { stride, padding: "same" })));
+    const out = Math.ceil(h / stride);
+    const flops = 2 * n * out * out * cout * k * k * cin;
+    const times = label.includes("each of two") ? 2 : 1;
+    total += ms * times;
+    totalFlops += flops * times;
+    console.log(
+      `conv ${label} ${h}x${h}x${cin} -> ${cout}, forward, 1 thread: ${ms.toFixed(2)} ms, ${
+        (flops / (ms * 1e6)).toFixed(1)
+      } GFLOP/s`,
+    );
+    kernels.dispose(x);
+    kernels.dispose(f);
+  }
+  console.log(
+    `nano's convolutions, forward, 1 thread: ${total.toFixed(1)} ms, ${
+      (totalFlops / (total * 1e6)).toFixed(1)
+    } GFLOP/s`,
+  );
+} finally {
+  convRt.dispose();
 }
