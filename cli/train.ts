@@ -16,7 +16,10 @@ import { calibrateRun, expectedRunSeconds, fasterBackendHint, runEtaSeconds } fr
 import { openBackend } from "./backends.ts";
 import { fileSource, syntheticSource } from "./sources.ts";
 import {
+  describeChoices,
   epochLearningRate,
+  fitPlanToData,
+  type FolderSummary,
   parseTrainFlags,
   planTrain,
   trainHelp,
@@ -35,7 +38,15 @@ import {
   splitDatasetByImages,
   validateSoftmax,
 } from "../core/train_softmax.ts";
-import { validateOnPairsDetailed } from "../core/validate.ts";
+import { validateOnPairsDetailed, validatePixelsOnPairs } from "../core/validate.ts";
+import {
+  buildPairs,
+  holdOutIdentities,
+  pairsToRefs,
+  validationIdentityCount,
+} from "../io/validation_pairs.ts";
+import { readImage } from "../io/images.ts";
+import type { EvaluationReport } from "../core/pure/evaluation.ts";
 import { logEpoch, type StepRecord, STEPS_FILE } from "../io/run_log.ts";
 import { syntheticDataset, syntheticPairs } from "../core/synthetic/mod.ts";
 import { createRng, split } from "../core/pure/rng.ts";
@@ -49,7 +60,7 @@ import {
   saveCheckpoint,
 } from "../io/checkpoint.ts";
 import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
-import { parsePairs, resolvePairs } from "../io/pairs.ts";
+import { formatPairs, parsePairs, resolvePairs } from "../io/pairs.ts";
 import type { RefPair } from "../core/validate.ts";
 import type { Dataset } from "../core/types.ts";
 import type { RngState } from "../core/types.ts";
@@ -85,6 +96,31 @@ export interface EpochMetrics {
   /** Softmax losses, on validation epochs: cross-entropy and accuracy on the held-out images. */
   validationLoss?: number;
   validationAccuracy?: number;
+  /** The raw-pixel baseline on the same pairs (pixel vectors, L2-normalized, same protocol). */
+  baselineAccuracy?: number;
+  baselineAuc?: number;
+}
+
+/** The held-out identities' pairs, written into the run folder. */
+const HELD_OUT_PAIRS_FILE = "pairs.txt";
+
+async function summarizeFolder(dataset: Dataset): Promise<FolderSummary> {
+  // The size of the first image of up to 5 identities: one shared size or null.
+  let size: { width: number; height: number } | null | undefined;
+  for (const cls of dataset.slice(0, 5)) {
+    const first = cls.images[0];
+    if (first === undefined) continue;
+    const image = await readImage(first);
+    if (size === undefined) size = { width: image.width, height: image.height };
+    else if (size !== null && (size.width !== image.width || size.height !== image.height)) {
+      size = null;
+    }
+  }
+  return {
+    identities: dataset.length,
+    imagesPerIdentity: dataset.map((c) => c.images.length),
+    imageSize: size ?? null,
+  };
 }
 
 /**
@@ -99,8 +135,8 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     console.log(trainHelp());
     return 0;
   }
-  const plan = planTrain(flags);
-  const s = plan.settings;
+  let plan = planTrain(flags);
+  let s = plan.settings;
   const schedule = plan.learningRate.kind === "schedule"
     ? await readSchedule(plan.learningRate.file)
     : null;
@@ -116,9 +152,9 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   });
   progress.log(`backend ${backend.name} on ${backend.device}`);
 
-  const spec = plan.spec;
   const softmax = plan.loss !== "triplet";
   let dataset: Dataset;
+  let heldOutPairs: RefPair[] | null = null;
   if (plan.data.kind === "folder") {
     const dataDir = plan.data.dir;
     const loaded = await loadDatasetFolder(dataDir, {
@@ -131,6 +167,44 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
       `${dataDir}: ${dataset.length} identities, ` +
         `${dataset.reduce((n, c) => n + c.images.length, 0)} images`,
     );
+    if (plan.pairs.kind === "held-out") {
+      const { request, seed, folds, pairsPerFold } = plan.pairs;
+      let count;
+      try {
+        count = validationIdentityCount(dataset.length, request);
+      } catch (error) {
+        throw new UsageError(`--validation-identities: ${(error as Error).message}`);
+      }
+      // Its own stream (the third of the seed), so a resumed run holds out the same identities.
+      const held = holdOutIdentities(dataset, { count, rng: split(split(createRng(seed))[1])[1] });
+      const built = buildPairs(held.validation, { folds, pairsPerFold, rng: held.rng });
+      const text = formatPairs(built.pairs);
+      if (out !== undefined) {
+        const file = join(out, HELD_OUT_PAIRS_FILE);
+        const before = await Deno.readTextFile(file).catch(() => null);
+        if (plan.resume !== undefined && before !== null && before !== text) {
+          throw new Error(
+            `${file} differs from the pairs this folder and seed give now; ` +
+              `was ${dataDir} changed since the run started?`,
+          );
+        }
+        await Deno.mkdir(out, { recursive: true });
+        await Deno.writeTextFile(file, text);
+      }
+      heldOutPairs = pairsToRefs(built.pairs, held.validation);
+      dataset = held.train;
+      progress.log(
+        `validation: ${count} identities held out (${
+          held.validation.map((c) => c.name).join(", ")
+        }), ` +
+          `${built.pairs.pairs.length} pairs in ${folds} folds disjoint in ${built.disjoint}` +
+          (out === undefined ? "" : `, written to ${join(out, HELD_OUT_PAIRS_FILE)}`),
+      );
+    }
+    const fitted = fitPlanToData(plan, flags.explicit, await summarizeFolder(dataset));
+    plan = fitted.plan;
+    s = plan.settings;
+    for (const line of describeChoices(fitted.choices)) progress.log(line);
   } else {
     dataset = syntheticDataset({
       seed: plan.data.seed,
@@ -146,6 +220,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     rng: split(createRng(s.seed))[1],
   });
   const heldOut = datasetSplit.validation.reduce((n, c) => n + c.images.length, 0);
+  const spec = plan.spec;
   const training = trainingOptions(plan, { identities: dataset.length });
   let rng: RngState = createRng(s.seed);
   let initRng: RngState;
@@ -194,9 +269,8 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     }
     pairs = resolved.paths.map(([a, b], i) => ({ a, b, same: resolved.same[i] as boolean }));
     nrofFolds = plan.pairs.nrofFolds ?? parsed.folds;
-  } else if (plan.pairs.kind === "none") {
-    pairs = null;
-    progress.log("no --lfw-pairs: epochs are not validated on pairs");
+  } else if (plan.pairs.kind === "held-out") {
+    pairs = heldOutPairs;
   } else {
     const { seed, identities, imagesPerIdentity, folds, pairsPerFold } = plan.pairs;
     pairs = syntheticPairs({ seed, identities, imagesPerIdentity, folds, pairsPerFold }).pairs
@@ -237,6 +311,18 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
     );
     const hint = fasterBackendHint(backend);
     if (hint !== null) progress.log(hint);
+  }
+  let baseline: EvaluationReport | null = null;
+  if (pairs !== null) {
+    baseline = await validatePixelsOnPairs(pairs, source, {
+      rng: createRng(s.seed),
+      evaluation: { nrofFolds },
+    });
+    progress.log(
+      `pixel baseline (the input pixels, L2-normalized, same pairs): Accuracy: ${
+        baseline.accuracyMean.toFixed(5)
+      }+-${baseline.accuracyStd.toFixed(5)} | Area Under Curve (AUC): ${baseline.auc.toFixed(3)}`,
+    );
   }
   const model = await backend.createModel(spec, state, training);
   const runStarted = performance.now();
@@ -408,6 +494,9 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
         ...(held === undefined
           ? {}
           : { validationLoss: held.loss, validationAccuracy: held.accuracy }),
+        ...(baseline === null
+          ? {}
+          : { baselineAccuracy: baseline.accuracyMean, baselineAuc: baseline.auc }),
       };
       progress.end(
         `epoch ${metrics.epoch} step ${metrics.step} loss ${metrics.loss.toFixed(4)} ` +

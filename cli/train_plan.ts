@@ -194,6 +194,18 @@ export const TRAIN_FLAGS: FlagTable = {
     default: 1,
     usedWhen: DATA_DIR_ONLY,
   },
+  "validation-identities": {
+    kind: "number",
+    help: "with --data-dir and no --lfw-pairs: identities held out for pair validation, a " +
+      "fraction (< 1) or a count; their LFW-style pairs are written to --out as pairs.txt",
+    min: 0,
+    exclusiveMin: true,
+    default: 0.2,
+    usedWhen: {
+      when: (v) => v["data-dir"] !== undefined && v["lfw-pairs"] === undefined,
+      noEffect: "without --data-dir or with --lfw-pairs",
+    },
+  },
   "lfw-dir": { kind: "string", help: "with --lfw-pairs: the folder of the pair images" },
   "lfw-pairs": {
     kind: "string",
@@ -423,8 +435,15 @@ export type PairsPlan =
     readonly nrofFolds: number | null;
   }
   | {
-    /** No pair validation (a data folder without `--lfw-pairs`). */
-    readonly kind: "none";
+    /**
+     * Pairs over identities held out of the data folder (io/validation_pairs.ts):
+     * `request` is a fraction of the identities or a count.
+     */
+    readonly kind: "held-out";
+    readonly request: number;
+    readonly seed: number;
+    readonly folds: number;
+    readonly pairsPerFold: number;
   };
 
 /** How each epoch's learning rate is found. */
@@ -543,17 +562,7 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
         (s.learningRate === -1 ? " (-1 means: take the rates from the schedule file)" : ""),
     );
   }
-  const baseSpec = modelSpec(s.model, {
-    embeddingSize: s.embeddingSize,
-    keepProbability: s.keepProbability,
-    imageSize: s.imageSize,
-  });
-  const spec: ModelSpec = {
-    ...baseSpec,
-    nodes: baseSpec.nodes.map((node) =>
-      node.op === "batchNorm" ? { ...node, decay: s.batchNormDecay } : node
-    ),
-  };
+  const spec = specOf(s);
   const resume = v["resume"] as string | undefined;
   const resize = v["resize"] as number | undefined;
   return {
@@ -601,7 +610,13 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
         nrofFolds: flags.explicit.has("lfw-nrof-folds") ? s.lfwNrofFolds : null,
       }
       : dataDir !== undefined
-      ? { kind: "none" }
+      ? {
+        kind: "held-out",
+        request: v["validation-identities"] as number,
+        seed: s.seed,
+        folds: s.lfwNrofFolds,
+        pairsPerFold: s.valPairsPerFold,
+      }
       : {
         kind: "synthetic",
         seed: s.seed,
@@ -629,6 +644,239 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
     keepCheckpoints: v["keep-checkpoints"] as number,
     quiet: v["quiet"] === true,
   };
+}
+
+function specOf(s: TrainSettings): ModelSpec {
+  const baseSpec = modelSpec(s.model, {
+    embeddingSize: s.embeddingSize,
+    keepProbability: s.keepProbability,
+    imageSize: s.imageSize,
+  });
+  return {
+    ...baseSpec,
+    nodes: baseSpec.nodes.map((node) =>
+      node.op === "batchNorm" ? { ...node, decay: s.batchNormDecay } : node
+    ),
+  };
+}
+
+/** What the shell measured about a training folder, for {@link fitPlanToData}. */
+export interface FolderSummary {
+  /** Training identities (after holding out validation identities). */
+  readonly identities: number;
+  /** Image count of each training identity. */
+  readonly imagesPerIdentity: readonly number[];
+  /** The images' size when every probed image has the same one; null when they differ. */
+  readonly imageSize: { readonly width: number; readonly height: number } | null;
+}
+
+/** One setting {@link fitPlanToData} chose. */
+export interface SettingChoice {
+  /** The flag (kebab-case, as on the command line). */
+  readonly flag: string;
+  /** The chosen value. */
+  readonly value: number | boolean;
+  /** Why, in a few words. */
+  readonly why: string;
+}
+
+/**
+ * The learning rate and schedule for real images, per loss (Adam), and the
+ * length of a run on a folder of few identities; measured on Fashion-MNIST
+ * (README "Real data"): longer runs overfit 7 training identities.
+ */
+export const REAL_DATA_SCHEDULE = {
+  triplet: { learningRate: 0.1, learningRateDecayEpochs: 2, learningRateDecayFactor: 0.5 },
+  softmax: { learningRate: 0.1, learningRateDecayEpochs: 4, learningRateDecayFactor: 0.5 },
+  fewIdentities: { maxNrofEpochs: 4, epochSize: 30, keepProbability: 0.5 },
+} as const;
+
+/** The reference implementation's crop ratio: 182 px aligned faces randomly cropped to 160. */
+const CROP_RATIO = 182 / 160;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}
+
+/**
+ * Fits a `--data-dir` plan to the folder it trains on; every flag given
+ * explicitly is kept as given. The rules:
+ * - triplet loss: people per batch at most the training identities;
+ * - images per person: enough that a round still holds the preset's number of
+ *   anchor/positive pairs, at most the median identity's image count;
+ *   batch size a multiple of 3, at most one round's images;
+ * - image size (nano): the folder's own size when its images are square, one
+ *   size and smaller than the preset's (padding only adds border); square
+ *   images of one size are then resized to 182/160 of the input size and randomly cropped and
+ *   flipped in training, as the reference implementation trains on 182 px
+ *   crops of 160;
+ * - learning rate and schedule: {@link REAL_DATA_SCHEDULE} for the loss; with
+ *   fewer identities than the preset's people per batch, its shorter run and
+ *   dropout too.
+ * Plans that train on synthetic identities are returned unchanged.
+ *
+ * @param plan The plan ({@link planTrain}).
+ * @param explicit The flags given explicitly.
+ * @param data The folder's summary.
+ * @returns The fitted plan and, for each changed setting, why.
+ * @throws {RangeError} When the summary has no identity or its counts disagree.
+ * @example Seven identities of 300 images, 28 px
+ * ```ts
+ * import { fitPlanToData, parseTrainFlags, planTrain } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const flags = parseTrainFlags(["--data-dir", "fmnist/train", "--batch-size", "60"]);
+ * const { plan, choices } = fitPlanToData(planTrain(flags), flags.explicit, {
+ *   identities: 7,
+ *   imagesPerIdentity: new Array(7).fill(300),
+ *   imageSize: { width: 28, height: 28 },
+ * });
+ * assert.equal(plan.settings.peoplePerBatch, 7);
+ * assert.equal(plan.settings.imagesPerPerson, 10); // 7 x C(10, 2) >= the preset's 45 x C(4, 2) pairs
+ * assert.equal(plan.settings.imageSize, 28);
+ * assert.equal(plan.images.resize, 32);
+ * assert.equal(plan.settings.batchSize, 60); // explicit: kept
+ * assert.ok(choices.some((c) => c.flag === "people-per-batch"));
+ * ```
+ */
+export function fitPlanToData(
+  plan: TrainPlan,
+  explicit: ReadonlySet<string>,
+  data: FolderSummary,
+): { plan: TrainPlan; choices: SettingChoice[] } {
+  if (plan.data.kind !== "folder") return { plan, choices: [] };
+  if (!Number.isSafeInteger(data.identities) || data.identities < 1) {
+    throw new RangeError(
+      `The training folder must hold at least 1 identity, got ${data.identities}`,
+    );
+  }
+  if (data.imagesPerIdentity.length !== data.identities) {
+    throw new RangeError(
+      `Image counts of ${data.imagesPerIdentity.length} identities were given for ${data.identities}`,
+    );
+  }
+  const preset = plan.settings;
+  const next: Record<string, unknown> = { ...preset };
+  const choices: SettingChoice[] = [];
+  const choose = (flag: string, value: number, why: string) => {
+    const key = FLAG_TO_SETTING[flag] as keyof TrainSettings;
+    if (explicit.has(flag) || preset[key] === value) return;
+    next[key] = value;
+    choices.push({ flag, value, why });
+  };
+  // People, images per person and the batch shape triplet rounds; softmax batches draw from
+  // the whole folder.
+  if (plan.loss === "triplet") {
+    const people = Math.min(preset.peoplePerBatch, data.identities);
+    choose(
+      "people-per-batch",
+      people,
+      `the folder has ${data.identities} training identities (preset ${preset.peoplePerBatch})`,
+    );
+    const ppb = next["peoplePerBatch"] as number;
+    // As many anchor/positive pairs per round as the preset's (45 x C(4, 2) = 270): with few
+    // identities, more images per person make rounds of hundreds of steps that overfit them.
+    const pairsPerRound = preset.peoplePerBatch * preset.imagesPerPerson *
+      (preset.imagesPerPerson - 1) / 2;
+    const typical = median(data.imagesPerIdentity);
+    let perPerson = preset.imagesPerPerson;
+    while (ppb * perPerson * (perPerson - 1) / 2 < pairsPerRound) perPerson++;
+    choose(
+      "images-per-person",
+      Math.max(2, Math.min(perPerson, typical)),
+      `rounds of ${ppb} people keep the preset's ${pairsPerRound} anchor/positive pairs ` +
+        `(${preset.peoplePerBatch} x ${preset.imagesPerPerson} images), at most the median ` +
+        `identity's ${typical} images`,
+    );
+    const roundImages = ppb * Math.min(next["imagesPerPerson"] as number, typical);
+    choose(
+      "batch-size",
+      Math.max(3, Math.min(preset.batchSize, 3 * Math.floor(roundImages / 3))),
+      `a multiple of 3, at most one round's ${roundImages} images`,
+    );
+  }
+  const size = data.imageSize;
+  if (
+    preset.model === "nano" && size !== null && size.width === size.height &&
+    size.width >= 16 && size.width < preset.imageSize
+  ) {
+    choose(
+      "image-size",
+      size.width,
+      `the folder's images are ${size.width}x${size.height} (padding to ${preset.imageSize} ` +
+        `adds only border)`,
+    );
+  }
+  const schedule = REAL_DATA_SCHEDULE[plan.loss === "triplet" ? "triplet" : "softmax"];
+  const measured = "real images, measured on Fashion-MNIST (README, Real data)";
+  if (plan.learningRate.kind === "decay") {
+    choose("learning-rate", schedule.learningRate, measured);
+    choose("learning-rate-decay-epochs", schedule.learningRateDecayEpochs, measured);
+    choose("learning-rate-decay-factor", schedule.learningRateDecayFactor, measured);
+  }
+  if (data.identities < preset.peoplePerBatch) {
+    const few = REAL_DATA_SCHEDULE.fewIdentities;
+    const why = `few identities (${data.identities}) overfit in longer runs: ${measured}`;
+    choose("max-nrof-epochs", few.maxNrofEpochs, why);
+    choose("epoch-size", few.epochSize, why);
+    choose("keep-probability", few.keepProbability, why);
+  }
+  const s = next as unknown as TrainSettings;
+  let images = plan.images;
+  const input = s.imageSize;
+  if (
+    !explicit.has("resize") && !explicit.has("random-crop") && size !== null &&
+    size.width === size.height
+  ) {
+    const resize = Math.round(input * CROP_RATIO);
+    images = { ...images, resize, randomCrop: true };
+    choices.push({
+      flag: "resize",
+      value: resize,
+      why: `${input} x 182/160, then random crops of ${input} in training (the reference ` +
+        `implementation's 182 px crops of 160)`,
+    });
+    choices.push({ flag: "random-crop", value: true, why: "see --resize" });
+  }
+  if (!explicit.has("random-flip")) {
+    images = { ...images, randomFlip: true };
+    choices.push({ flag: "random-flip", value: true, why: "mirror images in training" });
+  }
+  images = { ...images, size: input };
+  const learningRate: LearningRatePlan = plan.learningRate.kind === "decay"
+    ? {
+      kind: "decay",
+      learningRate: s.learningRate,
+      decaySteps: s.learningRateDecayEpochs * s.epochSize,
+      decayRate: s.learningRateDecayFactor,
+    }
+    : plan.learningRate;
+  return { plan: { ...plan, settings: s, spec: specOf(s), images, learningRate }, choices };
+}
+
+/**
+ * The lines `train` prints about what {@link fitPlanToData} chose.
+ *
+ * @param choices The choices.
+ * @returns A heading and one line per choice (`--flag value: why`); none when nothing changed.
+ * @example
+ * ```ts
+ * import { describeChoices } from "./train_plan.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(describeChoices([{ flag: "people-per-batch", value: 7, why: "7 identities" }]), [
+ *   "settings fitted to the data (an explicit flag wins):",
+ *   "  --people-per-batch 7: 7 identities",
+ * ]);
+ * ```
+ */
+export function describeChoices(choices: readonly SettingChoice[]): string[] {
+  if (choices.length === 0) return [];
+  return [
+    "settings fitted to the data (an explicit flag wins):",
+    ...choices.map((c) => `  --${c.flag} ${c.value}: ${c.why}`),
+  ];
 }
 
 /** What the shell learned about the training data after loading it. */

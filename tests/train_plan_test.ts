@@ -50,10 +50,25 @@ Deno.test("planTrain() trains on synthetic faces and validates on synthetic pair
   assert.equal(p.resume, undefined);
 });
 
-Deno.test("planTrain() reads a data folder without pairs as no pair validation", () => {
+Deno.test("planTrain() validates a data folder without pairs on held-out identities", () => {
   const p = plan("--data-dir=faces", "--min-nrof-images-per-class=3", "--random-crop");
   assert.deepEqual(p.data, { kind: "folder", dir: "faces", minNrofImagesPerClass: 3 });
-  assert.deepEqual(p.pairs, { kind: "none" });
+  assert.deepEqual(p.pairs, {
+    kind: "held-out",
+    request: 0.2,
+    seed: PRESETS.small.seed,
+    folds: 10,
+    pairsPerFold: PRESETS.small.valPairsPerFold,
+  });
+  assert.deepEqual(plan("--data-dir=faces", "--validation-identities=3").pairs, {
+    ...p.pairs,
+    request: 3,
+  });
+  assert.throws(
+    () =>
+      plan("--data-dir=faces", "--lfw-pairs=p.txt", "--lfw-dir=lfw", "--validation-identities=3"),
+    /--validation-identities/,
+  );
   assert.equal(p.images.randomCrop, true);
   assert.equal(p.images.randomFlip, false);
 });
