@@ -67,14 +67,15 @@ export function memoryKernels(
       const total = widths.reduce((s, w) => s + w, 0);
       const rows = product(lead);
       const out = make([...lead, total]);
-      const dst = view(out);
+      // Row by row within the one memory (a subarray per row cost ~7 ms for
+      // nano's block at batch 90).
+      const mem = new Float32Array(rt.memory.buffer);
+      const dst = out.ptr >> 2;
       let offset = 0;
       xs.forEach((x, i) => {
         const w = widths[i]!;
-        const src = view(x);
-        for (let r = 0; r < rows; r++) {
-          dst.set(src.subarray(r * w, r * w + w), r * total + offset);
-        }
+        const src = x.ptr >> 2;
+        copyRows(mem, src, w, dst + offset, total, rows, w);
         offset += w;
       });
       return out;
@@ -86,17 +87,44 @@ export function memoryKernels(
       }
       const lead = x.shape.slice(0, -1);
       const rows = product(lead);
-      const src = view(x);
       let offset = 0;
       return sizes.map((w) => {
         const out = make([...lead, w]);
-        const dst = view(out);
-        for (let r = 0; r < rows; r++) {
-          dst.set(src.subarray(r * total + offset, r * total + offset + w), r * w);
-        }
+        // After make(): the memory may have grown, so the view is taken here.
+        const mem = new Float32Array(rt.memory.buffer);
+        const src = (x.ptr >> 2) + offset;
+        const dst = out.ptr >> 2;
+        copyRows(mem, src, total, dst, w, rows, w);
         offset += w;
         return out;
       });
     },
   };
+}
+
+/**
+ * Copies `rows` runs of `width` floats within `mem` from `src` (rows `srcStride`
+ * apart) to `dst` (rows `dstStride` apart): element by element for short runs,
+ * `copyWithin` for long ones (either allocates nothing).
+ */
+function copyRows(
+  mem: Float32Array,
+  src: number,
+  srcStride: number,
+  dst: number,
+  dstStride: number,
+  rows: number,
+  width: number,
+): void {
+  if (width >= 64) {
+    for (let r = 0; r < rows; r++) {
+      mem.copyWithin(dst + r * dstStride, src + r * srcStride, src + r * srcStride + width);
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = src + r * srcStride;
+    const d = dst + r * dstStride;
+    for (let i = 0; i < width; i++) mem[d + i] = mem[s + i]!;
+  }
 }
