@@ -11,6 +11,10 @@
  * skipped, so an interrupted run resumes; each PNG is written atomically, so
  * an interruption never leaves a half-written crop that would be skipped.
  *
+ * `--jobs N` aligns N photos at once, each in a worker with its own detector
+ * (wasm-simd with one thread each unless `--threads`); outputs and the
+ * listing are written in input order, identical to a single-job run.
+ *
  * Differences from the reference: JPEG EXIF orientation is applied; with
  * `--detect-multiple-faces` an image whose `name_0.png` exists counts as done
  * (the reference checks `name.png`, which that mode never writes, so it
@@ -24,10 +28,9 @@ import { basename, extname, join } from "node:path";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { DETECTOR_FLAGS, openDetector } from "./_mtcnn.ts";
 import { formatSeconds } from "./progress.ts";
-import { encodePng, readImage } from "../io/images.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
-import { alignSimilarity, chooseCentralFace, marginBox, marginCrop } from "../core/detect/align.ts";
+import { alignPhoto, type AlignSettings, type PhotoResult } from "./_align_photo.ts";
 import { createRng, shuffle } from "../core/pure/rng.ts";
 import type { RngState } from "../core/types.ts";
 
@@ -68,6 +71,15 @@ export const ALIGN_FLAGS: FlagTable = {
     help: "write every face of an image (name_0.png, name_1.png, ...)",
   },
   "seed": { kind: "number", integer: true, min: 0, help: "RNG seed of --random-order" },
+  "jobs": {
+    kind: "number",
+    integer: true,
+    min: 1,
+    max: 64,
+    default: 1,
+    help:
+      "photos aligned at once, each in a worker with its own detector (wasm-simd: 1 thread each unless --threads)",
+  },
   "quiet": { kind: "boolean", help: "no progress line" },
 };
 
@@ -143,6 +155,67 @@ class AlignProgress {
   }
 }
 
+/** Where photos are aligned: in this process, or in `--jobs` workers. */
+interface AlignPool {
+  run(path: string, settings: AlignSettings): Promise<PhotoResult>;
+  dispose(): void;
+}
+
+async function openAlignPool(
+  jobs: number,
+  values: Record<string, number | string | boolean | undefined>,
+): Promise<AlignPool> {
+  if (jobs === 1) {
+    const detector = await openDetector(values);
+    return { run: (path, s) => alignPhoto(detector, path, s), dispose: () => detector.dispose() };
+  }
+  // Each worker opens its own detector; wasm-simd gets one thread per worker by default.
+  const workerValues = { ...values, threads: values["threads"] ?? 1 };
+  const url = new URL("./_align_worker.ts", import.meta.url).href;
+  const free: Worker[] = [];
+  const pending = new Map<
+    number,
+    { resolve: (r: PhotoResult) => void; reject: (e: Error) => void }
+  >();
+  let nextId = 0;
+  const workers = Array.from({ length: jobs }, () => {
+    const worker = new Worker(url, { type: "module" });
+    worker.onmessage = (event) => {
+      const { id, result, failure } = event.data;
+      const p = pending.get(id)!;
+      pending.delete(id);
+      free.push(worker);
+      if (failure !== undefined) p.reject(new Error(failure));
+      else p.resolve(result);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      for (const p of pending.values()) {
+        p.reject(new Error(`An align worker failed: ${event.message}`));
+      }
+      pending.clear();
+    };
+    free.push(worker);
+    return worker;
+  });
+  return {
+    run(path, settings) {
+      const worker = free.pop();
+      if (worker === undefined) {
+        throw new Error("No free align worker (more photos in flight than --jobs)");
+      }
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, path, settings, values: workerValues });
+      });
+    },
+    dispose() {
+      for (const w of workers) w.terminate();
+    },
+  };
+}
+
 /**
  * Runs `align` with the given arguments.
  *
@@ -192,58 +265,55 @@ export async function alignCommand(args: readonly string[]): Promise<number> {
     await Deno.writeTextFile(listing, lines.join("\n") + "\n", { append: true });
     lines.length = 0;
   };
-  const detector = await openDetector(flags.values);
+  const settings: AlignSettings = { imageSize, margin, similarity, multiple };
+  const jobs = flags.values["jobs"] as number;
   const progress = new AlignProgress(flags.values["quiet"] === true);
-  const total = classes.reduce((s, c) => s + c.paths.length, 0);
+  const total = classes.reduce((sum, c) => sum + c.paths.length, 0);
+  // The photos to align, in order; those whose output exists are done already.
+  const tasks: { path: string; classDir: string; stem: string }[] = [];
   let done = 0, aligned = 0, failed = 0;
+  for (const cls of classes) {
+    const classDir = join(outputDir, cls.name);
+    await Deno.mkdir(classDir, { recursive: true });
+    for (const path of cls.paths) {
+      const stem = basename(path, extname(path));
+      const existing = join(classDir, multiple ? `${stem}_0.png` : `${stem}.png`);
+      if (await exists(existing)) done++;
+      else tasks.push({ path, classDir, stem });
+    }
+  }
+  const pool = await openAlignPool(jobs, flags.values);
   try {
-    for (const cls of classes) {
-      const classDir = join(outputDir, cls.name);
-      await Deno.mkdir(classDir, { recursive: true });
-      for (const path of cls.paths) {
-        done++;
-        const stem = basename(path, extname(path));
-        const single = join(classDir, `${stem}.png`);
-        const first = join(classDir, `${stem}_0.png`);
-        if (await exists(multiple ? first : single)) {
-          progress.update(done, total, aligned);
-          continue;
-        }
-        let image;
-        try {
-          image = await readImage(path, { orientation: "exif" });
-        } catch (error) {
-          progress.log(`${path}: ${(error as Error).message}`, false);
-          failed++;
-          progress.update(done, total, aligned);
-          continue;
-        }
-        const faces = await detector.detect(image);
-        if (faces.length === 0) {
-          progress.log(`Unable to align "${path}"`);
-          lines.push(single);
-        } else {
-          const chosen = multiple ? faces : [faces[chooseCentralFace(faces, image)]!];
-          for (const [i, face] of chosen.entries()) {
-            const out = multiple ? join(classDir, `${stem}_${i}.png`) : single;
-            const bb = marginBox(face.box, image, margin);
-            if (!similarity && (bb[2] <= bb[0] || bb[3] <= bb[1])) continue; // a box off the photo
-            const crop = similarity
-              ? alignSimilarity(image, face, imageSize)
-              : marginCrop(image, face.box, { size: imageSize, margin });
-            await writeFileAtomic(out, encodePng(crop));
-            lines.push(`${out} ${bb.join(" ")}`);
-            aligned++;
-          }
-        }
-        await flush();
-        progress.update(done, total, aligned);
+    // A window of `jobs` photos in flight; results are written in input order.
+    const window: Promise<PhotoResult>[] = [];
+    let next = 0;
+    for (const task of tasks) {
+      while (next < tasks.length && window.length < jobs) {
+        window.push(pool.run(tasks[next++]!.path, settings));
       }
+      const result = await window.shift()!;
+      done++;
+      if ("error" in result) {
+        progress.log(result.error, false);
+        failed++;
+      } else if (result.crops.length === 0) {
+        progress.log(`Unable to align "${task.path}"`);
+        lines.push(join(task.classDir, `${task.stem}.png`));
+      } else {
+        for (const [i, crop] of result.crops.entries()) {
+          const out = join(task.classDir, multiple ? `${task.stem}_${i}.png` : `${task.stem}.png`);
+          await writeFileAtomic(out, crop.png);
+          lines.push(`${out} ${crop.box.join(" ")}`);
+          aligned++;
+        }
+      }
+      await flush();
+      progress.update(done, total, aligned);
     }
   } finally {
     await flush();
     progress.end();
-    detector.dispose();
+    pool.dispose();
   }
   console.log(`Total number of images: ${total}`);
   console.log(`Number of successfully aligned images: ${aligned}`);

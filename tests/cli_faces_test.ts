@@ -159,6 +159,34 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     const one = lines.find((l) => l.startsWith(join(output, "anna", "one.png")))!;
     const [x1, y1, x2, y2] = one.split(" ").slice(1).map(Number);
     assert.ok(x1! >= 0 && y1! >= 0 && x2! > x1! && y2! > y1! && x2! <= 480 && y2! <= 320, one);
+    // --jobs 2 (two workers, each with its own detector) writes the same crops and listing.
+    const parallel = join(dir, "parallel");
+    await ok([
+      "align",
+      input,
+      parallel,
+      "--image-size",
+      "64",
+      "--margin",
+      "10",
+      "--jobs",
+      "2",
+      "--quiet",
+    ]);
+    for (const f of ["anna/one.png", "anna/two.png", "ben/three.png"]) {
+      assert.deepEqual(
+        await Deno.readFile(join(parallel, f)),
+        await Deno.readFile(join(output, f)),
+        f,
+      );
+    }
+    const parallelListing = [...Deno.readDirSync(parallel)].find((e) =>
+      e.name.startsWith("bounding_boxes_")
+    )!;
+    assert.deepEqual(
+      (await Deno.readTextFile(join(parallel, parallelListing.name))).replaceAll(parallel, "OUT"),
+      (await Deno.readTextFile(join(output, listings[0]!.name))).replaceAll(output, "OUT"),
+    );
     // A second run skips what exists: nothing new is aligned.
     const again = await ok(["align", input, output, "--image-size", "64", "--quiet"]);
     assert.match(again.stdout, /Number of successfully aligned images: 0/);
