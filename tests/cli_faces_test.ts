@@ -133,6 +133,10 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     await smallPhoto(1, join(input, "anna"), "one.png");
     await smallPhoto(3, join(input, "anna"), "two.png");
     await smallPhoto(6, join(input, "ben"), "three.png");
+    await Deno.mkdir(join(input, "cara"), { recursive: true });
+    await smallPhoto(5, join(input, "cara"), "four.png");
+    await Deno.mkdir(join(input, "dan"), { recursive: true });
+    await smallPhoto(4, join(input, "dan"), "five.png");
     await Deno.writeFile(
       join(input, "ben", "wall.png"),
       encodePng({ width: 100, height: 80, data: new Float32Array(100 * 80 * 3).fill(200) }),
@@ -141,10 +145,12 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     const output = join(dir, "new", "aligned"); // the parent does not exist yet
     const r = await ok(["align", input, output, "--image-size", "64", "--margin", "10", "--quiet"]);
     assert.match(r.stdout, /Unable to align ".*wall\.png"/);
-    assert.match(r.stdout, /Total number of images: 5/);
-    assert.match(r.stdout, /Number of successfully aligned images: 3/);
+    assert.match(r.stdout, /Total number of images: 7/);
+    assert.match(r.stdout, /Number of successfully aligned images: 5/);
     assert.match(r.stderr, /notes\.txt: Cannot read image/);
-    for (const f of ["anna/one.png", "anna/two.png", "ben/three.png"]) {
+    for (
+      const f of ["anna/one.png", "anna/two.png", "ben/three.png", "cara/four.png", "dan/five.png"]
+    ) {
       const crop = await readImage(join(output, f));
       assert.equal(crop.width, 64);
       assert.equal(crop.height, 64);
@@ -154,7 +160,7 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     );
     assert.equal(listings.length, 1);
     const lines = (await Deno.readTextFile(join(output, listings[0]!.name))).trim().split("\n");
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 6);
     assert.ok(lines.some((l) => l === join(output, "ben", "wall.png")));
     const one = lines.find((l) => l.startsWith(join(output, "anna", "one.png")))!;
     const [x1, y1, x2, y2] = one.split(" ").slice(1).map(Number);
@@ -173,7 +179,9 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
       "2",
       "--quiet",
     ]);
-    for (const f of ["anna/one.png", "anna/two.png", "ben/three.png"]) {
+    for (
+      const f of ["anna/one.png", "anna/two.png", "ben/three.png", "cara/four.png", "dan/five.png"]
+    ) {
       assert.deepEqual(
         await Deno.readFile(join(parallel, f)),
         await Deno.readFile(join(output, f)),
@@ -220,6 +228,10 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
       "36",
       "--random-crop",
       "--random-flip",
+      "--validation-identities",
+      "2",
+      "--lfw-nrof-folds",
+      "2",
       "--people-per-batch",
       "2",
       "--images-per-person",
