@@ -1,9 +1,8 @@
 /**
  * Private helper of the train command: the expected duration of a run,
  * calibrated before the first epoch on a throwaway copy of the model (a
- * training step and an embedding of at most 30 images each, timed on their
- * second run and scaled per image), and the whole-run ETA of the progress
- * line.
+ * training step and an embedding, timed on their second run and scaled per
+ * image), and the whole-run ETA of the progress line.
  *
  * @module
  */
@@ -34,18 +33,25 @@ export interface RunShape {
   readonly validationImages: number;
 }
 
-/** Images of the calibration's step and embedding (a multiple of 3). */
+/** Images of the first calibration step and embedding (a multiple of 3). */
 const CALIBRATION_IMAGES = 30;
 
+/** A full-batch calibration is timed when a step is expected to take less than this. */
+const FULL_BATCH_SECONDS = 2;
+
 /**
- * Times a training step and an embedding of {@link CALIBRATION_IMAGES} images
- * on a throwaway model built from `state` (disposed before returning); each
- * runs twice and the second run counts, so compilation and warm-up stay out.
+ * Times a training step and an embedding on a throwaway model built from
+ * `state` (disposed before returning); each runs twice and the second run
+ * counts, so compilation and warm-up stay out. First at
+ * {@link CALIBRATION_IMAGES} images; when a step of `batchSize` images then
+ * looks cheaper than {@link FULL_BATCH_SECONDS}, again at `batchSize`
+ * (small batches underrate multithreaded backends).
  *
  * @param backend The backend the run trains on.
  * @param spec The network.
  * @param state The initial state (copied by the model, not changed).
  * @param training The training options.
+ * @param batchSize The run's images per training step.
  * @returns The calibration.
  */
 export async function calibrateRun(
@@ -53,6 +59,7 @@ export async function calibrateRun(
   spec: ModelSpec,
   state: ModelState,
   training: TrainingOptions,
+  batchSize: number = CALIBRATION_IMAGES,
 ): Promise<RunCalibration> {
   const [h, w, c] = spec.nodes[0]?.op === "input" ? spec.nodes[0].shape : [64, 64, 3];
   const images = (n: number) => {
@@ -60,15 +67,15 @@ export async function calibrateRun(
     return { n, height: h, width: w, channels: c, data: Float32Array.from(u, (v) => 2 * v - 1) };
   };
   const model = await backend.createModel(spec, state, training);
-  try {
-    const batch = images(CALIBRATION_IMAGES);
+  const time = async (n: number): Promise<RunCalibration> => {
+    const batch = images(n);
     let stepSeconds = 0;
     for (let i = 0; i < 2; i++) {
       const t = performance.now();
       await model.trainStep(batch, {
         learningRate: 1e-9,
         rng: createRng(2),
-        ...(training.loss.kind === "triplet" ? {} : { labels: new Int32Array(CALIBRATION_IMAGES) }),
+        ...(training.loss.kind === "triplet" ? {} : { labels: new Int32Array(n) }),
       });
       stepSeconds = (performance.now() - t) / 1000;
     }
@@ -78,10 +85,15 @@ export async function calibrateRun(
       await model.embed(batch, { training: true, rng: createRng(3) });
       embedSeconds = (performance.now() - t) / 1000;
     }
-    return {
-      stepSecondsPerImage: stepSeconds / CALIBRATION_IMAGES,
-      embedSecondsPerImage: embedSeconds / CALIBRATION_IMAGES,
-    };
+    return { stepSecondsPerImage: stepSeconds / n, embedSecondsPerImage: embedSeconds / n };
+  };
+  try {
+    const first = await time(CALIBRATION_IMAGES);
+    const full = Math.floor(batchSize / 3) * 3;
+    if (full <= CALIBRATION_IMAGES || first.stepSecondsPerImage * full >= FULL_BATCH_SECONDS) {
+      return first;
+    }
+    return await time(full);
   } finally {
     model.dispose();
   }

@@ -295,7 +295,7 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   // The expected duration, measured on a throwaway model before the real one exists.
   const runEpochs = Math.max(0, s.maxNrofEpochs - startEpoch);
   if (!plan.quiet && runEpochs > 0) {
-    const calibration = await calibrateRun(backend, spec, state, training);
+    const calibration = await calibrateRun(backend, spec, state, training, s.batchSize);
     const expected = expectedRunSeconds(calibration, {
       epochs: runEpochs,
       epochSize: s.epochSize,
