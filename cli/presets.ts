@@ -8,7 +8,7 @@
 
 /** The settings of a triplet training run, in the reference implementation's names (camelCase). */
 export interface TrainSettings {
-  readonly model: "nano" | "inception-resnet-v1";
+  readonly model: "nano" | "inception-resnet-v1" | "mobilefacenet";
   readonly imageSize: number;
   readonly embeddingSize: number;
   readonly peoplePerBatch: number;
@@ -38,6 +38,10 @@ export interface TrainSettings {
   /** Strength of the synthetic per-image nuisances, 0..2 (1: raw pixels ~0.60 pair accuracy). */
   readonly syntheticNuisance: number;
   readonly lfwNrofFolds: number;
+  /** The pretrained model the run starts from (`--pretrained`); absent: from scratch. */
+  readonly pretrained?: string;
+  /** How faces are aligned for this model (a pretrained model's); absent: margin crops. */
+  readonly align?: "similarity";
 }
 
 /** The preset names. */

@@ -50,7 +50,9 @@ import type { EvaluationReport } from "../core/pure/evaluation.ts";
 import { logEpoch, type StepRecord, STEPS_FILE } from "../io/run_log.ts";
 import { syntheticDataset, syntheticPairs } from "../core/synthetic/mod.ts";
 import { createRng, split } from "../core/pure/rng.ts";
-import { initModelState } from "../core/model_state.ts";
+import { copyTensors, initModelState } from "../core/model_state.ts";
+import { initOptimizerState } from "../core/pure/optimizers.ts";
+import { loadPretrained } from "../io/pretrained.ts";
 import { parseSchedule, type ScheduleEntry } from "../core/pure/schedule.ts";
 import { formatReport } from "../core/pure/evaluation.ts";
 import {
@@ -226,6 +228,23 @@ export async function trainCommand(args: readonly string[]): Promise<number> {
   let initRng: RngState;
   [initRng, rng] = split(rng);
   let state = initModelState(spec, training, initRng);
+  if (plan.pretrained !== undefined) {
+    // The spec's parameters from the pretrained model; a softmax head (and centers) stay as
+    // initialised; the optimizer's slots and the moving average start from the new parameters.
+    const { state: pretrained, meta } = await loadPretrained(plan.pretrained);
+    const params = { ...state.params, ...copyTensors(pretrained.params) };
+    state = {
+      ...state,
+      params,
+      optimizer: initOptimizerState(training.optimizer, params),
+      ema: state.ema === null ? null : copyTensors(params),
+    };
+    progress.log(`starting from pretrained ${plan.pretrained} (${
+      String(
+        (meta.config as Record<string, unknown>)["source"],
+      )
+    })`);
+  }
   let startEpoch = 0;
   let lastCheckpoint: string | undefined;
   let globalStep = state.step;

@@ -21,7 +21,8 @@ import { BACKEND_FLAGS } from "./backends.ts";
 import { type PresetName, PRESETS, type TrainSettings } from "./presets.ts";
 import type { TrainingOptions } from "../core/backend.ts";
 import type { ModelSpec } from "../core/model_spec.ts";
-import { modelSpec } from "../core/models/registry.ts";
+import { MODEL_NAMES, modelSpec } from "../core/models/registry.ts";
+import { PRETRAINED_MODELS, PRETRAINED_NAMES, type PretrainedName } from "../io/pretrained.ts";
 import { exponentialDecay, scheduledRate, type ScheduleEntry } from "../core/pure/schedule.ts";
 
 const OPTIMIZERS = ["ADAGRAD", "ADADELTA", "ADAM", "RMSPROP", "MOM", "SGD"] as const;
@@ -59,7 +60,16 @@ export const TRAIN_FLAGS: FlagTable = {
     choices: ["small", "facenet", "tiny"],
   },
   ...BACKEND_FLAGS,
-  "model": { kind: "string", help: "network spec", choices: ["nano", "inception-resnet-v1"] },
+  "model": {
+    kind: "string",
+    help: "network spec (default: the preset's, or the --pretrained model's)",
+    choices: [...MODEL_NAMES],
+  },
+  "pretrained": {
+    kind: "string",
+    help: `start from a pretrained model (${PRETRAINED_NAMES.join(", ")}); its spec, input ` +
+      "size and embedding size become the defaults",
+  },
   "image-size": {
     kind: "number",
     help: "input image size in pixels",
@@ -513,6 +523,8 @@ export interface TrainPlan {
   readonly out: string | undefined;
   /** Run folder or checkpoint to resume from. */
   readonly resume: string | undefined;
+  /** The pretrained model a new run starts from (its spec parameters; the softmax head is new). */
+  readonly pretrained: string | undefined;
   readonly keepCheckpoints: number;
   readonly quiet: boolean;
 }
@@ -542,6 +554,36 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
   const merged: Record<string, unknown> = { ...PRESETS[preset] };
   for (const [flag, key] of Object.entries(FLAG_TO_SETTING)) {
     if (flags.explicit.has(flag)) merged[key] = v[flag];
+  }
+  const pretrained = v["pretrained"] as string | undefined;
+  if (pretrained !== undefined) {
+    if (!(PRETRAINED_NAMES as readonly string[]).includes(pretrained)) {
+      throw new UsageError(
+        `--pretrained: unknown pretrained model "${pretrained}"; available: ${
+          PRETRAINED_NAMES.join(", ")
+        }`,
+      );
+    }
+    if (v["resume"] !== undefined) {
+      throw new UsageError("--pretrained starts a new run; --resume continues one (give one)");
+    }
+    const info = PRETRAINED_MODELS[pretrained as PretrainedName];
+    const fixed = [
+      ["model", "model", info.model],
+      ["image-size", "imageSize", info.imageSize],
+      ["embedding-size", "embeddingSize", info.embeddingSize],
+    ] as const;
+    for (const [flag, key, value] of fixed) {
+      if (flags.explicit.has(flag) && v[flag] !== value) {
+        throw new UsageError(
+          `--${flag} ${v[flag]}: the pretrained ${pretrained} has ${key} ${value}` +
+            (flag === "image-size" ? ` (${value}x${value} images, not ${v[flag]}x${v[flag]})` : ""),
+        );
+      }
+      merged[key] = value;
+    }
+    merged["pretrained"] = pretrained;
+    merged["align"] = info.align;
   }
   const s = merged as unknown as TrainSettings;
   if (s.batchSize % 3 !== 0) {
@@ -641,6 +683,7 @@ export function planTrain(flags: ParsedFlags): TrainPlan {
     },
     out: (v["out"] as string | undefined) ?? resume,
     resume,
+    pretrained,
     keepCheckpoints: v["keep-checkpoints"] as number,
     quiet: v["quiet"] === true,
   };

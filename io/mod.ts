@@ -115,7 +115,9 @@ export {
   loadPretrained,
   MOBILEFACENET_FILE,
   mobileFaceNetLayers,
+  PRETRAINED_MODELS,
   PRETRAINED_NAMES,
+  type PretrainedInfo,
   type PretrainedName,
 } from "./pretrained.ts";
 export {

@@ -48,6 +48,47 @@ export type PretrainedName = "mobilefacenet";
 export const PRETRAINED_NAMES: readonly PretrainedName[] = ["mobilefacenet"];
 
 /**
+ * What a pretrained model is: its spec, input, standardization and alignment.
+ *
+ * @category Pretrained weights
+ */
+export interface PretrainedInfo {
+  /** The model spec's name (core/models/registry.ts). */
+  readonly model: "mobilefacenet";
+  /** Square input size in pixels. */
+  readonly imageSize: number;
+  /** Embedding size. */
+  readonly embeddingSize: number;
+  /** Standardization of 0..255 pixel values. */
+  readonly standardize: "fixed";
+  /** How faces must be aligned: the 5-point similarity transform onto the 112x112 template. */
+  readonly align: "similarity";
+}
+
+/**
+ * The pretrained models by name, without reading any file.
+ *
+ * @example
+ * ```ts
+ * import { PRETRAINED_MODELS } from "@facenet-deno/facenet/io";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(PRETRAINED_MODELS.mobilefacenet.imageSize, 112);
+ * ```
+ *
+ * @category Pretrained weights
+ */
+export const PRETRAINED_MODELS: Readonly<Record<PretrainedName, PretrainedInfo>> = {
+  mobilefacenet: {
+    model: "mobilefacenet",
+    imageSize: MOBILEFACENET_IMAGE_SIZE,
+    embeddingSize: MOBILEFACENET_EMBEDDING_SIZE,
+    standardize: "fixed",
+    align: "similarity",
+  },
+};
+
+/**
  * Where the pretrained MobileFaceNet lies inside its package ({@link MTCNN_WEIGHTS_PACKAGE}).
  *
  * @example
@@ -144,17 +185,17 @@ export async function loadPretrained(name: string): Promise<Checkpoint> {
     state: { params, stats: {}, optimizer, ema: null, step: 0 },
     meta: {
       format: CHECKPOINT_FORMAT,
-      model: "mobilefacenet",
-      embeddingSize: MOBILEFACENET_EMBEDDING_SIZE,
+      model: PRETRAINED_MODELS.mobilefacenet.model,
+      embeddingSize: PRETRAINED_MODELS.mobilefacenet.embeddingSize,
       step: 0,
       epoch: 0,
       optimizer: { name: "SGD", iterations: optimizer.iterations },
       rng: createRng(0),
       config: {
         pretrained: name,
-        imageSize: MOBILEFACENET_IMAGE_SIZE,
-        standardize: "fixed",
-        align: "similarity",
+        imageSize: PRETRAINED_MODELS.mobilefacenet.imageSize,
+        standardize: PRETRAINED_MODELS.mobilefacenet.standardize,
+        align: PRETRAINED_MODELS.mobilefacenet.align,
         source:
           `${MTCNN_WEIGHTS_PACKAGE.name}@${MTCNN_WEIGHTS_PACKAGE.version}/${MOBILEFACENET_FILE}`,
       },

