@@ -10,6 +10,8 @@ import { inferShapes } from "../core/shapes.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { loadPretrained, mobileFaceNetLayers } from "../io/pretrained.ts";
 import type { Tensor } from "../core/types.ts";
+import * as ort from "onnxruntime-web";
+import { buildOnnxModel } from "../backends/onnx/export.ts";
 import {
   interpreterEmbeddings,
   mobileFaceNetFile,
@@ -134,6 +136,32 @@ Deno.test("loadPretrained('mobilefacenet') is a checkpoint whose model embeds as
   }
   model.dispose();
   backend.dispose();
+});
+
+Deno.test("the pretrained MobileFaceNet exported to ONNX runs in ONNX Runtime like the file's own graph", async () => {
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = "error";
+  const { state } = await loadPretrained("mobilefacenet");
+  const session = await ort.InferenceSession.create(
+    buildOnnxModel(mobileFaceNet(), state, { useMovingAverage: false }),
+  );
+  try {
+    const result = await session.run({
+      images: new ort.Tensor("float32", faces.data, [2, 112, 112, 3]),
+    });
+    const got = result["embeddings"]!.data as Float32Array;
+    const want = await expected();
+    for (let r = 0; r < 2; r++) {
+      const row = want.data.subarray(r * 192, (r + 1) * 192);
+      const norm = Math.hypot(...row);
+      for (let j = 0; j < 192; j++) {
+        const d = Math.abs(got[r * 192 + j]! - row[j]! / norm);
+        assert.ok(d <= 1e-4, `row ${r} col ${j}: ${d}`);
+      }
+    }
+  } finally {
+    await session.release();
+  }
 });
 
 Deno.test("loadPretrained() of an unknown name lists the available ones", async () => {
