@@ -13,7 +13,12 @@ import { demoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
 import { detectFaces } from "../core/detect/mtcnn.ts";
 import { alignSimilarity } from "../core/detect/align.ts";
 import { flipLeftRight } from "../core/pure/image_ops.ts";
-import { parseTrainFlags, planTrain } from "../cli/train_plan.ts";
+import {
+  fitPlanToData,
+  parseTrainFlags,
+  planTrain,
+  PRETRAINED_LEARNING_RATE,
+} from "../cli/train_plan.ts";
 import { randomFaces } from "./_mobilefacenet_fixtures.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -198,6 +203,17 @@ Deno.test("planTrain() with --pretrained takes the pretrained model's spec and s
     () => planTrain(parseTrainFlags(["--pretrained", "mobilefacenet", "--resume", "run"])),
     /--pretrained starts a new run; --resume continues one/,
   );
+  // Fitted to a folder of few 112 px identities: the fine-tuning rate, no dropout, no resize
+  // and random crop of the aligned faces.
+  assert.equal(plan.settings.learningRate, PRETRAINED_LEARNING_RATE);
+  const fitted = fitPlanToData(plan, new Set(["pretrained", "data-dir", "loss"]), {
+    identities: 5,
+    imagesPerIdentity: [4, 4, 4, 4, 4],
+    imageSize: { width: 112, height: 112 },
+  }).plan;
+  assert.equal(fitted.settings.learningRate, PRETRAINED_LEARNING_RATE);
+  assert.equal(fitted.settings.keepProbability, 1);
+  assert.deepEqual([fitted.images.resize, fitted.images.randomCrop], [null, false]);
   // From scratch, the architecture alone.
   const scratch = planTrain(parseTrainFlags(["--model", "mobilefacenet", "--image-size", "64"]));
   assert.equal(scratch.pretrained, undefined);
@@ -207,22 +223,27 @@ Deno.test("planTrain() with --pretrained takes the pretrained model's spec and s
 Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with ArcFace, and the tools take the result like the pretrained model", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_train_" });
   try {
-    // Three people of a demo photo, four views of each (aligned, mirrored, brighter).
+    // The people of two demo photos (7), four views of each (aligned, mirrored, brighter).
     const nets = await wasmNets();
     try {
-      const image = await readImage(await demoPhoto(3));
-      const small = resizeArea(image, {
-        height: Math.round(image.height / 4),
-        width: Math.round(image.width / 4),
-      });
-      const faces = await detectFaces(small, nets);
-      for (const [i, face] of faces.entries()) {
-        await Deno.mkdir(join(dir, "data", `person${i}`), { recursive: true });
-        const a = alignSimilarity(small, face);
-        const views = [a, flipLeftRight(a)];
-        views.push(...views.map((v) => ({ ...v, data: v.data.map((x) => Math.min(255, x + 20)) })));
-        for (const [k, v] of views.entries()) {
-          await Deno.writeFile(join(dir, "data", `person${i}`, `${k}.png`), encodePng(v));
+      let person = 0;
+      for (const n of [3, 6]) {
+        const image = await readImage(await demoPhoto(n));
+        const small = resizeArea(image, {
+          height: Math.round(image.height / 4),
+          width: Math.round(image.width / 4),
+        });
+        for (const face of await detectFaces(small, nets)) {
+          const folder = join(dir, "data", `person${person++}`);
+          await Deno.mkdir(folder, { recursive: true });
+          const a = alignSimilarity(small, face);
+          const views = [a, flipLeftRight(a)];
+          views.push(
+            ...views.map((v) => ({ ...v, data: v.data.map((x) => Math.min(255, x + 20)) })),
+          );
+          for (const [k, v] of views.entries()) {
+            await Deno.writeFile(join(folder, `${k}.png`), encodePng(v));
+          }
         }
       }
     } finally {
@@ -237,6 +258,9 @@ Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with Arc
       join(dir, "data"),
       "--loss",
       "arcface",
+      // Held-out pair validation on this tiny set: 2 folds (the default 10 needs 20 images).
+      "--lfw-nrof-folds",
+      "2",
       "--batch-size",
       "6",
       "--epoch-size",
