@@ -48,13 +48,30 @@ export interface MobileFaceNetOptions {
 }
 
 /**
- * The pretrained file's input size.
+ * The pretrained file's input size (square, pixels); the spec's default.
+ *
+ * @example
+ * ```ts
+ * import { inferShapes, MOBILEFACENET_IMAGE_SIZE, mobileFaceNet } from "@facenet-deno/facenet/pure";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(inferShapes(mobileFaceNet()).nodes.get("input"), [MOBILEFACENET_IMAGE_SIZE, 112, 3]);
+ * ```
  *
  * @category Models
  */
 export const MOBILEFACENET_IMAGE_SIZE = 112;
+
 /**
- * The pretrained file's embedding size.
+ * The pretrained file's embedding size; the spec's default.
+ *
+ * @example
+ * ```ts
+ * import { inferShapes, MOBILEFACENET_EMBEDDING_SIZE, mobileFaceNet } from "@facenet-deno/facenet/pure";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(inferShapes(mobileFaceNet()).nodes.get("embeddings"), [MOBILEFACENET_EMBEDDING_SIZE]);
+ * ```
  *
  * @category Models
  */
