@@ -7,6 +7,13 @@
 
 import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
+import {
+  type ResolvedWindowedConv,
+  resolveWindowedConv,
+  windowedConvBackward,
+  windowedConvForward,
+  type WindowedConvKernels,
+} from "./_windowed_conv.ts";
 
 /**
  * 2-D convolution; weights `[kh, kw, cin, cout]` (TensorFlow's HWIO).
@@ -45,18 +52,7 @@ export interface Conv2dNode {
 export const CONV2D_DEFAULTS = { stride: 1, padding: "same", bias: false } as const;
 
 /** A conv2d node with every default filled in. */
-export interface ResolvedConv2d {
-  /** Kernel height. */
-  readonly kh: number;
-  /** Kernel width. */
-  readonly kw: number;
-  /** Stride. */
-  readonly stride: number;
-  /** Padding. */
-  readonly padding: Padding;
-  /** Whether there is a bias. */
-  readonly bias: boolean;
-}
+export type ResolvedConv2d = ResolvedWindowedConv;
 
 /**
  * The conv2d fields with their defaults.
@@ -72,15 +68,14 @@ export interface ResolvedConv2d {
  * ```
  */
 export function resolveConv2d(node: Conv2dNode): ResolvedConv2d {
-  const [kh, kw] = typeof node.kernel === "number" ? [node.kernel, node.kernel] : node.kernel;
-  return {
-    kh,
-    kw,
-    stride: node.stride ?? CONV2D_DEFAULTS.stride,
-    padding: node.padding ?? CONV2D_DEFAULTS.padding,
-    bias: node.bias ?? CONV2D_DEFAULTS.bias,
-  };
+  return resolveWindowedConv(node, CONV2D_DEFAULTS);
 }
+
+const KERNELS: WindowedConvKernels = {
+  forward: "conv2d",
+  input: "conv2dBackpropInput",
+  filter: "conv2dBackpropFilter",
+};
 
 /**
  * The conv2d op: parameters `weights [kh, kw, cin, cout]` (Glorot) and,
@@ -118,32 +113,6 @@ export const conv2d: OpDef<Conv2dNode> = {
       flops: 2 * g.oh * g.ow * filters * r.kh * r.kw * cin,
     };
   },
-  forward(node, c) {
-    const r = resolveConv2d(node);
-    const k = c.kernels;
-    const conv = k.conv2d(c.inputs[0]!, c.param("weights"), {
-      stride: r.stride,
-      padding: r.padding,
-    });
-    if (!r.bias) return conv;
-    const y = k.biasAdd(conv, c.param("biases"));
-    k.dispose(conv);
-    return y;
-  },
-  backward(node, c) {
-    const r = resolveConv2d(node);
-    const k = c.kernels;
-    const o = { stride: r.stride, padding: r.padding };
-    const w = c.param("weights");
-    c.paramGradient(
-      "weights",
-      k.conv2dBackpropFilter(c.input(0), c.dy, { ...o, filterShape: k.shape(w) }),
-    );
-    if (r.bias) c.paramGradient("biases", k.sumToChannels(c.dy));
-    return [
-      c.needsGradient(0)
-        ? k.conv2dBackpropInput(c.dy, w, { ...o, inputShape: c.inputShapes[0]! })
-        : null,
-    ];
-  },
+  forward: (node, c) => windowedConvForward(resolveConv2d(node), KERNELS, c),
+  backward: (node, c) => windowedConvBackward(resolveConv2d(node), KERNELS, c),
 };

@@ -8,6 +8,13 @@
 
 import type { Padding } from "../types.ts";
 import type { OpDef } from "./op.ts";
+import {
+  type ResolvedWindowedConv,
+  resolveWindowedConv,
+  windowedConvBackward,
+  windowedConvForward,
+  type WindowedConvKernels,
+} from "./_windowed_conv.ts";
 
 /**
  * Depthwise convolution; weights `[kh, kw, c, 1]` (TensorFlow's depthwise layout).
@@ -44,18 +51,7 @@ export interface DepthwiseConv2dNode {
 export const DEPTHWISE_CONV2D_DEFAULTS = { stride: 1, padding: "same", bias: false } as const;
 
 /** A depthwise node with every default filled in. */
-export interface ResolvedDepthwiseConv2d {
-  /** Kernel height. */
-  readonly kh: number;
-  /** Kernel width. */
-  readonly kw: number;
-  /** Stride. */
-  readonly stride: number;
-  /** Padding. */
-  readonly padding: Padding;
-  /** Whether there is a bias. */
-  readonly bias: boolean;
-}
+export type ResolvedDepthwiseConv2d = ResolvedWindowedConv;
 
 /**
  * The depthwise fields with their defaults.
@@ -71,15 +67,14 @@ export interface ResolvedDepthwiseConv2d {
  * ```
  */
 export function resolveDepthwiseConv2d(node: DepthwiseConv2dNode): ResolvedDepthwiseConv2d {
-  const [kh, kw] = typeof node.kernel === "number" ? [node.kernel, node.kernel] : node.kernel;
-  return {
-    kh,
-    kw,
-    stride: node.stride ?? DEPTHWISE_CONV2D_DEFAULTS.stride,
-    padding: node.padding ?? DEPTHWISE_CONV2D_DEFAULTS.padding,
-    bias: node.bias ?? DEPTHWISE_CONV2D_DEFAULTS.bias,
-  };
+  return resolveWindowedConv(node, DEPTHWISE_CONV2D_DEFAULTS);
 }
+
+const KERNELS: WindowedConvKernels = {
+  forward: "depthwiseConv2d",
+  input: "depthwiseConv2dBackpropInput",
+  filter: "depthwiseConv2dBackpropFilter",
+};
 
 /**
  * The depthwiseConv2d op: parameters `weights [kh, kw, c, 1]` (Glorot:
@@ -122,32 +117,6 @@ export const depthwiseConv2d: OpDef<DepthwiseConv2dNode> = {
       flops: 2 * g.oh * g.ow * ch * r.kh * r.kw,
     };
   },
-  forward(node, c) {
-    const r = resolveDepthwiseConv2d(node);
-    const k = c.kernels;
-    const y = k.depthwiseConv2d(c.inputs[0]!, c.param("weights"), {
-      stride: r.stride,
-      padding: r.padding,
-    });
-    if (!r.bias) return y;
-    const out = k.biasAdd(y, c.param("biases"));
-    k.dispose(y);
-    return out;
-  },
-  backward(node, c) {
-    const r = resolveDepthwiseConv2d(node);
-    const k = c.kernels;
-    const o = { stride: r.stride, padding: r.padding };
-    const w = c.param("weights");
-    c.paramGradient(
-      "weights",
-      k.depthwiseConv2dBackpropFilter(c.input(0), c.dy, { ...o, filterShape: k.shape(w) }),
-    );
-    if (r.bias) c.paramGradient("biases", k.sumToChannels(c.dy));
-    return [
-      c.needsGradient(0)
-        ? k.depthwiseConv2dBackpropInput(c.dy, w, { ...o, inputShape: c.inputShapes[0]! })
-        : null,
-    ];
-  },
+  forward: (node, c) => windowedConvForward(resolveDepthwiseConv2d(node), KERNELS, c),
+  backward: (node, c) => windowedConvBackward(resolveDepthwiseConv2d(node), KERNELS, c),
 };
