@@ -252,6 +252,16 @@ class Reader {
   }
 }
 
+/** Pool2DOptions: the option table of both pooling operators. */
+const POOL_2D_OPTIONS = [
+  ["padding", "i8", 0],
+  ["strideW", "i32", 0],
+  ["strideH", "i32", 0],
+  ["filterW", "i32", 0],
+  ["filterH", "i32", 0],
+  ["activation", "i8", 0],
+] as const;
+
 /** Fields of the option tables by builtin operator: [name, kind, default]. */
 const OPTION_FIELDS: Readonly<
   Record<string, readonly (readonly [string, "u8" | "i8" | "i32" | "f32" | "ints", number])[]>
@@ -260,11 +270,7 @@ const OPTION_FIELDS: Readonly<
     ["padding", "i8", 0],
     ["strideW", "i32", 0],
     ["strideH", "i32", 0],
-    [
-      "activation",
-      "i8",
-      0,
-    ],
+    ["activation", "i8", 0],
     ["dilationW", "i32", 1],
     ["dilationH", "i32", 1],
   ],
@@ -272,39 +278,13 @@ const OPTION_FIELDS: Readonly<
     ["padding", "i8", 0],
     ["strideW", "i32", 0],
     ["strideH", "i32", 0],
-    [
-      "depthMultiplier",
-      "i32",
-      0,
-    ],
+    ["depthMultiplier", "i32", 0],
     ["activation", "i8", 0],
     ["dilationW", "i32", 1],
     ["dilationH", "i32", 1],
   ],
-  MAX_POOL_2D: [
-    ["padding", "i8", 0],
-    ["strideW", "i32", 0],
-    ["strideH", "i32", 0],
-    [
-      "filterW",
-      "i32",
-      0,
-    ],
-    ["filterH", "i32", 0],
-    ["activation", "i8", 0],
-  ],
-  AVERAGE_POOL_2D: [
-    ["padding", "i8", 0],
-    ["strideW", "i32", 0],
-    ["strideH", "i32", 0],
-    [
-      "filterW",
-      "i32",
-      0,
-    ],
-    ["filterH", "i32", 0],
-    ["activation", "i8", 0],
-  ],
+  MAX_POOL_2D: POOL_2D_OPTIONS,
+  AVERAGE_POOL_2D: POOL_2D_OPTIONS,
   FULLY_CONNECTED: [["activation", "i8", 0], ["weightsFormat", "i8", 0], ["keepNumDims", "u8", 0]],
   SOFTMAX: [["beta", "f32", 0]],
   ADD: [["activation", "i8", 0]],
