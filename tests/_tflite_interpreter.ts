@@ -22,14 +22,20 @@ function window(input: number, k: number, stride: number, same: boolean): [numbe
   return [Math.floor((input - k) / stride) + 1, 0];
 }
 
-function conv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Value {
-  const [n, h, wd, cin] = x.shape as [number, number, number, number];
-  const [cout, kh, kw, cin2] = w.shape as [number, number, number, number];
-  if (cin !== cin2) throw new Error(`conv channels ${cin} vs ${cin2}`);
+/** Output size, leading pad and stride per axis of the window op `op` over `h x wd`. */
+function geometry(h: number, wd: number, kh: number, kw: number, op: TfliteOperator) {
   const same = op.options.padding === 0;
   const sh = op.options.strideH as number, sw = op.options.strideW as number;
   const [oh, ph] = window(h, kh, sh, same);
   const [ow, pw] = window(wd, kw, sw, same);
+  return { sh, sw, oh, ph, ow, pw };
+}
+
+function conv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Value {
+  const [n, h, wd, cin] = x.shape as [number, number, number, number];
+  const [cout, kh, kw, cin2] = w.shape as [number, number, number, number];
+  if (cin !== cin2) throw new Error(`conv channels ${cin} vs ${cin2}`);
+  const { sh, sw, oh, ph, ow, pw } = geometry(h, wd, kh, kw, op);
   const out = new Float64Array(n * oh * ow * cout);
   for (let i = 0; i < n; i++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -61,10 +67,7 @@ function depthwiseConv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Valu
   if (one !== 1 || c !== c2 || (op.options.depthMultiplier ?? 1) !== 1) {
     throw new Error(`depthwise weights ${w.shape} on ${c} channels`);
   }
-  const same = op.options.padding === 0;
-  const sh = op.options.strideH as number, sw = op.options.strideW as number;
-  const [oh, ph] = window(h, kh, sh, same);
-  const [ow, pw] = window(wd, kw, sw, same);
+  const { sh, sw, oh, ph, ow, pw } = geometry(h, wd, kh, kw, op);
   const out = new Float64Array(n * oh * ow * c);
   for (let i = 0; i < n; i++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -91,10 +94,7 @@ function depthwiseConv2d(x: Value, w: Value, b: Value, op: TfliteOperator): Valu
 function maxPool(x: Value, op: TfliteOperator): Value {
   const [n, h, wd, c] = x.shape as [number, number, number, number];
   const kh = op.options.filterH as number, kw = op.options.filterW as number;
-  const sh = op.options.strideH as number, sw = op.options.strideW as number;
-  const same = op.options.padding === 0;
-  const [oh, ph] = window(h, kh, sh, same);
-  const [ow, pw] = window(wd, kw, sw, same);
+  const { sh, sw, oh, ph, ow, pw } = geometry(h, wd, kh, kw, op);
   const out = new Float64Array(n * oh * ow * c);
   for (let i = 0; i < n; i++) {
     for (let oy = 0; oy < oh; oy++) {
