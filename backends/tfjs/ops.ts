@@ -166,6 +166,43 @@ function poolAdapter(kind: "maxPool" | "avgPool"): TfjsOpAdapter<never> {
 }
 
 /**
+ * conv2d and depthwiseConv2d: the convolution `run` plus an optional bias;
+ * exported as `tfOp` (then BiasAdd with a bias).
+ */
+function convAdapter<N extends Node<"conv2d" | "depthwiseConv2d">>(
+  resolve: (node: N) => ReturnType<typeof resolveConv2d>,
+  run: (x: tf.Tensor4D, w: tf.Tensor4D, stride: number, padding: "same" | "valid") => tf.Tensor4D,
+  tfOp: "Conv2D" | "DepthwiseConv2dNative",
+): TfjsOpAdapter<never> {
+  return adapter<N>({
+    forward(node, c) {
+      const r = resolve(node);
+      const y = run(
+        c.inputs[0] as tf.Tensor4D,
+        c.param("weights") as tf.Tensor4D,
+        r.stride,
+        r.padding,
+      );
+      return r.bias ? tf.add(y, c.param("biases")) : y;
+    },
+    export(node, c) {
+      const r = resolve(node);
+      const attr = {
+        strides: ints([1, r.stride, r.stride, 1]),
+        padding: { s: base64(r.padding.toUpperCase()) },
+        data_format: NHWC,
+        dilations: ints([1, 1, 1, 1]),
+      };
+      const n = node.name;
+      const inputs = [c.inputs[0]!, c.param("weights")];
+      if (!r.bias) return c.op(n, tfOp, inputs, attr);
+      const conv = c.op(`${n}/_conv`, tfOp, inputs, attr);
+      return c.op(n, "BiasAdd", [conv, c.param("biases")], { data_format: NHWC });
+    },
+  });
+}
+
+/**
  * The tfjs adapter of every op of the core's registry.
  *
  * @example
@@ -185,63 +222,18 @@ export const TFJS_OPS: TfjsOpAdapters = {
     forward: (_node, c) => tf.softmax(c.inputs[0]!),
     export: (node, c) => c.op(node.name, "Softmax", [c.inputs[0]!]),
   }),
-  depthwiseConv2d: adapter<Node<"depthwiseConv2d">>({
-    forward(node, c) {
-      const r = resolveDepthwiseConv2d(node);
-      const y = depthwiseConv2dTf(
-        c.inputs[0] as tf.Tensor4D,
-        c.param("weights") as tf.Tensor4D,
-        r.stride,
-        r.padding,
-      );
-      return r.bias ? tf.add(y, c.param("biases")) : y;
-    },
-    export(node, c) {
-      const r = resolveDepthwiseConv2d(node);
-      const attr = {
-        strides: ints([1, r.stride, r.stride, 1]),
-        padding: { s: base64(r.padding.toUpperCase()) },
-        data_format: NHWC,
-        dilations: ints([1, 1, 1, 1]),
-      };
-      const n = node.name;
-      const inputs = [c.inputs[0]!, c.param("weights")];
-      if (!r.bias) return c.op(n, "DepthwiseConv2dNative", inputs, attr);
-      const conv = c.op(`${n}/_conv`, "DepthwiseConv2dNative", inputs, attr);
-      return c.op(n, "BiasAdd", [conv, c.param("biases")], { data_format: NHWC });
-    },
-  }),
+  depthwiseConv2d: convAdapter<Node<"depthwiseConv2d">>(
+    resolveDepthwiseConv2d,
+    depthwiseConv2dTf,
+    "DepthwiseConv2dNative",
+  ),
   input: adapter<Node<"input">>({
     forward: (_node, c) => c.x,
     export: (node, c) => c.placeholder(node.shape),
   }),
-  conv2d: adapter<Node<"conv2d">>({
-    forward(node, c) {
-      const r = resolveConv2d(node);
-      // Every device: tfjs's own filter gradient is slow (cpu), missing
-      // (wasm) or wrong at large batches (webgpu; see conv2dCpu).
-      const y = conv2dCpu(
-        c.inputs[0] as tf.Tensor4D,
-        c.param("weights") as tf.Tensor4D,
-        r.stride,
-        r.padding,
-      );
-      return r.bias ? tf.add(y, c.param("biases")) : y;
-    },
-    export(node, c) {
-      const r = resolveConv2d(node);
-      const attr = {
-        strides: ints([1, r.stride, r.stride, 1]),
-        padding: { s: base64(r.padding.toUpperCase()) },
-        data_format: NHWC,
-        dilations: ints([1, 1, 1, 1]),
-      };
-      const n = node.name;
-      if (!r.bias) return c.op(n, "Conv2D", [c.inputs[0]!, c.param("weights")], attr);
-      const conv = c.op(`${n}/_conv`, "Conv2D", [c.inputs[0]!, c.param("weights")], attr);
-      return c.op(n, "BiasAdd", [conv, c.param("biases")], { data_format: NHWC });
-    },
-  }),
+  // Every device: tfjs's own filter gradient is slow (cpu), missing (wasm) or
+  // wrong at large batches (webgpu; see conv2dCpu).
+  conv2d: convAdapter<Node<"conv2d">>(resolveConv2d, conv2dCpu, "Conv2D"),
   batchNorm: adapter<Node<"batchNorm">>({
     forward(node, c) {
       const r = resolveBatchNorm(node);
