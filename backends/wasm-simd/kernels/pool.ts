@@ -40,24 +40,24 @@ export function poolKernels(
     }
     return { n, h, w, c, oh: ay.out, ow: ax.out, padTop: ay.pad, padLeft: ax.pad };
   };
+  /** The window arguments both pool entry points take after their pointers. */
+  const windowArgs = (g: ReturnType<typeof poolGeometry>, options: PoolOptions, mode: 0 | 1) => [
+    g.n,
+    g.h,
+    g.w,
+    g.c,
+    options.size,
+    options.stride,
+    g.padTop,
+    g.padLeft,
+    g.oh,
+    g.ow,
+    mode,
+  ];
   const poolForward = (x: WasmTensor, options: PoolOptions, mode: 0 | 1) => {
     const g = poolGeometry(x.shape, options);
     const out = make([g.n, g.oh, g.ow, g.c]);
-    run("pool", [
-      x.ptr,
-      out.ptr,
-      g.n,
-      g.h,
-      g.w,
-      g.c,
-      options.size,
-      options.stride,
-      g.padTop,
-      g.padLeft,
-      g.oh,
-      g.ow,
-      mode,
-    ], x.size);
+    run("pool", [x.ptr, out.ptr, ...windowArgs(g, options, mode)], x.size);
     return out;
   };
   const poolBackward = (
@@ -76,22 +76,7 @@ export function poolKernels(
       );
     }
     const dx = make(inputShape);
-    run("poolBackward", [
-      dy.ptr,
-      x?.ptr ?? 0,
-      dx.ptr,
-      g.n,
-      g.h,
-      g.w,
-      g.c,
-      options.size,
-      options.stride,
-      g.padTop,
-      g.padLeft,
-      g.oh,
-      g.ow,
-      mode,
-    ], dx.size);
+    run("poolBackward", [dy.ptr, x?.ptr ?? 0, dx.ptr, ...windowArgs(g, options, mode)], dx.size);
     return dx;
   };
 
