@@ -21,6 +21,7 @@
 
 import type { ModelSpec, NodeSpec } from "../model_spec.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
+import { toHwio, transpose2d } from "./_tflite_layout.ts";
 
 /**
  * The nodes holding each net's outputs.
@@ -191,30 +192,6 @@ export function onetSpec(): ModelSpec {
     prelogits: "onet/prob1",
     output: "onet/prob1",
   };
-}
-
-/** `[out, kh, kw, in]` to `[kh, kw, in, out]`. */
-function toHwio(t: Tensor): Tensor {
-  const [o, kh, kw, i] = t.shape as [number, number, number, number];
-  const out = new Float32Array(t.data.length);
-  for (let a = 0; a < o; a++) {
-    for (let y = 0; y < kh; y++) {
-      for (let x = 0; x < kw; x++) {
-        for (let c = 0; c < i; c++) {
-          out[((y * kw + x) * i + c) * o + a] = t.data[((a * kh + y) * kw + x) * i + c]!;
-        }
-      }
-    }
-  }
-  return { shape: [kh, kw, i, o], data: out };
-}
-
-/** `[out, in]` to `[in, out]`. */
-function transpose2d(t: Tensor): Tensor {
-  const [o, i] = t.shape as [number, number];
-  const out = new Float32Array(t.data.length);
-  for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) out[c * o + a] = t.data[a * i + c]!;
-  return { shape: [i, o], data: out };
 }
 
 /**
