@@ -23,3 +23,10 @@ export async function runDeno(args: readonly string[]): Promise<Ran> {
 export function runCli(args: readonly string[]): Promise<Ran> {
   return runDeno(["run", "-A", CLI, ...args]);
 }
+
+/** Runs the CLI as {@link runCli} and fails with its stderr unless it exits with 0. */
+export async function runCliOk(args: readonly string[]): Promise<Ran> {
+  const r = await runCli(args);
+  if (r.code !== 0) throw new Error(`${args[0]} exited with ${r.code}:\n${r.stderr}`);
+  return r;
+}

@@ -5,6 +5,10 @@ import { DEMO_PHOTOS_PACKAGE, MTCNN_WEIGHTS_PACKAGE, npmPackageFile } from "../i
 import type { NamedTensors } from "../core/types.ts";
 import type { MtcnnNets } from "../core/detect/mtcnn.ts";
 import { runTflite } from "./_tflite_interpreter.ts";
+import { join } from "node:path";
+import { encodePng, readImage } from "../io/images.ts";
+import { resizeArea } from "../core/detect/resample.ts";
+import type { RgbImage } from "../core/pure/image_ops.ts";
 
 let cached: Promise<Record<"pnet" | "rnet" | "onet", TfliteModel>> | null = null;
 
@@ -59,6 +63,26 @@ export async function interpreterNets(): Promise<MtcnnNets> {
 /** The path of demo photo `n` (1..6) of the pinned face-api package. */
 export function demoPhoto(n: number): Promise<string> {
   return npmPackageFile(DEMO_PHOTOS_PACKAGE, `demo/sample${n}.jpg`);
+}
+
+/** Demo photo `n` downscaled by `divisor` (INTER_AREA; 1/4 is 480 px wide, faces of ~50 px). */
+export async function smallDemoPhoto(n: number, divisor = 4): Promise<RgbImage> {
+  const image = await readImage(await demoPhoto(n));
+  return resizeArea(image, {
+    height: Math.round(image.height / divisor),
+    width: Math.round(image.width / divisor),
+  });
+}
+
+/** {@link smallDemoPhoto} written as a PNG file `name` in `dir`; returns its path. */
+export async function smallDemoPhotoPng(
+  n: number,
+  dir: string,
+  name = `sample${n}.png`,
+): Promise<string> {
+  const path = join(dir, name);
+  await Deno.writeFile(path, encodePng(await smallDemoPhoto(n)));
+  return path;
 }
 
 /**

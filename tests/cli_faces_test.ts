@@ -3,44 +3,46 @@
 // `deno run cli.ts` processes. Photos: the pinned demo photos, downscaled to keep CPU time low.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Ran, runCli } from "./_cli.ts";
+import { runCli, runCliOk } from "./_cli.ts";
 import { decodeImage, encodePng, readImage } from "../io/images.ts";
-import { resizeArea } from "../core/detect/resample.ts";
 import { saveCheckpoint } from "../io/checkpoint.ts";
 import { initModelState } from "../core/model_state.ts";
 import { modelSpec } from "../core/models/registry.ts";
 import { createRng } from "../core/pure/rng.ts";
-import { demoPhoto } from "./_mtcnn_fixtures.ts";
+import { smallDemoPhotoPng } from "./_mtcnn_fixtures.ts";
 
-/** Demo photo `n` at 1/4 size (480 px wide) as a PNG file in `dir`. */
-async function smallPhoto(n: number, dir: string, name = `sample${n}.png`): Promise<string> {
-  const image = await readImage(await demoPhoto(n));
-  const small = resizeArea(image, {
-    height: Math.round(image.height / 4),
-    width: Math.round(image.width / 4),
+/** A freshly initialised nano checkpoint (32 px, 16-d): cheap to embed on the pure backend. */
+function nanoCheckpoint(dir: string): Promise<string> {
+  const spec = modelSpec("nano", { imageSize: 32, embeddingSize: 16 });
+  const training = {
+    loss: { kind: "triplet", alpha: 0.2 },
+    optimizer: { name: "ADAM" },
+    weightDecay: 0,
+    movingAverageDecay: null,
+  } as const;
+  return saveCheckpoint(dir, {
+    state: initModelState(spec, training, createRng(1)),
+    meta: {
+      model: "nano",
+      embeddingSize: 16,
+      epoch: 1,
+      rng: createRng(2),
+      config: { imageSize: 32 },
+    },
   });
-  const path = join(dir, name);
-  await Deno.writeFile(path, encodePng(small));
-  return path;
-}
-
-async function ok(args: string[]): Promise<Ran> {
-  const r = await runCli(args);
-  assert.equal(r.code, 0, `${args[0]} exited with ${r.code}:\n${r.stderr}`);
-  return r;
 }
 
 Deno.test("detect prints boxes, scores and landmarks as JSON and draws them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_detect_" });
   try {
-    const photo = await smallPhoto(1, dir);
+    const photo = await smallDemoPhotoPng(1, dir);
     const flat = join(dir, "flat.png");
     await Deno.writeFile(
       flat,
       encodePng({ width: 64, height: 48, data: new Float32Array(64 * 48 * 3).fill(90) }),
     );
     const drawn = join(dir, "drawn");
-    const r = await ok(["detect", "--draw", drawn, photo, flat]);
+    const r = await runCliOk(["detect", "--draw", drawn, photo, flat]);
     const [a, b] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(a.image, photo);
     assert.equal(a.width, 480);
@@ -66,7 +68,7 @@ Deno.test("detect prints boxes, scores and landmarks as JSON and draws them", as
 Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x1 image, a photo over the pixel limit, --draw under a missing folder or a file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_detect_bad_" });
   try {
-    const photo = await smallPhoto(1, dir);
+    const photo = await smallDemoPhotoPng(1, dir);
     const bytes = await Deno.readFile(photo);
     const cut = join(dir, "cut.png");
     await Deno.writeFile(cut, bytes.subarray(0, bytes.length >> 1));
@@ -76,7 +78,7 @@ Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x
     assert.match(r.stderr, /Cannot read image .*nope\.jpg: not found/);
     const tiny = join(dir, "tiny.png");
     await Deno.writeFile(tiny, encodePng({ width: 1, height: 1, data: new Float32Array(3) }));
-    const t = await ok(["detect", tiny]);
+    const t = await runCliOk(["detect", tiny]);
     assert.deepEqual(JSON.parse(t.stdout).faces, []);
     // A PNG header declaring 20000 x 20000 pixels is refused before decoding.
     const huge = new Uint8Array(bytes.subarray(0, 33));
@@ -88,7 +90,7 @@ Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x
     assert.equal(h.code, 1);
     assert.match(h.stderr, /huge\.png: .*(too large|limit)/);
     // A missing parent folder is created (the output policy of every command) ...
-    await ok(["detect", "--draw", join(dir, "missing", "out.png"), photo]);
+    await runCliOk(["detect", "--draw", join(dir, "missing", "out.png"), photo]);
     assert.ok((await Deno.stat(join(dir, "missing", "out.png"))).isFile);
     // ... but a parent that is a file is a clear error naming the output.
     const d = await runCli(["detect", "--draw", join(photo, "out.png"), photo]);
@@ -109,9 +111,9 @@ Deno.test("detect reports bad inputs clearly: truncated file, missing file, a 1x
 Deno.test("detect on a photo larger than --max-side detects on a downscaled copy and maps boxes back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_detect_max_" });
   try {
-    const photo = await smallPhoto(1, dir);
-    const full = JSON.parse((await ok(["detect", photo])).stdout);
-    const capped = JSON.parse((await ok(["detect", "--max-side", "240", photo])).stdout);
+    const photo = await smallDemoPhotoPng(1, dir);
+    const full = JSON.parse((await runCliOk(["detect", photo])).stdout);
+    const capped = JSON.parse((await runCliOk(["detect", "--max-side", "240", photo])).stdout);
     assert.equal(capped.width, 480);
     assert.equal(capped.faces.length, full.faces.length);
     capped.faces.forEach((f: { box: number[] }, i: number) => {
@@ -130,20 +132,29 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     const input = join(dir, "raw");
     await Deno.mkdir(join(input, "anna"), { recursive: true });
     await Deno.mkdir(join(input, "ben"), { recursive: true });
-    await smallPhoto(1, join(input, "anna"), "one.png");
-    await smallPhoto(3, join(input, "anna"), "two.png");
-    await smallPhoto(6, join(input, "ben"), "three.png");
+    await smallDemoPhotoPng(1, join(input, "anna"), "one.png");
+    await smallDemoPhotoPng(3, join(input, "anna"), "two.png");
+    await smallDemoPhotoPng(6, join(input, "ben"), "three.png");
     await Deno.mkdir(join(input, "cara"), { recursive: true });
-    await smallPhoto(5, join(input, "cara"), "four.png");
+    await smallDemoPhotoPng(5, join(input, "cara"), "four.png");
     await Deno.mkdir(join(input, "dan"), { recursive: true });
-    await smallPhoto(4, join(input, "dan"), "five.png");
+    await smallDemoPhotoPng(4, join(input, "dan"), "five.png");
     await Deno.writeFile(
       join(input, "ben", "wall.png"),
       encodePng({ width: 100, height: 80, data: new Float32Array(100 * 80 * 3).fill(200) }),
     );
     await Deno.writeTextFile(join(input, "ben", "notes.txt"), "not an image");
     const output = join(dir, "new", "aligned"); // the parent does not exist yet
-    const r = await ok(["align", input, output, "--image-size", "64", "--margin", "10", "--quiet"]);
+    const r = await runCliOk([
+      "align",
+      input,
+      output,
+      "--image-size",
+      "64",
+      "--margin",
+      "10",
+      "--quiet",
+    ]);
     assert.match(r.stdout, /Unable to align ".*wall\.png"/);
     assert.match(r.stdout, /Total number of images: 7/);
     assert.match(r.stdout, /Number of successfully aligned images: 5/);
@@ -167,7 +178,7 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     assert.ok(x1! >= 0 && y1! >= 0 && x2! > x1! && y2! > y1! && x2! <= 480 && y2! <= 320, one);
     // --jobs 2 (two workers, each with its own detector) writes the same crops and listing.
     const parallel = join(dir, "parallel");
-    await ok([
+    await runCliOk([
       "align",
       input,
       parallel,
@@ -196,11 +207,11 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
       (await Deno.readTextFile(join(output, listings[0]!.name))).replaceAll(output, "OUT"),
     );
     // A second run skips what exists: nothing new is aligned.
-    const again = await ok(["align", input, output, "--image-size", "64", "--quiet"]);
+    const again = await runCliOk(["align", input, output, "--image-size", "64", "--quiet"]);
     assert.match(again.stdout, /Number of successfully aligned images: 0/);
     // Every face, with 5-point similarity alignment at 112 px.
     const multi = join(dir, "multi");
-    await ok([
+    await runCliOk([
       "align",
       input,
       multi,
@@ -218,7 +229,7 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
     assert.equal((await readImage(join(multi, "anna", "one_0.png"))).width, 112);
     // train --data-dir accepts the aligned folder.
     const run = join(dir, "run");
-    await ok([
+    await runCliOk([
       "train",
       "--data-dir",
       multi,
@@ -258,32 +269,15 @@ Deno.test("align turns a folder-per-identity set of photos into crops with the l
 Deno.test("compare --detect and embed --detect embed the first face of each raw photo and name the photos without a face", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_compare_detect_" });
   try {
-    const spec = modelSpec("nano", { imageSize: 32, embeddingSize: 16 });
-    const training = {
-      loss: { kind: "triplet", alpha: 0.2 },
-      optimizer: { name: "ADAM" },
-      weightDecay: 0,
-      movingAverageDecay: null,
-    } as const;
-    const state = initModelState(spec, training, createRng(1));
-    const ckpt = await saveCheckpoint(join(dir, "run"), {
-      state,
-      meta: {
-        model: "nano",
-        embeddingSize: 16,
-        epoch: 1,
-        rng: createRng(2),
-        config: { imageSize: 32 },
-      },
-    });
-    const a = await smallPhoto(1, dir);
-    const b = await smallPhoto(3, dir);
+    const ckpt = await nanoCheckpoint(join(dir, "run"));
+    const a = await smallDemoPhotoPng(1, dir);
+    const b = await smallDemoPhotoPng(3, dir);
     const wall = join(dir, "wall.png");
     await Deno.writeFile(
       wall,
       encodePng({ width: 90, height: 70, data: new Float32Array(90 * 70 * 3).fill(30) }),
     );
-    const r = await ok([
+    const r = await runCliOk([
       "compare",
       "--checkpoint",
       ckpt,
@@ -303,7 +297,7 @@ Deno.test("compare --detect and embed --detect embed the first face of each raw 
     // With --align similarity the faces are aligned on their landmarks instead: other crops,
     // other distances.
     const sim = JSON.parse(
-      (await ok([
+      (await runCliOk([
         "compare",
         "--checkpoint",
         ckpt,
@@ -321,7 +315,7 @@ Deno.test("compare --detect and embed --detect embed the first face of each raw 
     assert.ok(Math.abs(sim.distances[0][1] - out.distances[0][1]) > 1e-6);
     // embed --detect leaves the photo without a face out of every output.
     const prefix = join(dir, "emb");
-    const e = await ok([
+    const e = await runCliOk([
       "embed",
       "--checkpoint",
       ckpt,

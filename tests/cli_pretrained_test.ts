@@ -3,13 +3,12 @@
 // the bad inputs (unknown name, missing checkpoint, an input size that is not the model's).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Ran, runCli, runDeno } from "./_cli.ts";
-import { encodePng, readImage } from "../io/images.ts";
-import { resizeArea } from "../core/detect/resample.ts";
+import { runCli, runCliOk, runDeno } from "./_cli.ts";
+import { encodePng } from "../io/images.ts";
 import { createPureBackend } from "../core/pure_backend.ts";
 import { loadPretrained } from "../io/pretrained.ts";
 import { mobileFaceNet } from "../core/models/mobilefacenet.ts";
-import { demoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
+import { smallDemoPhoto, smallDemoPhotoPng, wasmNets } from "./_mtcnn_fixtures.ts";
 import { detectFaces } from "../core/detect/mtcnn.ts";
 import { alignSimilarity } from "../core/detect/align.ts";
 import { flipLeftRight } from "../core/pure/image_ops.ts";
@@ -23,16 +22,16 @@ import { randomFaces } from "./_mobilefacenet_fixtures.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-async function ok(args: string[]): Promise<Ran> {
-  const r = await runCli(args);
-  assert.equal(r.code, 0, `${args[0]} exited with ${r.code}:\n${r.stderr}`);
-  return r;
-}
-
 Deno.test("export --pretrained mobilefacenet writes a graph model that stock tf.loadGraphModel embeds like the pure backend", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_pretrained_export_" });
   try {
-    const r = await ok(["export", "--pretrained", "mobilefacenet", "--out", join(dir, "web")]);
+    const r = await runCliOk([
+      "export",
+      "--pretrained",
+      "mobilefacenet",
+      "--out",
+      join(dir, "web"),
+    ]);
     assert.match(r.stdout, /model\.json \(mobilefacenet, 192-d, step 0, raw weights\)/);
     const meta = JSON.parse(await Deno.readTextFile(join(dir, "web", "model.json")))
       .userDefinedMetadata.facenet;
@@ -82,18 +81,12 @@ Deno.test("compare --detect --pretrained mobilefacenet prints the distance matri
   try {
     const paths: string[] = [];
     for (const n of [1, 3, 6]) {
-      const image = await readImage(await demoPhoto(n));
-      const small = resizeArea(image, {
-        height: Math.round(image.height / 4),
-        width: Math.round(image.width / 4),
-      });
-      paths.push(join(dir, `sample${n}.png`));
-      await Deno.writeFile(paths.at(-1)!, encodePng(small));
+      paths.push(await smallDemoPhotoPng(n, dir));
     }
-    const r = await ok(["compare", "--detect", "--pretrained", "mobilefacenet", ...paths]);
+    const r = await runCliOk(["compare", "--detect", "--pretrained", "mobilefacenet", ...paths]);
     assert.match(r.stdout, /Distance matrix/);
     const json = JSON.parse(
-      (await ok(["compare", "--detect", "--pretrained", "mobilefacenet", "--json", ...paths]))
+      (await runCliOk(["compare", "--detect", "--pretrained", "mobilefacenet", "--json", ...paths]))
         .stdout,
     );
     assert.deepEqual(json.images, paths);
@@ -228,11 +221,7 @@ Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with Arc
     try {
       let person = 0;
       for (const n of [3, 6]) {
-        const image = await readImage(await demoPhoto(n));
-        const small = resizeArea(image, {
-          height: Math.round(image.height / 4),
-          width: Math.round(image.width / 4),
-        });
+        const small = await smallDemoPhoto(n);
         for (const face of await detectFaces(small, nets)) {
           const folder = join(dir, "data", `person${person++}`);
           await Deno.mkdir(folder, { recursive: true });
@@ -250,7 +239,7 @@ Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with Arc
       nets.dispose();
     }
     const run = join(dir, "run");
-    const r = await ok([
+    const r = await runCliOk([
       "train",
       "--pretrained",
       "mobilefacenet",
@@ -284,7 +273,9 @@ Deno.test("train --pretrained mobilefacenet fine-tunes on aligned faces with Arc
     // pretrained model does.
     const a = join(dir, "data", "person0", "0.png");
     const b = join(dir, "data", "person1", "0.png");
-    const json = JSON.parse((await ok(["compare", "--checkpoint", run, "--json", a, b])).stdout);
+    const json = JSON.parse(
+      (await runCliOk(["compare", "--checkpoint", run, "--json", a, b])).stdout,
+    );
     assert.ok(json.distances[0][1] > 0);
     const big = join(dir, "face160.png");
     await Deno.writeFile(

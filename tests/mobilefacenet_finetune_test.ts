@@ -13,14 +13,12 @@ import { initModelState } from "../core/model_state.ts";
 import { initOptimizerState } from "../core/pure/optimizers.ts";
 import { mobileFaceNet } from "../core/models/mobilefacenet.ts";
 import { loadPretrained } from "../io/pretrained.ts";
-import { readImage } from "../io/images.ts";
-import { resizeArea } from "../core/detect/resample.ts";
 import { detectFaces } from "../core/detect/mtcnn.ts";
 import { alignSimilarity } from "../core/detect/align.ts";
 import { flipLeftRight } from "../core/pure/image_ops.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import { createRng } from "../core/pure/rng.ts";
-import { demoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
+import { smallDemoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
 
 if (Deno.env.get("XDG_RUNTIME_DIR") === undefined) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -31,11 +29,7 @@ const LEARNING_RATE = 5e-4;
 async function faceBatch(): Promise<ImageBatch> {
   const nets = await wasmNets();
   try {
-    const image = await readImage(await demoPhoto(3));
-    const small = resizeArea(image, {
-      height: Math.round(image.height / 4),
-      width: Math.round(image.width / 4),
-    });
+    const small = await smallDemoPhoto(3);
     const [a, b] = await detectFaces(small, nets);
     const faceA = alignSimilarity(small, a!);
     const crops = [faceA, flipLeftRight(faceA), alignSimilarity(small, b!)];

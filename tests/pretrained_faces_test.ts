@@ -2,9 +2,7 @@
 // 112x112, fixed standardization, embedding, L2 normalisation. Photos: the pinned demo photos
 // at 1/4 size (480 px wide, faces of about 50 px), to keep CPU time low.
 import assert from "node:assert/strict";
-import { demoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
-import { readImage } from "../io/images.ts";
-import { resizeArea } from "../core/detect/resample.ts";
+import { smallDemoPhoto, wasmNets } from "./_mtcnn_fixtures.ts";
 import { detectFaces } from "../core/detect/mtcnn.ts";
 import { alignSimilarity } from "../core/detect/align.ts";
 import { flipLeftRight, type RgbImage } from "../core/pure/image_ops.ts";
@@ -19,11 +17,7 @@ Deno.test("pretrained MobileFaceNet: a face and its flipped, shifted or brighten
   const photos: RgbImage[][][] = [];
   try {
     for (const n of [3, 6]) {
-      const image = await readImage(await demoPhoto(n));
-      const small = resizeArea(image, {
-        height: Math.round(image.height / 4),
-        width: Math.round(image.width / 4),
-      });
+      const small = await smallDemoPhoto(n);
       const faces = await detectFaces(small, nets);
       assert.ok(faces.length >= 3, `sample${n}: ${faces.length} faces`);
       photos.push(faces.map((face) => {
