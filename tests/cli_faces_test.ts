@@ -350,3 +350,64 @@ Deno.test("compare --detect and embed --detect embed the first face of each raw 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("classify --detect trains and classifies on the first face of each raw photo and leaves out photos without a face", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_classify_detect_" });
+  try {
+    const ckpt = await nanoCheckpoint(join(dir, "run"));
+    const data = join(dir, "people");
+    await Deno.mkdir(join(data, "anna"), { recursive: true });
+    await Deno.mkdir(join(data, "ben"), { recursive: true });
+    const photos = [
+      await smallDemoPhotoPng(1, join(data, "anna"), "one.png"),
+      await smallDemoPhotoPng(3, join(data, "anna"), "two.png"),
+      await smallDemoPhotoPng(6, join(data, "ben"), "three.png"),
+    ];
+    const wall = join(data, "ben", "wall.png");
+    await Deno.writeFile(
+      wall,
+      encodePng({ width: 90, height: 70, data: new Float32Array(90 * 70 * 3).fill(30) }),
+    );
+    const classifier = join(dir, "classifier.json");
+    const common = ["--checkpoint", ckpt, "--backend", "pure", "--data-dir", data];
+    const trained = await runCliOk([
+      "classify",
+      "TRAIN",
+      ...common,
+      "--classifier",
+      classifier,
+      "--detect",
+    ]);
+    assert.match(trained.stderr, /No face found in .*wall\.png; it is left out/);
+    assert.match(trained.stdout, /fitted 2 classes on 3 images/);
+    const detected = JSON.parse(
+      (await runCliOk([
+        "classify",
+        "CLASSIFY",
+        ...common,
+        "--classifier",
+        classifier,
+        "--detect",
+        "--json",
+      ])).stdout,
+    );
+    assert.equal(detected.images, 3);
+    assert.deepEqual(
+      detected.predictions.map((p: { path: string }) => p.path).sort(),
+      photos.sort(),
+    );
+    // Fitted on these three face crops, the classifier names each of them.
+    assert.equal(detected.accuracy, 1);
+    // Without --detect the whole photos (the wall too) are embedded: other inputs, other scores.
+    const whole = JSON.parse(
+      (await runCliOk(["classify", "CLASSIFY", ...common, "--classifier", classifier, "--json"]))
+        .stdout,
+    );
+    assert.equal(whole.images, 4);
+    const p = (r: { predictions: { path: string; probability: number }[] }, path: string) =>
+      r.predictions.find((x) => x.path === path)!.probability;
+    assert.ok(photos.some((f) => Math.abs(p(whole, f) - p(detected, f)) > 1e-6));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
