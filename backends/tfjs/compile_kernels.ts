@@ -71,11 +71,7 @@ export function conv2dCpu(
   // TF's "same" padding made explicit (tf.pad's gradient is a slice): the
   // convolution itself is always "valid". tfjs-backend-wasm 4.22 returns
   // zeros for some "same" convolutions (e.g. a 1x2 kernel with stride 2).
-  let input = x;
-  if (padding === "same") {
-    const [ph, pw] = samePads(x.shape[1], x.shape[2], filter.shape[0], filter.shape[1], stride);
-    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) input = tf.pad(x, [[0, 0], ph, pw, [0, 0]]);
-  }
+  const input = padSame(x, filter.shape[0], filter.shape[1], stride, padding);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args[0] as tf.Tensor4D;
     const ws = args[1] as tf.Tensor4D;
@@ -205,6 +201,25 @@ function samePads(
 }
 
 /**
+ * `x` with TF's "same" padding made explicit (filled with `value`), so that
+ * a "valid" window op over it equals the "same" one; `x` itself for "valid"
+ * or when nothing needs padding.
+ */
+function padSame(
+  x: tf.Tensor4D,
+  kh: number,
+  kw: number,
+  stride: number,
+  padding: "same" | "valid",
+  value = 0,
+): tf.Tensor4D {
+  if (padding === "valid") return x;
+  const [ph, pw] = samePads(x.shape[1], x.shape[2], kh, kw, stride);
+  if (ph[0] + ph[1] + pw[0] + pw[1] === 0) return x;
+  return tf.pad(x, [[0, 0], ph, pw, [0, 0]], value);
+}
+
+/**
  * The strided window tap `(ky, kx)` of `x`: `x[:, oy*s + ky, ox*s + kx, :]` for
  * every output cell, `[n, ho, wo, c]`.
  */
@@ -290,13 +305,7 @@ export function maxPoolPadded(
   padding: "same" | "valid",
   composedGradient = false,
 ): tf.Tensor4D {
-  let input = x;
-  if (padding === "same") {
-    const [ph, pw] = samePads(x.shape[1], x.shape[2], size, size, stride);
-    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) {
-      input = tf.pad(x, [[0, 0], ph, pw, [0, 0]], LOWEST_F32);
-    }
-  }
+  const input = padSame(x, size, size, stride, padding, LOWEST_F32);
   if (!composedGradient && tf.getBackend() !== "wasm") {
     return tf.maxPool(input, size, stride, "valid");
   }
@@ -372,12 +381,8 @@ export function depthwiseConv2dTf(
   padding: "same" | "valid",
   composedGradient = false,
 ): tf.Tensor4D {
-  let input = x;
   const [kh, kw] = filter.shape;
-  if (padding === "same") {
-    const [ph, pw] = samePads(x.shape[1], x.shape[2], kh, kw, stride);
-    if (ph[0] + ph[1] + pw[0] + pw[1] > 0) input = tf.pad(x, [[0, 0], ph, pw, [0, 0]]);
-  }
+  const input = padSame(x, kh, kw, stride, padding);
   const backend = tf.getBackend();
   const native = !composedGradient &&
     tf.getKernel("DepthwiseConv2dNativeBackpropInput", backend) !== undefined &&
