@@ -61,6 +61,25 @@ function transpose(a: Matrix): Matrix {
   return { rows: a.cols, cols: a.rows, data: out };
 }
 
+/** The center loss of `prelogits` against the head's centers statistic. */
+function centerLossOf(
+  prelogits: Matrix,
+  labels: Int32Array,
+  stats: NamedTensors,
+  loss: Extract<LossSpec, { kind: "softmax" }>,
+): ReturnType<typeof centerLoss> {
+  const c = stats[CENTERS];
+  if (c === undefined || c.shape.length !== 2) {
+    throw new RangeError(`Center loss needs the statistic "${CENTERS}"`);
+  }
+  return centerLoss(
+    prelogits,
+    labels,
+    { rows: c.shape[0]!, cols: c.shape[1]!, data: c.data },
+    loss.centerLossAlfa ?? 0.95,
+  );
+}
+
 function axpy(acc: Float32Array, g: Matrix, factor: number): void {
   for (let i = 0; i < acc.length; i++) acc[i]! += factor * g.data[i]!;
 }
@@ -140,19 +159,10 @@ export function softmaxHead(
   const newStats: NamedTensors = {};
   const centerFactor = loss.centerLossFactor ?? 0;
   if (centerFactor > 0) {
-    const c = stats[CENTERS];
-    if (c === undefined || c.shape.length !== 2) {
-      throw new RangeError(`Center loss needs the statistic "${CENTERS}"`);
-    }
-    const r = centerLoss(
-      prelogits,
-      labels,
-      { rows: c.shape[0]!, cols: c.shape[1]!, data: c.data },
-      loss.centerLossAlfa ?? 0.95,
-    );
+    const r = centerLossOf(prelogits, labels, stats, loss);
     regularization += centerFactor * r.loss;
     axpy(dPre, r.gradient, centerFactor);
-    newStats[CENTERS] = { shape: [...c.shape], data: r.centers.data };
+    newStats[CENTERS] = { shape: [r.centers.rows, r.centers.cols], data: r.centers.data };
   }
   const normFactor = loss.prelogitsNormLossFactor ?? 0;
   if (normFactor > 0) {
@@ -265,16 +275,7 @@ export function headLossFromLogits(
   let regularization = 0;
   const centerFactor = loss.centerLossFactor ?? 0;
   if (centerFactor > 0) {
-    const c = stats[CENTERS];
-    if (c === undefined || c.shape.length !== 2) {
-      throw new RangeError(`Center loss needs the statistic "${CENTERS}"`);
-    }
-    const r = centerLoss(
-      prelogits,
-      labels,
-      { rows: c.shape[0]!, cols: c.shape[1]!, data: c.data },
-      loss.centerLossAlfa ?? 0.95,
-    );
+    const r = centerLossOf(prelogits, labels, stats, loss);
     regularization += centerFactor * r.loss;
   }
   const normFactor = loss.prelogitsNormLossFactor ?? 0;
