@@ -22,8 +22,8 @@ import { flipLeftRight, type RgbImage } from "../core/pure/image_ops.ts";
 import { describeSkipped, loadDatasetFolder } from "../io/dataset.ts";
 import type { Dataset } from "../core/types.ts";
 
-/** Flags of every tool that runs a model. */
-export const MODEL_FLAGS: FlagTable = {
+/** The flags naming the model to load: --checkpoint or --pretrained (see {@link readModelCheckpoint}). */
+export const CHECKPOINT_FLAGS: FlagTable = {
   "checkpoint": {
     kind: "string",
     help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
@@ -32,6 +32,11 @@ export const MODEL_FLAGS: FlagTable = {
     kind: "string",
     help: `a pretrained model instead of --checkpoint (${PRETRAINED_NAMES.join(", ")})`,
   },
+};
+
+/** Flags of every tool that runs a model. */
+export const MODEL_FLAGS: FlagTable = {
+  ...CHECKPOINT_FLAGS,
   ...BACKEND_FLAGS,
   "batch-size": {
     kind: "number",

@@ -13,8 +13,7 @@
  */
 
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
-import { PRETRAINED_NAMES } from "../io/pretrained.ts";
-import { readModelCheckpoint } from "./_embedder.ts";
+import { CHECKPOINT_FLAGS, readModelCheckpoint } from "./_embedder.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
 import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
 import { buildOnnxModel } from "../backends/onnx/export.ts";
@@ -24,14 +23,7 @@ import { join } from "node:path";
 
 /** The export command's flags. */
 export const EXPORT_FLAGS: FlagTable = {
-  "checkpoint": {
-    kind: "string",
-    help: "a ckpt-<step> folder or a run folder (its latest checkpoint)",
-  },
-  "pretrained": {
-    kind: "string",
-    help: `a pretrained model instead of --checkpoint (${PRETRAINED_NAMES.join(", ")})`,
-  },
+  ...CHECKPOINT_FLAGS,
   "out": { kind: "string", help: "folder to write model.json and the weight shards into" },
   "format": {
     kind: "string",
