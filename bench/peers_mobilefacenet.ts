@@ -1,8 +1,8 @@
 /**
  * The pretrained MobileFaceNet embedding a batch of 16 aligned faces, against
  * what a Python user runs instead: the same network in PyTorch
- * (bench/peer_mobilefacenet_torch.py: Debian's python3-torch 1.13, 2 threads),
- * against wasm-simd with 2 threads and tfjs wasm. The 16 faces are real faces
+ * (bench/peer_mobilefacenet_torch.py: Debian's python3-torch 1.13, 2 threads and
+ * 1), against wasm-simd with 2 threads and 1, and tfjs wasm. The 16 faces are real faces
  * of the demo photos of `@vladmandic/face-api@1.7.15` (half size, MTCNN,
  * 5-point similarity alignment, standardized once). Interleaved rounds (the
  * machine is shared and noisy): each round runs every contender `--reps`
@@ -82,11 +82,8 @@ const INFERENCE: TrainingOptions = {
   movingAverageDecay: null,
 };
 const PEER = "PyTorch 1.13 (peer, 2 threads)";
-const contenders: Record<
-  string,
-  () => Promise<{ times: number[]; embeddings: ArrayLike<number> }>
-> = {
-  [PEER]: async () => {
+function torchPeer(threads: number): () => Promise<{ times: number[]; embeddings: number[] }> {
+  return async () => {
     const out = await new Deno.Command(PYTHON, {
       args: [
         new URL("./peer_mobilefacenet_torch.py", import.meta.url).pathname,
@@ -94,7 +91,7 @@ const contenders: Record<
         input,
         String(N),
         String(reps),
-        "2",
+        String(threads),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -102,12 +99,17 @@ const contenders: Record<
     if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
     const r = JSON.parse(new TextDecoder().decode(out.stdout));
     return { times: r.times_ms, embeddings: r.embeddings };
-  },
-};
+  };
+}
+const contenders: Record<
+  string,
+  () => Promise<{ times: number[]; embeddings: ArrayLike<number> }>
+> = { [PEER]: torchPeer(2), "PyTorch 1.13 (peer, 1 thread)": torchPeer(1) };
 const backends: Backend[] = [];
 for (
   const [name, make] of [
     ["wasm-simd 2 threads", () => createWasmSimdBackend({ threads: 2 })],
+    ["wasm-simd 1 thread", () => createWasmSimdBackend({ threads: 1 })],
     ["tfjs wasm", () => createTfjsBackend({ device: "wasm", purpose: "inference" })],
   ] as const
 ) {
