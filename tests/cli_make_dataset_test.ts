@@ -6,20 +6,7 @@ import { join } from "node:path";
 import { runCli } from "./_cli.ts";
 import { decodeImage } from "../io/images.ts";
 import { parsePairs, resolvePairs } from "../io/pairs.ts";
-
-function idx(shape: readonly number[], data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(4 + 4 * shape.length + data.length);
-  out.set([0, 0, 8, shape.length]);
-  const view = new DataView(out.buffer);
-  shape.forEach((n, d) => view.setUint32(4 + 4 * d, n, false));
-  out.set(data, 4 + 4 * shape.length);
-  return out;
-}
-
-async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+import { gzip, idx } from "./_idx.ts";
 
 Deno.test("make-dataset --from fashion-mnist writes classes 0-6 for training, 7-9 with LFW pairs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "facenet_fmnist_" });
