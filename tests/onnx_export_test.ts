@@ -65,6 +65,13 @@ function trainedLooking(spec: ModelSpec, seed: number): ModelState {
   return { ...base, stats, ema };
 }
 
+/**
+ * Largest difference allowed between ONNX Runtime's and the pure backend's
+ * L2-normalised embeddings: float32 sums in other orders. Measured at most
+ * 3.0e-7 over every export test here; 1e-5 leaves 30x room.
+ */
+const ONNX_TOLERANCE = 1e-5;
+
 async function compare(spec: ModelSpec, state: ModelState, n: number, seed: number) {
   const input = spec.nodes[0]!;
   assert.ok(input.op === "input");
@@ -89,7 +96,7 @@ async function compare(spec: ModelSpec, state: ModelState, n: number, seed: numb
     for (let i = 0; i < data.length; i++) {
       worst = Math.max(worst, Math.abs(data[i]! - expected.data[i]!));
     }
-    assert.ok(worst <= 1e-4, `${spec.name}: largest difference ${worst}`);
+    assert.ok(worst <= ONNX_TOLERANCE, `${spec.name}: largest difference ${worst}`);
     console.log(`${spec.name}: largest |ONNX Runtime - pure| = ${worst.toExponential(2)}`);
     return worst;
   } finally {
@@ -104,17 +111,17 @@ Deno.test("every op of the registry has an ONNX adapter", () => {
   }
 });
 
-Deno.test("nano exported to ONNX embeds like the pure backend in ONNX Runtime (within 1e-4)", async () => {
+Deno.test("nano exported to ONNX embeds like the pure backend in ONNX Runtime (within 1e-5)", async () => {
   const spec = modelSpec("nano", { imageSize: 32, embeddingSize: 16 });
   await compare(spec, trainedLooking(spec, 1), 3, 11);
 });
 
-Deno.test("Inception-ResNet-v1 (75 px) exported to ONNX embeds like the pure backend (within 1e-4)", async () => {
+Deno.test("Inception-ResNet-v1 (75 px) exported to ONNX embeds like the pure backend (within 1e-5)", async () => {
   const spec = modelSpec("inception-resnet-v1", { imageSize: 75, embeddingSize: 8 });
   await compare(spec, trainedLooking(spec, 2), 1, 12);
 });
 
-Deno.test("every op with every option exported to ONNX embeds like the pure backend (within 1e-4)", async () => {
+Deno.test("every op with every option exported to ONNX embeds like the pure backend (within 1e-5)", async () => {
   // Odd sizes, so SAME padding is uneven (the extra row/column at the end, as in TensorFlow).
   const spec: ModelSpec = {
     name: "all-ops",
@@ -188,7 +195,7 @@ Deno.test("the ONNX model carries its input description and the raw-weights choi
       { n: 1, height: 16, width: 16, channels: 3, data: x.data as Float32Array },
       { training: false, useMovingAverage: false },
     );
-    raw.forEach((v, i) => assert.ok(Math.abs(v - expected.data[i]!) <= 1e-4));
+    raw.forEach((v, i) => assert.ok(Math.abs(v - expected.data[i]!) <= ONNX_TOLERANCE));
   } finally {
     await session.release();
   }
@@ -252,7 +259,9 @@ Deno.test("export --format onnx writes model.onnx of a trained checkpoint that O
       });
       const data = out["embeddings"]!.data as Float32Array;
       assert.equal(data.length, expected.data.length);
-      data.forEach((v, i) => assert.ok(Math.abs(v - expected.data[i]!) <= 1e-4, `value ${i}`));
+      data.forEach((v, i) =>
+        assert.ok(Math.abs(v - expected.data[i]!) <= ONNX_TOLERANCE, `value ${i}`)
+      );
     } finally {
       await session.release();
     }
