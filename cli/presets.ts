@@ -6,9 +6,11 @@
  * @module
  */
 
+import type { ModelName } from "../core/models/registry.ts";
+
 /** The settings of a triplet training run, in the reference implementation's names (camelCase). */
 export interface TrainSettings {
-  readonly model: "nano" | "inception-resnet-v1" | "mobilefacenet";
+  readonly model: ModelName;
   readonly imageSize: number;
   readonly embeddingSize: number;
   readonly peoplePerBatch: number;

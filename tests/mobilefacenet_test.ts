@@ -55,6 +55,27 @@ Deno.test("mobileFaceNet() has the pretrained file's layers and parameter count"
   assert.deepEqual(small.nodes.get("embeddings"), [32]);
 });
 
+Deno.test("mobilefacenet-bn is the same network with batch norm instead of conv biases (trainable from scratch)", () => {
+  const spec = modelSpec("mobilefacenet-bn", { imageSize: 32, embeddingSize: 64 });
+  assert.equal(spec.name, "mobilefacenet-bn");
+  const convs = spec.nodes.filter((n) => n.op === "conv2d" || n.op === "depthwiseConv2d");
+  assert.equal(convs.length, 52);
+  assert.ok(convs.every((n) => n.bias === false));
+  const norms = spec.nodes.filter((n) => n.op === "batchNorm");
+  assert.deepEqual(norms.map((n) => n.op === "batchNorm" && n.input), convs.map((n) => n.name));
+  assert.deepEqual(inferShapes(spec).nodes.get("embeddings"), [64]);
+  // The same weights; each conv's bias becomes a batch norm's beta, plus a gamma of its size.
+  const folded = inferShapes(mobileFaceNet({ imageSize: 32, embeddingSize: 64 }));
+  const withNorm = inferShapes(spec);
+  const weights = (p: Readonly<Record<string, readonly number[]>>) =>
+    Object.entries(p).filter(([k]) => k.endsWith("/weights")).sort();
+  assert.deepEqual(weights(withNorm.params), weights(folded.params));
+  const biases = Object.entries(folded.params)
+    .filter(([k]) => k.endsWith("/biases"))
+    .reduce((n, [, shape]) => n + shape[0]!, 0);
+  assert.equal(withNorm.parameterCount, folded.parameterCount + biases);
+});
+
 Deno.test("mobileFaceNetParams() maps PReLU multipliers m to slopes 2m and refuses a wrong layer", async () => {
   const layers = mobileFaceNetLayers(await mobileFaceNetFile());
   const params = mobileFaceNetParams(layers);

@@ -14,7 +14,7 @@ import { mobileFaceNet } from "./mobilefacenet.ts";
  *
  * @category Models
  */
-export type ModelName = "nano" | "inception-resnet-v1" | "mobilefacenet";
+export type ModelName = "nano" | "inception-resnet-v1" | "mobilefacenet" | "mobilefacenet-bn";
 
 /**
  * The names accepted by {@link modelSpec}.
@@ -29,7 +29,12 @@ export type ModelName = "nano" | "inception-resnet-v1" | "mobilefacenet";
  *
  * @category Models
  */
-export const MODEL_NAMES: readonly ModelName[] = ["nano", "inception-resnet-v1", "mobilefacenet"];
+export const MODEL_NAMES: readonly ModelName[] = [
+  "nano",
+  "inception-resnet-v1",
+  "mobilefacenet",
+  "mobilefacenet-bn",
+];
 
 /**
  * Options shared by the shipped specs.
@@ -72,6 +77,7 @@ export function modelSpec(name: ModelName, options: ModelSpecOptions = {}): Mode
     case "inception-resnet-v1":
       return inceptionResnetV1(options);
     case "mobilefacenet":
+    case "mobilefacenet-bn":
       if (options.keepProbability !== undefined && options.keepProbability !== 1) {
         throw new RangeError(
           `MobileFaceNet has no dropout; keep probability must be 1, got ${options.keepProbability}`,
@@ -80,6 +86,7 @@ export function modelSpec(name: ModelName, options: ModelSpecOptions = {}): Mode
       return mobileFaceNet({
         ...(options.embeddingSize === undefined ? {} : { embeddingSize: options.embeddingSize }),
         ...(options.imageSize === undefined ? {} : { imageSize: options.imageSize }),
+        batchNorm: name === "mobilefacenet-bn",
       });
     default:
       throw new RangeError(
