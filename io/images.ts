@@ -24,8 +24,8 @@
  * @module
  */
 
-import jpeg from "jpeg-js";
-import { decode as decodePngBytes, encode as encodePngBytes } from "fast-png";
+import jpeg from "../_deps/jpeg_js.ts";
+import { decode as decodePngBytes, encode as encodePngBytes } from "../_deps/fast_png.ts";
 import type { RgbImage } from "../core/pure/image_ops.ts";
 import { readFileBounded } from "./atomic.ts";
 

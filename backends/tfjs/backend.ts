@@ -25,7 +25,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import { checkMatrix } from "../../core/pure/_matrix.ts";
 import type {
   Backend,

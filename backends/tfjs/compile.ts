@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
 import { inferShapes, inputsOf } from "../../core/shapes.ts";
 import type { OpRegistry } from "../../core/ops/mod.ts";

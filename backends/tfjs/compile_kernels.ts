@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import { windowGeometry } from "../../core/pure/_window.ts";
 
 /**

@@ -12,9 +12,9 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "../../_deps/tfjs.ts";
+import "../../_deps/tfjs_backend_webgpu.ts";
+import { setWasmPaths, TFJS_BACKEND_WASM_URL } from "../../_deps/tfjs_backend_wasm.ts";
 import { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts";
 
 export { type AdapterDescription, probeWebGpuAdapter } from "../webgpu_probe.ts";
@@ -173,7 +173,7 @@ export async function chooseDevice(options: ChooseDeviceOptions = {}): Promise<D
  * ```
  */
 export function wasmBinaryDirectory(): string {
-  const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+  const entry = TFJS_BACKEND_WASM_URL;
   const url = new URL(".", entry);
   if (url.protocol !== "file:") return url.href;
   const path = decodeURIComponent(url.pathname);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 
 /**
  * All pairwise squared distances of the rows of `x [n, d]`:

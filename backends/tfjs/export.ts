@@ -13,7 +13,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { ModelSpec, NodeSpec } from "../../core/model_spec.ts";
 import type { ModelState } from "../../core/backend.ts";
 import type { ImageBatch, Matrix, Tensor } from "../../core/types.ts";

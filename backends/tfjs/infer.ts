@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { ModelSpec } from "../../core/model_spec.ts";
 import type { NamedTensors } from "../../core/types.ts";
 import type { SpecRunner } from "../../core/detect/mtcnn_nets.ts";

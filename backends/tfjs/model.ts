@@ -8,7 +8,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type {
   EmbedOptions,
   Model,

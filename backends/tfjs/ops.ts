@@ -9,7 +9,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { DropoutNode, NodeSpec } from "../../core/model_spec.ts";
 import type { Shape } from "../../core/ops/op.ts";
 import type { Tensor } from "../../core/types.ts";

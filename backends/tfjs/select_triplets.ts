@@ -16,7 +16,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { Matrix, TripletSelection } from "../../core/types.ts";
 import { shuffle, uniforms } from "../../core/pure/rng.ts";
 import { squaredDistanceMatrix } from "./distances.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 import type { LossSpec } from "../../core/backend.ts";
 import { CENTERS, LOGITS } from "../../core/model_state.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../../_deps/tfjs.ts";
 
 /**
  * The triplet loss of consecutive triplet rows, differentiable by tfjs
