@@ -184,12 +184,8 @@ export const TRAIN_FLAGS: FlagTable = {
     help: "validation folds",
     integer: true,
     min: 2,
-    // The reference implementation accepted it without --lfw_dir: a warning.
-    usedWhen: {
-      when: (v) => v["lfw-pairs"] !== undefined || v["data-dir"] === undefined,
-      noEffect: "with --data-dir but no --lfw-pairs (no pair validation)",
-      warnOnly: true,
-    },
+    // Every configuration validates on pairs (the file's, the held-out identities' or the
+    // synthetic ones), so the fold count always has an effect.
   },
   "data-dir": {
     kind: "string",

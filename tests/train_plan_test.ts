@@ -88,6 +88,12 @@ Deno.test("planTrain() takes the pairs file's fold count unless --lfw-nrof-folds
   assert.equal(b.pairs.kind === "lfw" && b.pairs.allowMissing, true);
 });
 
+Deno.test("planTrain() validates held-out identities of a data folder in --lfw-nrof-folds folds", () => {
+  const p = plan("--data-dir=d", "--lfw-nrof-folds=2");
+  assert.equal(p.pairs.kind, "held-out");
+  assert.equal(p.pairs.kind === "held-out" && p.pairs.folds, 2);
+});
+
 Deno.test("planTrain() writes into the resumed run when --out is not given", () => {
   assert.equal(plan("--resume=runs/a").out, "runs/a");
   assert.equal(plan("--resume=runs/a", "--out=runs/b").out, "runs/b");

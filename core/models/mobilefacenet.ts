@@ -41,6 +41,7 @@
 
 import type { ModelSpec, NodeSpec } from "../model_spec.ts";
 import type { NamedTensors, Tensor } from "../types.ts";
+import { toHwio } from "./_tflite_layout.ts";
 
 /**
  * Options of {@link mobileFaceNet}.
@@ -179,22 +180,6 @@ export function mobileFaceNet(options: MobileFaceNetOptions = {}): ModelSpec {
   const prelogits = add({ op: "flatten", name: "Logits/Flatten", input: net });
   const output = add({ op: "l2Normalize", name: "embeddings", input: prelogits });
   return { name: bn ? "mobilefacenet-bn" : "mobilefacenet", nodes, prelogits, output };
-}
-
-/** `[out, kh, kw, in]` to `[kh, kw, in, out]`. */
-function toHwio(t: Tensor): Tensor {
-  const [o, kh, kw, i] = t.shape as [number, number, number, number];
-  const out = new Float32Array(t.data.length);
-  for (let a = 0; a < o; a++) {
-    for (let y = 0; y < kh; y++) {
-      for (let x = 0; x < kw; x++) {
-        for (let c = 0; c < i; c++) {
-          out[((y * kw + x) * i + c) * o + a] = t.data[((a * kh + y) * kw + x) * i + c]!;
-        }
-      }
-    }
-  }
-  return { shape: [kh, kw, i, o], data: out };
 }
 
 /**
