@@ -92,6 +92,8 @@ const INFERENCE: TrainingOptions = {
  * assert.deepEqual([...out.f!.data], [3, 4]);
  * runner.dispose();
  * ```
+ *
+ * @category Face detection
  */
 export function backendSpecRunner(backend: Backend): { run: SpecRunner; dispose(): void } {
   const models = new Map<ModelSpec, Promise<Model>>();
