@@ -28,7 +28,7 @@ import { basename, extname, join } from "node:path";
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { DETECTOR_FLAGS, openDetector } from "./_mtcnn.ts";
 import { formatSeconds } from "./progress.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { appendTextLines, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputPath } from "./_output.ts";
 import { alignPhoto, type AlignSettings, type PhotoResult } from "./_align_photo.ts";
 import { createRng, shuffle } from "../core/pure/rng.ts";
@@ -262,7 +262,8 @@ export async function alignCommand(args: readonly string[]): Promise<number> {
   const lines: string[] = [];
   const flush = async () => {
     if (lines.length === 0) return;
-    await Deno.writeTextFile(listing, lines.join("\n") + "\n", { append: true });
+    // A listing line torn by a kill mid-append is cut off, never glued onto.
+    await appendTextLines(listing, lines);
     lines.length = 0;
   };
   const settings: AlignSettings = { imageSize, margin, similarity, multiple };

@@ -9,9 +9,10 @@
  *   replaces a symlink at the destination, never the file it points to.
  * - {@linkcode replaceFolderAtomic} fills a temporary sibling folder, then
  *   swaps it into place (a multi-file output such as an exported model).
- * - {@linkcode appendJsonLines} appends records to a JSONL file; a torn last
- *   line (a crash in the middle of an earlier append) is cut off first, so the
- *   new record is never glued onto it, and a failed append is rolled back.
+ * - {@linkcode appendJsonLines} appends records to a JSONL file, and
+ *   {@linkcode appendTextLines} lines to a text file; a torn last line (a crash
+ *   in the middle of an earlier append) is cut off first, so the new line is
+ *   never glued onto it, and a failed append is rolled back.
  * - {@linkcode readFileBounded} reads a regular file of bounded size: a FIFO,
  *   a device (`/dev/zero`) or an oversized file is refused before reading.
  *
@@ -308,7 +309,8 @@ export async function replaceFolderAtomic(
  * Appends records to a JSONL file, one `JSON.stringify` line each, and
  * fsyncs it. A last line without its newline (left by a crash during an
  * earlier append) is cut off first; a failed append is truncated back to the
- * previous end. A symlink at `path` is refused.
+ * previous end. A symlink at `path` is refused. (The JSON form of
+ * {@linkcode appendTextLines}.)
  *
  * @param path The JSONL file (created when missing).
  * @param records The records to append.
@@ -328,14 +330,55 @@ export async function replaceFolderAtomic(
  */
 export async function appendJsonLines(path: string, records: readonly unknown[]): Promise<void> {
   checkPath(path, "JSONL path");
-  let text = "";
+  const lines: string[] = [];
   for (const record of records) {
     const line = JSON.stringify(record);
     if (typeof line !== "string") {
       throw new TypeError(`A JSONL record must be JSON-serializable, got ${typeof record}`);
     }
-    text += line + "\n";
+    lines.push(line);
   }
+  await appendLines(path, lines);
+}
+
+/**
+ * Appends lines of text to a file, each followed by a newline, and fsyncs it.
+ * A last line without its newline (left by a crash during an earlier append)
+ * is cut off first, so a new line is never glued onto it; a failed append is
+ * truncated back to the previous end. A symlink at `path` is refused.
+ *
+ * @param path The text file (created when missing).
+ * @param lines The lines, without their newlines.
+ * @returns Nothing.
+ * @throws {TypeError} When the path is empty, or a line is not a string or contains a newline.
+ * @throws {Error} When `path` is not a regular file, or the write fails.
+ * @example A torn line is cut off before appending
+ * ```ts
+ * import { appendTextLines } from "./atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = `${await Deno.makeTempDir()}/listing.txt`;
+ * await Deno.writeTextFile(path, "a.png 1 2 3 4\nb.pn");
+ * await appendTextLines(path, ["c.png 5 6 7 8"]);
+ * assert.equal(await Deno.readTextFile(path), "a.png 1 2 3 4\nc.png 5 6 7 8\n");
+ * assert.throws(() => appendTextLines(path, ["two\nlines"]), /must not contain a newline/);
+ * ```
+ */
+export function appendTextLines(path: string, lines: readonly string[]): Promise<void> {
+  checkPath(path, "Text file path");
+  for (const [i, line] of lines.entries()) {
+    if (typeof line !== "string") {
+      throw new TypeError(`Line ${i} must be a string, got ${typeof line}`);
+    }
+    if (/[\n\r]/.test(line)) {
+      throw new TypeError(`Line ${i} must not contain a newline, got ${JSON.stringify(line)}`);
+    }
+  }
+  return appendLines(path, lines);
+}
+
+async function appendLines(path: string, lines: readonly string[]): Promise<void> {
+  const text = lines.map((line) => line + "\n").join("");
   const info = await lstatOrNull(path);
   if (info !== null && !info.isFile) {
     throw new Error(`Cannot append to ${path}: not a regular file`);

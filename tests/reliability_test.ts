@@ -6,6 +6,7 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import {
   appendJsonLines,
+  appendTextLines,
   readFileBounded,
   readJsonLines,
   replaceFolderAtomic,
@@ -26,6 +27,7 @@ import { retrievalMetrics } from "../core/pure/retrieval.ts";
 import { parseSchedule } from "../core/pure/schedule.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
 import type { ModelState } from "../core/backend.ts";
+import { alignCommand } from "../cli/align.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "reliab_" });
@@ -90,6 +92,48 @@ Deno.test("appendJsonLines() cuts a torn last line before appending and rolls ba
     setWriteFaultHook(null);
     assert.equal(await Deno.readTextFile(path), '{"epoch":1}\n{"epoch":2}\n');
     assert.deepEqual(await readJsonLines(path), [{ epoch: 1 }, { epoch: 2 }]);
+  });
+});
+
+Deno.test("align cuts a listing line torn by a killed run instead of gluing its first line onto it", async () => {
+  await withTempDir(async (dir) => {
+    const input = join(dir, "raw");
+    await Deno.mkdir(join(input, "ben"), { recursive: true });
+    // A blank photo: no face, so align lists it without a box ("Unable to align").
+    await Deno.writeFile(
+      join(input, "ben", "wall.png"),
+      encodePng({ width: 40, height: 32, data: new Float32Array(40 * 32 * 3).fill(200) }),
+    );
+    const output = join(dir, "aligned");
+    await Deno.mkdir(output);
+    // The listing name's 5 digits come from Math.random(): pin them to find the file.
+    const listing = join(output, "bounding_boxes_12345.txt");
+    await Deno.writeTextFile(listing, `${join(output, "ann", "a.png")} 1 2 3 4\n/killed/mid-app`);
+    const random = Math.random;
+    Math.random = () => 0.12345;
+    try {
+      assert.equal(await alignCommand([input, output, "--quiet"]), 0);
+    } finally {
+      Math.random = random;
+    }
+    assert.equal(
+      await Deno.readTextFile(listing),
+      `${join(output, "ann", "a.png")} 1 2 3 4\n${join(output, "ben", "wall.png")}\n`,
+    );
+  });
+});
+
+Deno.test("appendTextLines() cuts a torn last line, rolls back a failed append and refuses a line with a newline", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "list.txt");
+    await Deno.writeTextFile(path, "one 1\ntwo 2\nthr");
+    await appendTextLines(path, ["three 3", "four 4"]);
+    assert.equal(await Deno.readTextFile(path), "one 1\ntwo 2\nthree 3\nfour 4\n");
+    failWrites("list.txt", 3);
+    await assert.rejects(appendTextLines(path, ["five 5"]), /No space left/);
+    setWriteFaultHook(null);
+    assert.equal(await Deno.readTextFile(path), "one 1\ntwo 2\nthree 3\nfour 4\n");
+    assert.throws(() => appendTextLines(path, ["a\nb"]), /Line 0 must not contain a newline/);
   });
 });
 
