@@ -15,7 +15,7 @@
 import { type FlagTable, formatHelp, parseFlags, UsageError } from "./flags.ts";
 import { CHECKPOINT_FLAGS, readModelCheckpoint } from "./_embedder.ts";
 import { MODEL_NAMES, type ModelName, modelSpec } from "../core/models/registry.ts";
-import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
+import { buildGraphModelArtifacts, type ExportedModel } from "../backends/tfjs/export.ts";
 import { buildOnnxModel } from "../backends/onnx/export.ts";
 import { replaceFolderAtomic, writeFileAtomic } from "../io/atomic.ts";
 import { checkOutputFolder, checkOutputPath } from "./_output.ts";
@@ -58,6 +58,41 @@ async function checkPreviousExport(out: string): Promise<void> {
       }${foreign.length > 3 ? ", ..." : ""}; choose another --out folder`,
     );
   }
+}
+
+/**
+ * Writes a TensorFlow.js graph model (`model.json` and its shards) as a whole
+ * folder: the files are filled into a temporary sibling and swapped in, so a
+ * kill, a crash or a full disk leaves the previous folder (or none), never a
+ * model.json without its shards.
+ *
+ * @param directory The model's folder (replaced when it exists).
+ * @param exported What `buildGraphModelArtifacts` returned.
+ * @returns The path of the written model.json.
+ * @example
+ * ```ts
+ * import { writeGraphModelFolder } from "./export.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = await writeGraphModelFolder(`${dir}/model`, {
+ *   modelJson: { format: "graph-model" },
+ *   shards: [{ name: "group1-shard1of1.bin", data: new Uint8Array([1, 2]) }],
+ * });
+ * assert.equal(JSON.parse(await Deno.readTextFile(path)).format, "graph-model");
+ * assert.deepEqual(await Deno.readFile(`${dir}/model/group1-shard1of1.bin`), new Uint8Array([1, 2]));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeGraphModelFolder(
+  directory: string,
+  exported: ExportedModel,
+): Promise<string> {
+  await replaceFolderAtomic(directory, async (tmp) => {
+    for (const shard of exported.shards) await writeFileAtomic(join(tmp, shard.name), shard.data);
+    await writeFileAtomic(join(tmp, "model.json"), JSON.stringify(exported.modelJson));
+  });
+  return join(directory, "model.json");
 }
 
 /**
@@ -113,13 +148,10 @@ export async function exportCommand(args: readonly string[]): Promise<number> {
       await writeFileAtomic(join(tmp, "model.onnx"), bytes);
     });
   } else {
-    const artifacts = buildGraphModelArtifacts(spec, state, { useMovingAverage, standardization });
-    await replaceFolderAtomic(out, async (tmp) => {
-      for (const shard of artifacts.shards) {
-        await writeFileAtomic(join(tmp, shard.name), shard.data);
-      }
-      await writeFileAtomic(join(tmp, "model.json"), JSON.stringify(artifacts.modelJson));
-    });
+    await writeGraphModelFolder(
+      out,
+      buildGraphModelArtifacts(spec, state, { useMovingAverage, standardization }),
+    );
   }
   const written = join(out, onnx ? "model.onnx" : "model.json");
   console.log(

@@ -58,6 +58,20 @@ Deno.test("core/pure/ imports only other pure files and type-only modules of cor
   }
 });
 
+Deno.test("backends/ write no files: every file the framework writes goes through io/atomic.ts", async () => {
+  // A backend writing files itself bypasses the atomic writes (a kill mid-write would leave a
+  // model.json without its shards); the wasm build script is a developer tool, not the library.
+  const writes =
+    /\bDeno\.(writeFile|writeTextFile|mkdir|open|create|rename|remove|truncate|copyFile)(Sync)?\(/;
+  for await (const path of tsFiles(join(ROOT, "backends"))) {
+    if (path.includes("/assembly/") || path.endsWith("/build_wasm.ts")) continue;
+    const code = (await Deno.readTextFile(path)).split("\n")
+      .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)).join("\n");
+    const m = code.match(writes);
+    assert.equal(m, null, `${relative(ROOT, path)} writes a file itself: ${m?.[0]}`);
+  }
+});
+
 Deno.test("backends/ and io/ do not import the CLI", async () => {
   for (const folder of ["backends", "io"]) {
     for await (const path of tsFiles(join(ROOT, folder))) {

@@ -15,11 +15,8 @@ import { createWasmSimdRuntime } from "../backends/wasm-simd/runtime.ts";
 import { TFJS_OPS } from "../backends/tfjs/ops.ts";
 import { ONNX_OPS } from "../backends/onnx/export.ts";
 import { compileModel } from "../backends/tfjs/compile.ts";
-import {
-  buildGraphModelArtifacts,
-  loadExportedModel,
-  writeExportedModel,
-} from "../backends/tfjs/export.ts";
+import { buildGraphModelArtifacts, loadExportedModel } from "../backends/tfjs/export.ts";
+import { writeGraphModelFolder } from "../cli/export.ts";
 import { assertClose } from "./conformance.ts";
 import { TOY_OPS, TOY_TFJS_OPS } from "./fixtures/toy_square_op.ts";
 
@@ -207,7 +204,7 @@ Deno.test("a graph of every op exports to a tfjs graph model that embeds as the 
   ).outputs["emb"]!;
   const dir = await Deno.makeTempDir();
   try {
-    const path = await writeExportedModel(
+    const path = await writeGraphModelFolder(
       dir,
       buildGraphModelArtifacts(EVERY_OP, {
         params: init.params,
@@ -336,7 +333,7 @@ Deno.test("the toy op runs forward and backward on the pure, wasm-simd and tfjs 
       ops: TOY_OPS,
       adapters: TOY_TFJS_OPS,
     });
-    const path = await writeExportedModel(dir, exported);
+    const path = await writeGraphModelFolder(dir, exported);
     const model = await loadExportedModel(new URL(`file://${path}`));
     const e = await model.embed({ n: 3, height: 2, width: 3, channels: 2, data: x });
     model.dispose();

@@ -7,7 +7,8 @@ import { selectTripletsOnDevice } from "../backends/tfjs/select_triplets.ts";
 import { selectTriplets } from "../core/pure/select_triplets.ts";
 import { pairwiseSquaredDistances } from "../core/pure/distances.ts";
 import fc from "fast-check";
-import { buildGraphModelArtifacts, writeExportedModel } from "../backends/tfjs/export.ts";
+import { buildGraphModelArtifacts } from "../backends/tfjs/export.ts";
+import { writeGraphModelFolder } from "../cli/export.ts";
 import { initParameters } from "../core/init.ts";
 import { initModelState } from "../core/model_state.ts";
 import { initOptimizerState } from "../core/pure/optimizers.ts";
@@ -257,7 +258,7 @@ Deno.test({
 
     const dir = await Deno.makeTempDir();
     try {
-      const path = await writeExportedModel(dir, buildGraphModelArtifacts(MINI, state));
+      const path = await writeGraphModelFolder(dir, buildGraphModelArtifacts(MINI, state));
       await Deno.writeFile(`${dir}/images.bin`, new Uint8Array(batch.data.buffer));
       // A separate Deno process: a fresh tfjs engine that knows nothing of this project.
       const code = `

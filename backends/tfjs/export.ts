@@ -368,38 +368,6 @@ export function buildGraphModelArtifacts(
 }
 
 /**
- * Writes exported artifacts to a folder: `model.json` and the shards.
- *
- * @param directory The target folder (created when missing).
- * @param exported What {@linkcode buildGraphModelArtifacts} returned.
- * @returns The path of the written model.json.
- * @example
- * ```ts
- * import { writeExportedModel } from "@facenet-deno/facenet/tfjs";
- * import assert from "node:assert/strict";
- * const dir = await Deno.makeTempDir();
- * const path = await writeExportedModel(dir, { modelJson: { format: "graph-model" }, shards: [] });
- * assert.equal(JSON.parse(await Deno.readTextFile(path)).format, "graph-model");
- * await Deno.remove(dir, { recursive: true });
- * ```
- *
- * @category Export
- */
-export async function writeExportedModel(
-  directory: string,
-  exported: ExportedModel,
-): Promise<string> {
-  await Deno.mkdir(directory, { recursive: true });
-  const sep = directory.endsWith("/") ? "" : "/";
-  for (const shard of exported.shards) {
-    await Deno.writeFile(`${directory}${sep}${shard.name}`, shard.data);
-  }
-  const path = `${directory}${sep}model.json`;
-  await Deno.writeTextFile(path, JSON.stringify(exported.modelJson));
-  return path;
-}
-
-/**
  * An exported model loaded with stock tfjs, ready to embed images.
  *
  * @category Export
@@ -422,7 +390,7 @@ export interface LoadedExportedModel {
  * @throws {Error} When tfjs cannot fetch or parse the model.
  * @example Export a one-layer model and load it back
  * ```ts
- * import { buildGraphModelArtifacts, loadExportedModel, writeExportedModel } from "@facenet-deno/facenet/tfjs";
+ * import { buildGraphModelArtifacts, loadExportedModel } from "@facenet-deno/facenet/tfjs";
  * import assert from "node:assert/strict";
  * const spec = {
  *   name: "tiny",
@@ -442,9 +410,12 @@ export interface LoadedExportedModel {
  *   ema: null,
  *   step: 0,
  * } as const;
+ * // `deno run -A cli.ts export` writes these files atomically; a scratch folder will do here.
+ * const { modelJson, shards } = buildGraphModelArtifacts(spec, state);
  * const dir = await Deno.makeTempDir();
- * const path = await writeExportedModel(dir, buildGraphModelArtifacts(spec, state));
- * const model = await loadExportedModel(new URL(`file://${path}`));
+ * for (const shard of shards) await Deno.writeFile(`${dir}/${shard.name}`, shard.data);
+ * await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(modelJson));
+ * const model = await loadExportedModel(new URL(`file://${dir}/model.json`));
  * const e = await model.embed({ n: 1, height: 1, width: 1, channels: 2, data: new Float32Array([3, 4]) });
  * assert.ok(Math.abs(e.data[0]! - 0.6) < 1e-6 && Math.abs(e.data[1]! - 0.8) < 1e-6);
  * model.dispose();

@@ -38,6 +38,5 @@ export {
   type ExportOptions,
   type LoadedExportedModel,
   loadExportedModel,
-  writeExportedModel,
 } from "./export.ts";
 export { createTfjsSpecRunner, type TfjsSpecRunner } from "./infer.ts";
