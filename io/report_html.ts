@@ -474,8 +474,11 @@ function settingsTable(run: RunLog): string {
       if (last[key] !== undefined) rows.push([key, String(last[key])]);
     }
   }
+  // The checkpoint's own fields and its training config name some settings twice.
+  const seen = new Set<string>();
+  const unique = rows.filter(([k]) => !seen.has(k) && seen.add(k) !== undefined);
   return `<table class="settings"><tbody>${
-    rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")
+    unique.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")
   }</tbody></table>`;
 }
 

@@ -229,6 +229,10 @@ Deno.test("train --out writes every step and the last validation, and report dra
     for (const [chart, n] of Object.entries(expected)) {
       assert.ok(html.includes(`data-chart="${chart}" data-series="${n}"`), `chart ${chart}`);
     }
+    // Each setting once (the checkpoint's fields and its config both name model and size).
+    const settings = [...html.matchAll(/<tr><th>([^<]+)<\/th>/g)].map((m) => m[1]);
+    assert.ok(settings.includes("model") && settings.includes("embeddingSize"));
+    assert.equal(new Set(settings).size, settings.length, settings.join(" "));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
