@@ -114,6 +114,23 @@ Deno.test("fitPlanToData() on 7 Fashion-MNIST classes of 300 28x28 images: tripl
   // 7 x C(10, 2) = 315 >= the preset's 45 x C(4, 2) = 270 anchor/positive pairs per round.
   assert.deepEqual([s.peoplePerBatch, s.imagesPerPerson, s.batchSize], [7, 10, 69]);
   assert.equal(s.learningRate, REAL_DATA_SCHEDULE.triplet.learningRate);
+  // The synthetic default's batch-norm decay and weight decay are not the ones measured on real data.
+  assert.deepEqual([s.batchNormDecay, s.weightDecay], [0.9, 0]);
+  assert.notDeepEqual(
+    [
+      planTrain(parseTrainFlags([])).settings.batchNormDecay,
+      planTrain(parseTrainFlags([])).settings.weightDecay,
+    ],
+    [0.9, 0],
+  );
+  const explicit = parseTrainFlags(["--data-dir=fmnist/train", "--weight-decay=0.001"]);
+  const fitted = fitPlanToData(planTrain(explicit), explicit.explicit, {
+    identities: 7,
+    imagesPerIdentity: new Array(7).fill(300),
+    imageSize: { width: 28, height: 28 },
+  });
+  assert.equal(fitted.plan.settings.weightDecay, 0.001);
+  assert.equal(fitted.plan.settings.batchNormDecay, 0.9);
 });
 
 Deno.test("fitPlanToData() on 7 Fashion-MNIST classes of 300 28x28 images picks the measured real-data settings", () => {
