@@ -168,6 +168,25 @@ Deno.test("fitPlanToData() on 7 Fashion-MNIST classes of 300 28x28 images picks 
   );
 });
 
+Deno.test("fitPlanToData() on 5 Fashion-MNIST classes (the no-flag run's 7 less 2 held out) keeps dropout at 0.8 and says why; an explicit flag wins", () => {
+  const summary = {
+    identities: 5,
+    imagesPerIdentity: new Array(5).fill(300),
+    imageSize: { width: 28, height: 28 },
+  };
+  const flags = parseTrainFlags(["--data-dir=fmnist/train"]);
+  const { plan, choices } = fitPlanToData(planTrain(flags), flags.explicit, summary);
+  assert.equal(REAL_DATA_SCHEDULE.fewIdentities.keepProbability, 0.8);
+  assert.equal(plan.settings.keepProbability, 0.8);
+  assert.deepEqual([plan.settings.maxNrofEpochs, plan.settings.epochSize], [4, 30]);
+  const line = describeChoices(choices).find((l) => l.startsWith("  --keep-probability 0.8: "));
+  assert.match(line ?? "", /few identities \(5\).*pixel baseline/);
+  const explicit = parseTrainFlags(["--data-dir=fmnist/train", "--keep-probability=0.5"]);
+  const kept = fitPlanToData(planTrain(explicit), explicit.explicit, summary);
+  assert.equal(kept.plan.settings.keepProbability, 0.5);
+  assert.ok(!kept.choices.some((c) => c.flag === "keep-probability"));
+});
+
 Deno.test("fitPlanToData() leaves synthetic runs alone, keeps larger or mixed images at the preset's size, and refuses an empty summary", () => {
   const synthetic = parseTrainFlags([]);
   const p = planTrain(synthetic);
