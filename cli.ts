@@ -16,7 +16,8 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     run: async (args) => (await import("./cli/train.ts")).trainCommand(args),
   },
   "make-dataset": {
-    help: "write the synthetic identities as PNG folders with an LFW pairs.txt",
+    help:
+      "write synthetic identities (or Fashion-MNIST with --from) as PNG folders with an LFW pairs.txt",
     run: async (args) => (await import("./cli/make_dataset.ts")).makeDatasetCommand(args),
   },
   validate: {
@@ -37,7 +38,8 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
     run: async (args) => (await import("./cli/classify.ts")).classifyCommand(args),
   },
   export: {
-    help: "write a checkpoint as a TensorFlow.js graph model for the browser (freeze/export)",
+    help:
+      "write a checkpoint as a TensorFlow.js graph model for the browser, or ONNX (freeze/export)",
     run: async (args) => (await import("./cli/export.ts")).exportCommand(args),
   },
   report: {
