@@ -7,11 +7,13 @@
  * - Triplet selection at the reference batch (45 people x 40 images, 128-d,
  *   alpha 0.2): FaceNet (TensorFlow)'s numpy `select_triplets`
  *   (bench/peer_select_triplets_numpy.py, Debian's python3-numpy) against
- *   wasm-simd with 1 and 2 threads and the pure specification. Two batches:
+ *   wasm-simd with 1 and 2 threads, tfjs's cpu and wasm devices (the core's
+ *   fast selection; the Gram matrix by tfjs's matMul on wasm) and the pure
+ *   specification. Two batches:
  *   "clustered" (identities apart, as after training: few candidates) and
  *   "random" (unit rows without identities, as early in training: about half
- *   of the negatives are candidates). wasm-simd's triplets are checked equal
- *   to the specification's.
+ *   of the negatives are candidates). Every contender's triplets are checked
+ *   equal to the specification's.
  * - The nano network (bench/peer_nano_torch.py, Debian's python3-torch, CPU,
  *   oneDNN): one triplet training step (forward, triplet loss, weight decay,
  *   backward, Adagrad, moving average) and inference, batch 90 of 64x64x3,
@@ -27,6 +29,7 @@
 import { parseArgs } from "node:util";
 import { clusteredEmbeddings, randomValues } from "./_fixtures.ts";
 import { createWasmSimdBackend } from "../backends/wasm-simd/mod.ts";
+import { createTfjsBackend } from "../backends/tfjs/backend.ts";
 import { l2Normalize } from "../core/pure/distances.ts";
 import { createRng } from "../core/pure/rng.ts";
 import { selectTriplets } from "../core/pure/select_triplets.ts";
@@ -190,6 +193,8 @@ async function selectionComparison(): Promise<void> {
   ];
   const wasm1 = await createWasmSimdBackend({ threads: 1 });
   const wasm2 = await createWasmSimdBackend({ threads: 2 });
+  const tfjsCpu = await createTfjsBackend({ device: "cpu" });
+  const tfjsWasm = await createTfjsBackend({ device: "wasm" });
   const dir = await Deno.makeTempDir();
   try {
     console.log(
@@ -207,7 +212,7 @@ async function selectionComparison(): Promise<void> {
       const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
       const options = { alpha: ALPHA, rng: createRng(1) };
       const expected = selectTriplets(e, numPerClass, options);
-      for (const backend of [wasm1, wasm2]) {
+      for (const backend of [wasm1, wasm2, tfjsCpu, tfjsWasm]) {
         const actual = await backend.selectTriplets(e, numPerClass, options);
         if (JSON.stringify(actual.triplets) !== JSON.stringify(expected.triplets)) {
           throw new Error(`${backend.device}: triplets differ from the specification's (${label})`);
@@ -218,11 +223,15 @@ async function selectionComparison(): Promise<void> {
         pure: [],
         "wasm-simd x1": [],
         "wasm-simd x2": [],
+        "tfjs cpu": [],
+        "tfjs wasm": [],
       };
       for (let r = 0; r < rounds; r++) {
         times.numpy!.push(...await numpySelection(file, reps));
         times["wasm-simd x1"]!.push(...await timeOurs(wasm1, e, reps));
         times["wasm-simd x2"]!.push(...await timeOurs(wasm2, e, reps));
+        times["tfjs cpu"]!.push(...await timeOurs(tfjsCpu, e, reps));
+        times["tfjs wasm"]!.push(...await timeOurs(tfjsWasm, e, reps));
         if (r === 0) {
           const t = performance.now();
           selectTriplets(e, numPerClass, { alpha: ALPHA, rng: createRng(r) });
@@ -248,6 +257,8 @@ async function selectionComparison(): Promise<void> {
   } finally {
     wasm1.dispose();
     wasm2.dispose();
+    tfjsCpu.dispose();
+    tfjsWasm.dispose();
     await Deno.remove(dir, { recursive: true });
   }
 }

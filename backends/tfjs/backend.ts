@@ -13,8 +13,9 @@
  *   rules written with tf ops; state in tf variables; one read per step (the
  *   loss); dropout masks and triplet draws from the core RNG, so results equal
  *   the pure backend's within float32 tolerances (tests/conformance.ts).
- * - Distances, candidate masks and losses run on the device; selection
- *   equals the core's specification (./select_triplets.ts).
+ * - Distances, candidate masks and losses run on the device (on tfjs's cpu
+ *   and wasm devices the selection runs the core's fast loops instead);
+ *   selection equals the core's specification (./select_triplets.ts).
  * - Export (./export.ts): tfjs graph-model files that stock
  *   `tf.loadGraphModel` loads in a browser.
  *
@@ -38,11 +39,8 @@ import type { ModelSpec } from "../../core/model_spec.ts";
 import type { Matrix, TripletSelection } from "../../core/types.ts";
 import { activateDevice, chooseDevice, type DeviceChoice, type TfjsDevice } from "./device.ts";
 import { squaredDistanceMatrix } from "./distances.ts";
-import { selectTripletsOnDevice } from "./select_triplets.ts";
-import {
-  selectTriplets,
-  type SelectTripletsLimitOptions,
-} from "../../core/pure/select_triplets.ts";
+import { selectTripletsOnCpuDevice, selectTripletsOnDevice } from "./select_triplets.ts";
+import type { SelectTripletsLimitOptions } from "../../core/pure/select_triplets.ts";
 import { tripletLossTensor } from "./triplet_loss.ts";
 import { createTfjsModel } from "./model.ts";
 
@@ -121,10 +119,11 @@ export async function createTfjsBackend(options: TfjsBackendOptions = {}): Promi
       options: SelectTripletsLimitOptions,
     ): Promise<TripletSelection> {
       // On tfjs's cpu and wasm devices the "device" is this CPU, where tfjs's
-      // kernels are slower than the specification's loops (the reference
-      // implementation's batch of 1800: about 20 s against 1.7 s): run the specification itself there.
+      // mask and cumulative-sum kernels are slower than plain loops: the
+      // core's fast selection (the Gram matrix by tfjs's wasm matMul there).
       if (choice.device !== "webgpu") {
-        return Promise.resolve(selectTriplets(embeddings, numPerClass, options));
+        await active();
+        return await selectTripletsOnCpuDevice(embeddings, numPerClass, options);
       }
       await active();
       return await selectTripletsOnDevice(embeddings, numPerClass, options);

@@ -1,17 +1,23 @@
 /**
- * Triplet selection on the tfjs device, equal to the core's specification
- * (core/pure/select_triplets.ts): distances, candidate masks, candidate
- * counts, the k-th candidate (by a cumulative sum) and the hardest candidate
- * are computed on the device, pairs in chunks; the core supplies the random
- * draws (one uniform per anchor/positive pair in canonical order, chosen
- * negative = the `floor(u * count)`-th candidate in row order) and the final
- * shuffle. The device's float32 distances (`|x|^2 + |y|^2 - 2xy`) differ from
- * the specification's (summed squared differences) by a few ulps, so the
- * comparisons within a small band of a decision boundary are flagged on the
- * device and their pairs resolved again on the CPU with the specification's
- * exact distances: the triplets equal the specification's, ties included
- * (on the reference implementation's batch of 1800 embeddings, about 4% of the
- * pairs).
+ * Triplet selection on the tfjs devices, equal to the core's specification
+ * (core/pure/select_triplets.ts): the same triplets in the same order, the
+ * same RNG draws, margin ties included.
+ *
+ * - On a GPU ({@link selectTripletsOnDevice}): distances, candidate masks,
+ *   candidate counts, the k-th candidate (by a cumulative sum) and the
+ *   hardest candidate are computed on the device, pairs in chunks; the core
+ *   supplies the random draws (one uniform per anchor/positive pair in
+ *   canonical order, chosen negative = the `floor(u * count)`-th candidate in
+ *   row order) and the final shuffle. The device's float32 distances
+ *   (`|x|^2 + |y|^2 - 2xy`) differ from the specification's (summed squared
+ *   differences) by a few ulps, so the comparisons within a proven band of a
+ *   decision boundary are flagged on the device and their pairs resolved
+ *   again on the CPU with the specification's exact distances.
+ * - On tfjs's `cpu` and `wasm` devices ({@link selectTripletsOnCpuDevice}),
+ *   where the "device" is this CPU and tfjs's mask and cumulative-sum kernels
+ *   are slower than plain loops: the core's `selectTripletsFast` (per-pair
+ *   counts over typed arrays, the same exact re-resolution in a band), with
+ *   the Gram matrix from tfjs's wasm GEMM on the `wasm` device.
  *
  * @module
  */
@@ -26,6 +32,67 @@ import {
   MAX_TRIPLETS,
   type SelectTripletsLimitOptions,
 } from "../../core/pure/select_triplets.ts";
+import { gramSelectionBand, selectTripletsFast } from "../../core/select_triplets_fast.ts";
+
+/**
+ * Selects triplets on tfjs's `cpu` or `wasm` device (the active tfjs
+ * backend); the result equals `selectTriplets` of
+ * core/pure/select_triplets.ts, margin ties included; the diagnostics (mean
+ * distances) agree to float32 rounding. On `wasm` the Gram matrix comes from
+ * tfjs's matrix product (float32, XNNPACK); on `cpu`, whose matrix product
+ * is slower than a JavaScript loop, from the core's `gramMatrix`.
+ *
+ * @param embeddings The batch, `n x d`, rows grouped by class.
+ * @param numPerClass Consecutive rows per class; sums to `n`.
+ * @param options As for the core's `selectTriplets`, `maxTriplets` included.
+ * @returns The triplets, pair count, diagnostics and the advanced RNG.
+ * @throws {RangeError} As the specification does: non-finite embeddings, bad
+ *   alpha, class counts or anchorClasses, an unknown strategy, or a batch-all
+ *   selection of more than `maxTriplets` (default `MAX_TRIPLETS`) triplets.
+ * @throws {TypeError} When an RNG is needed but missing.
+ * @example
+ * ```ts
+ * import { selectTripletsOnCpuDevice } from "./select_triplets.ts";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * await tf.setBackend("cpu");
+ * const embeddings = { rows: 4, cols: 1, data: new Float32Array([0, 0.1, 0.2, 5]) };
+ * const result = await selectTripletsOnCpuDevice(embeddings, [2, 2], {
+ *   alpha: 0.2,
+ *   strategy: "all",
+ *   shuffle: false,
+ * });
+ * assert.deepEqual(result.triplets, [[0, 1, 2], [2, 3, 0], [2, 3, 1]]);
+ * ```
+ */
+export async function selectTripletsOnCpuDevice(
+  embeddings: Matrix,
+  numPerClass: readonly number[],
+  options: SelectTripletsLimitOptions,
+): Promise<TripletSelection> {
+  checkSelectionInputs(embeddings, numPerClass, options);
+  if (tf.getBackend() !== "wasm" || embeddings.rows < 2) {
+    return selectTripletsFast(embeddings, numPerClass, options);
+  }
+  const { rows: n, cols } = embeddings;
+  // X X^T as X times its transpose: tfjs's wasm matMul with transposeB is ~10x slower.
+  const gram = tf.tidy(() => {
+    const x = tf.tensor2d(embeddings.data, [n, cols]);
+    return tf.matMul(x, tf.transpose(x));
+  });
+  try {
+    const data = await gram.data();
+    if (!(data instanceof Float32Array)) {
+      throw new TypeError("tfjs returned a non-float32 Gram matrix");
+    }
+    return selectTripletsFast(embeddings, numPerClass, {
+      ...options,
+      gram: { data, accumulation: "float32" },
+    });
+  } finally {
+    gram.dispose();
+  }
+}
 
 /** Upper bound of `pairs x rows` mask entries computed at once. */
 const CHUNK_ENTRIES = 1 << 22;
@@ -106,17 +173,21 @@ export async function selectTripletsOnDevice(
   let noCandidate = 0;
 
   // The device computes distances as |x|^2 + |y|^2 - 2xy in float32; the
-  // specification sums squared differences. Both agree to a few float32 ulps
-  // of the squared norms: comparisons closer than `band` to a boundary are
-  // resolved again on the CPU with the specification's exact float32
-  // distances, so the selection equals the specification's.
+  // specification sums squared differences. Comparisons closer than `band`
+  // to a boundary are resolved again on the CPU with the specification's
+  // exact float32 distances, so the selection equals the specification's.
+  // The band is the core's proven bound for a float32 Gram matrix, with the
+  // float32 norms counted as twice the terms (each norm and the dot product
+  // err by at most `cols u / (1 - cols u)` times the largest squared norm
+  // `m`) plus the device's float32 margin arithmetic, `4u (4m + alpha)`.
   let maxSqNorm = 0;
   for (let r = 0; r < n; r++) {
     let s = 0;
     for (let k = 0; k < embeddings.cols; k++) s += embeddings.data[r * embeddings.cols + k]! ** 2;
     maxSqNorm = Math.max(maxSqNorm, s);
   }
-  const band = 1e-5 * Math.max(1, maxSqNorm);
+  const band = gramSelectionBand(2 * embeddings.cols, maxSqNorm, options.alpha, "float32") +
+    2 ** -22 * (4 * maxSqNorm + options.alpha);
   const rowCache = new Map<number, Float32Array>();
   const exactRow = (a: number): Float32Array => {
     let row = rowCache.get(a);
