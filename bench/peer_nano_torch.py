@@ -15,10 +15,14 @@ PyTorch computes NCHW with oneDNN here (Debian's python3-torch, CPU).
 
 Usage (bench/peers.ts runs it):
 
-    python3 bench/peer_nano_torch.py KIND BATCH THREADS REPS
+    python3 bench/peer_nano_torch.py serve BATCH
 
-KIND is "step" or "embed"; prints one JSON line {"times_ms": [...]} after
-two warm-up runs.
+then, on standard input, one request per line: "KIND THREADS REPS", KIND
+"step" or "embed". Each request sets the thread count, runs once untimed
+(warm-up) and REPS times timed, and answers one JSON line
+{"times_ms": [...], "threads": N}. One process serves a whole bench run, so
+its requests interleave with ours a second apart instead of one process
+start per round.
 """
 
 import json
@@ -67,8 +71,9 @@ class Nano(nn.Module):
 
 
 def main():
-    kind, batch, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    torch.set_num_threads(threads)
+    if len(sys.argv) != 3 or sys.argv[1] != "serve":
+        sys.exit("usage: peer_nano_torch.py serve BATCH")
+    batch = int(sys.argv[2])
     torch.manual_seed(0)
     model = Nano()
     images = torch.rand(batch, 3, 64, 64) * 2 - 1
@@ -96,15 +101,17 @@ def main():
         with torch.no_grad():
             model(images)
 
-    run = step if kind == "step" else embed
-    for _ in range(2):
+    for line in sys.stdin:
+        kind, threads, reps = line.split()
+        torch.set_num_threads(int(threads))
+        run = step if kind == "step" else embed
         run()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"times_ms": times, "threads": torch.get_num_threads()}))
+        times = []
+        for _ in range(int(reps)):
+            t0 = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps({"times_ms": times, "threads": torch.get_num_threads()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ const DIM = 128;
 const ALPHA = 0.2;
 /** Debian's interpreter (its python3-numpy, python3-torch) unless PYTHON names another. */
 const PYTHON = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
+/** Pause after each PyTorch request before our runs (see torchComparison). */
+const PEER_SETTLE_MS = Number(Deno.env.get("PEER_SETTLE_MS") ?? 300);
 
 const { values } = parseArgs({
   options: {
@@ -80,6 +82,24 @@ async function numpySelection(file: string, reps: number): Promise<number[]> {
   return JSON.parse(new TextDecoder().decode(out.stdout)).times_ms;
 }
 
+/** Medians, bests, and the median over rounds of each contender's speed relative to `base` in the round. */
+function pairedTable(
+  times: Record<string, number[]>,
+  perRound: readonly Record<string, number>[],
+  base: string,
+): void {
+  console.log(
+    `| contender | median ms | best ms | speed vs ${base} (median of per-round ratios) |`,
+  );
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const [name, ts] of Object.entries(times)) {
+    const r = median(perRound.map((x) => x[base]! / x[name]!));
+    console.log(
+      `| ${name} | ${median(ts).toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${r.toFixed(2)}x |`,
+    );
+  }
+}
+
 async function timeOurs(backend: Backend, e: Matrix, reps: number): Promise<number[]> {
   const numPerClass = new Array<number>(PEOPLE).fill(PER_PERSON);
   const times: number[] = [];
@@ -103,19 +123,46 @@ function table(times: Record<string, number[]>, base: string, label: string): vo
   }
 }
 
-async function torchPeer(kind: "step" | "embed", threads: number, reps: number): Promise<number[]> {
-  const out = await new Deno.Command(PYTHON, {
-    args: [
-      new URL("./peer_nano_torch.py", import.meta.url).pathname,
-      kind,
-      "90",
-      String(threads),
-      String(reps),
-    ],
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error("python3 bench/peer_nano_torch.py failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout)).times_ms;
+/**
+ * One PyTorch process for the whole comparison (bench/peer_nano_torch.py
+ * serve): each request runs a warm-up and `reps` timed runs at a thread count.
+ */
+class TorchPeer {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffered = "";
+
+  constructor(batch: number) {
+    this.#child = new Deno.Command(PYTHON, {
+      args: [new URL("./peer_nano_torch.py", import.meta.url).pathname, "serve", String(batch)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  async times(kind: "step" | "embed", threads: number, reps: number): Promise<number[]> {
+    await this.#writer.write(new TextEncoder().encode(`${kind} ${threads} ${reps}\n`));
+    while (!this.#buffered.includes("\n")) {
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("python3 bench/peer_nano_torch.py exited early");
+      this.#buffered += value;
+    }
+    const cut = this.#buffered.indexOf("\n");
+    const line = this.#buffered.slice(0, cut);
+    this.#buffered = this.#buffered.slice(cut + 1);
+    return JSON.parse(line).times_ms;
+  }
+
+  async close(): Promise<void> {
+    await this.#writer.close();
+    await this.#reader.cancel();
+    const status = await this.#child.status;
+    if (!status.success) throw new Error("python3 bench/peer_nano_torch.py failed");
+  }
 }
 
 async function torchComparison(): Promise<void> {
@@ -135,6 +182,7 @@ async function torchComparison(): Promise<void> {
   const models = await Promise.all(
     backends.map((b) => b.createModel(spec, state, TRIPLET_TRAINING)),
   );
+  const torch = new TorchPeer(90);
   try {
     for (const kind of ["step", "embed"] as const) {
       const run = async (i: number) => {
@@ -147,33 +195,47 @@ async function torchComparison(): Promise<void> {
         return performance.now() - t;
       };
       for (let i = 0; i < 2; i++) for (let w = 0; w < 2; w++) await run(i);
-      const times: Record<string, number[]> = {
-        "PyTorch x2": [],
-        "wasm-simd x2": [],
-        "PyTorch x1": [],
-        "wasm-simd x1": [],
-      };
+      // Every round runs each contender in turn (a warm-up, then `reps` timed
+      // runs), a second or so apart: this machine's speed drifts by tens of
+      // percent over seconds, so ratios are taken within a round, then the
+      // median over the rounds.
+      const names = ["PyTorch x2", "wasm-simd x2", "PyTorch x1", "wasm-simd x1"] as const;
+      const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      const perRound: Record<string, number>[] = [];
       for (let r = 0; r < rounds; r++) {
-        times["PyTorch x2"]!.push(...await torchPeer(kind, 2, reps));
-        for (let k = 0; k < reps; k++) times["wasm-simd x2"]!.push(await run(1));
-        times["PyTorch x1"]!.push(...await torchPeer(kind, 1, reps));
-        for (let k = 0; k < reps; k++) times["wasm-simd x1"]!.push(await run(0));
+        const round: Record<string, number> = {};
+        for (const threads of [2, 1]) {
+          const theirs = await torch.times(kind, threads, reps);
+          // PyTorch's OpenMP threads keep spinning for a while after its
+          // answer; let them go idle before timing ours.
+          await new Promise((resolve) => setTimeout(resolve, PEER_SETTLE_MS));
+          await run(threads - 1);
+          const ours: number[] = [];
+          for (let k = 0; k < reps; k++) ours.push(await run(threads - 1));
+          times[`PyTorch x${threads}`]!.push(...theirs);
+          times[`wasm-simd x${threads}`]!.push(...ours);
+          round[`PyTorch x${threads}`] = median(theirs);
+          round[`wasm-simd x${threads}`] = median(ours);
+        }
+        perRound.push(round);
       }
       console.log(
         `\nnano ${
           kind === "step" ? "triplet training step (Adagrad, EMA)" : "inference"
-        }, batch 90 x 64x64x3: ${rounds} interleaved rounds of ${reps}; load average ${
+        }, batch 90 x 64x64x3: ${rounds} interleaved rounds of ${reps} (after a warm-up each); load average ${
           Deno.loadavg().map((v) => v.toFixed(1)).join(" ")
         }`,
       );
-      table(times, "PyTorch x2", "speed vs PyTorch x2 (median)");
-      const gain = median(times["wasm-simd x1"]!) / median(times["wasm-simd x2"]!);
-      const torchGain = median(times["PyTorch x1"]!) / median(times["PyTorch x2"]!);
+      pairedTable(times, perRound, "PyTorch x2");
+      const ratio = (a: string, b: string) => median(perRound.map((x) => x[a]! / x[b]!));
       console.log(
-        `second thread: wasm-simd ${gain.toFixed(2)}x, PyTorch ${torchGain.toFixed(2)}x`,
+        `second thread (median over rounds of x1 / x2 in the round): wasm-simd ${
+          ratio("wasm-simd x1", "wasm-simd x2").toFixed(2)
+        }x, PyTorch ${ratio("PyTorch x1", "PyTorch x2").toFixed(2)}x`,
       );
     }
   } finally {
+    await torch.close();
     for (const m of models) m.dispose();
     for (const b of backends) b.dispose();
   }

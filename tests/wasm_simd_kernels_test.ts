@@ -131,6 +131,30 @@ Deno.test("wasm-simd conv2d and both backward passes equal the pure kernels", ()
   );
 });
 
+Deno.test("wasm-simd convolutions are bit-identical on 1 and 3 threads, however the work is split", () => {
+  // Output pixels in many blocks that the threads claim dynamically, and filter
+  // gradients whose GEMM splits rows (3-channel input, gathered) or columns.
+  for (const [cin, cout, stride] of [[3, 16, 2], [32, 8, 1], [8, 40, 1]] as const) {
+    const x = tensor([3, 20, 20, cin], cin + cout);
+    const f = tensor([3, 3, cin, cout], cin + cout + 1);
+    const o = { stride, padding: "same" as const };
+    const [y] = runOn(pure, [x, f], (k, [a, b]) => k.conv2d(a!, b!, o));
+    const dy = tensor([...y!.shape], cin + cout + 2);
+    const what = `${cin} -> ${cout}, stride ${stride}`;
+    checkThreadInvariant(`conv2d ${what}`, [x, f], (k, [a, b]) => k.conv2d(a!, b!, o));
+    checkThreadInvariant(
+      `conv2dBackpropInput ${what}`,
+      [dy, f],
+      (k, [g, b]) => k.conv2dBackpropInput(g!, b!, { ...o, inputShape: x.shape }),
+    );
+    checkThreadInvariant(
+      `conv2dBackpropFilter ${what}`,
+      [x, dy],
+      (k, [a, g]) => k.conv2dBackpropFilter(a!, g!, { ...o, filterShape: f.shape }),
+    );
+  }
+});
+
 Deno.test("wasm-simd batch norm (training, inference, backward) equals the pure kernels", () => {
   property(
     fc.record({

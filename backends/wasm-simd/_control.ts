@@ -17,6 +17,11 @@ export const CTL_ERROR_LENGTH = 5;
 export const CTL_THREADS = 6;
 /** Int32 slot: 1 tells the workers to exit. */
 export const CTL_SHUTDOWN = 7;
+/**
+ * Int32 slot: the job's chunk counter (byte 32, assembly/common.ts
+ * nextChunk); zeroed before every job.
+ */
+export const CTL_CHUNK = 8;
 /** Number of Int32 slots of the control block. */
 export const CTL_SLOTS = 16;
 /** Byte offset of the Float64 arguments. */
@@ -33,3 +38,13 @@ export const HEAP_BASE = 131072;
 export const INITIAL_PAGES = 32;
 /** Maximum pages (2 GiB). */
 export const MAXIMUM_PAGES = 32768;
+/**
+ * Milliseconds an idle pool worker polls for the next job before it sleeps in
+ * `Atomics.wait` (waking a sleeping thread costs tens of microseconds, more
+ * on a virtual machine whose idle CPU halted). Short, because a poller that
+ * shares a core with the caller (an oversubscribed machine) delays the
+ * caller's work by as long as it polls.
+ */
+export const WORKER_SPIN_MS = 0.05;
+/** Milliseconds the caller polls for the workers' shares before it sleeps. */
+export const CALLER_SPIN_MS = 0.05;

@@ -9,6 +9,8 @@
 
 import {
   ARGS_OFFSET,
+  CALLER_SPIN_MS,
+  CTL_CHUNK,
   CTL_ERROR,
   CTL_ERROR_LENGTH,
   CTL_FUNCTION,
@@ -66,6 +68,7 @@ export const POOL_KERNELS = [
   "convForward",
   "packPanelsTransposed",
   "convFilterGrad",
+  "sumSlices",
   "optimizerStep",
   "movingAverage",
   "selectTripletsScan",
@@ -339,12 +342,13 @@ export class WasmSimdRuntime {
     const nt = Math.max(1, Math.min(this.threads, Math.floor(threads)));
     const fn = this.#exports[name];
     if (fn === undefined) throw new TypeError(`Unknown wasm-simd kernel "${name}".`);
+    const ctl = this.#ctl;
+    Atomics.store(ctl, CTL_CHUNK, 0);
     if (nt === 1 || this.#workers.length === 0) {
       fn(...args, 0, 1);
       return;
     }
     if (args.length > MAX_ARGS) throw new RangeError(`Kernel "${name}" has too many arguments.`);
-    const ctl = this.#ctl;
     this.#args.set(args);
     Atomics.store(ctl, CTL_FUNCTION, POOL_KERNELS.indexOf(name));
     Atomics.store(ctl, CTL_NARGS, args.length);
@@ -359,10 +363,13 @@ export class WasmSimdRuntime {
     } catch (error) {
       mainError = error;
     }
-    for (;;) {
+    const spinUntil = performance.now() + CALLER_SPIN_MS;
+    for (let i = 0;; i++) {
       const pending = Atomics.load(ctl, CTL_PENDING);
       if (pending === 0) break;
-      Atomics.wait(ctl, CTL_PENDING, pending);
+      if ((i & 63) === 63 && performance.now() > spinUntil) {
+        Atomics.wait(ctl, CTL_PENDING, pending);
+      }
     }
     if (mainError !== undefined) throw mainError;
     if (Atomics.load(ctl, CTL_ERROR) !== 0) {

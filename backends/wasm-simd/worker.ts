@@ -3,7 +3,10 @@
 
 // A pool worker of the wasm-simd backend: instantiates the kernels over the
 // shared memory, then loops: wait for a new job generation, run its share of
-// the kernel, report errors through the control block, count down.
+// the kernel, report errors through the control block, count down. Waiting
+// spins for up to WORKER_SPIN_MS before it sleeps in Atomics.wait: a training step
+// dispatches a kernel every few hundred microseconds, and waking a sleeping
+// thread costs tens of microseconds each time (bench/dispatch_bench.ts).
 
 import {
   ARGS_OFFSET,
@@ -19,6 +22,7 @@ import {
   ERROR_CAPACITY,
   ERROR_OFFSET,
   MAX_ARGS,
+  WORKER_SPIN_MS,
 } from "./_control.ts";
 
 interface InitMessage {
@@ -39,9 +43,14 @@ function serve(init: InitMessage): void {
   let seen = Atomics.load(ctl, CTL_GENERATION);
   self.postMessage({ ready: true });
   for (;;) {
-    Atomics.wait(ctl, CTL_GENERATION, seen);
-    const generation = Atomics.load(ctl, CTL_GENERATION);
-    if (generation === seen) continue;
+    const spinUntil = performance.now() + WORKER_SPIN_MS;
+    let generation = Atomics.load(ctl, CTL_GENERATION);
+    for (let i = 0; generation === seen; i++) {
+      if ((i & 63) === 63 && performance.now() > spinUntil) {
+        Atomics.wait(ctl, CTL_GENERATION, seen);
+      }
+      generation = Atomics.load(ctl, CTL_GENERATION);
+    }
     seen = generation;
     if (Atomics.load(ctl, CTL_SHUTDOWN) !== 0) {
       self.close();

@@ -26,3 +26,17 @@
 export function debugTrap(failTid: i32, tid: i32, _nt: i32): void {
   if (tid == failTid) unreachable();
 }
+
+/** Byte address of the job's shared chunk counter (CTL_CHUNK of _control.ts), zeroed per job. */
+const CHUNK_COUNTER: usize = 32;
+
+/**
+ * The next unclaimed chunk of the current job (0, 1, 2, ... across all its
+ * threads). Kernels that split their work this way balance it dynamically: a
+ * thread that the machine holds back takes fewer chunks instead of holding
+ * up the whole job. Which thread computes a chunk never changes its result.
+ */
+// @ts-ignore: decorator
+@inline export function nextChunk(): i32 {
+  return atomic.add<i32>(CHUNK_COUNTER, 1);
+}

@@ -8,7 +8,7 @@
 // into NR-column panels (L2), an MC x KC block of op(A) into MR-row panels,
 // and an MR x NR register-blocked f32x4 micro-kernel runs over them.
 
-import { madd } from "./common";
+import { madd, nextChunk, rangeEnd, rangeStart } from "./common";
 
 const MR: i32 = 6;
 const NR: i32 = 8;
@@ -192,6 +192,8 @@ let gPadTop: i32 = 0;
 let gPadLeft: i32 = 0;
 let gOh: i32 = 0;
 let gOw: i32 = 0;
+/** First output pixel (k index) of the slice being gathered. */
+let gK0: i32 = 0;
 
 // Packs op(A) = cols^T, cols being the im2col matrix [pixels, kh * kw * cin]
 // of the input gX, straight from the input (no column buffer): rows
@@ -272,7 +274,7 @@ function gemmBlock(
       packB(b, ldb, transB, pc, kc, jc, nc, bpack);
       for (let ic = r0; ic < r1; ic += MC) {
         const mc = min(MC, r1 - ic);
-        if (gatherA) packGather(ic, mc, pc, kc, apack);
+        if (gatherA) packGather(ic, mc, gK0 + pc, kc, apack);
         else if (transA) packAT(a, lda, ic, mc, pc, kc, apack);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
@@ -305,27 +307,50 @@ function gemmBlock(
 }
 
 /**
- * C = op(A) . op(B) (+ C), the part of thread `tid` of `nt`: the larger of
- * the two output dimensions is split in micro-tile multiples.
+ * Whether `nt` threads should split C's rows (each packs all of op(B)) rather
+ * than its columns (each packs all of op(A) when A is transposed): the
+ * split whose busiest thread has fewer row x column products plus packed
+ * values. A partition only decides which thread computes which micro-tiles,
+ * never the order of a sum, so results are the same for every thread count.
+ */
+function splitRows(m: i32, n: i32, nt: i32, transA: bool): bool {
+  const rowUnits = (m + MR - 1) / MR;
+  const colUnits = (n + NR - 1) / NR;
+  // Packing a value costs about as much as one row x column product.
+  const byRows = <i64>((rowUnits + nt - 1) / nt) * MR * <i64>n + <i64>n;
+  const byCols = <i64>((colUnits + nt - 1) / nt) * NR * <i64>m + (transA ? <i64>m : 0);
+  return byRows <= byCols;
+}
+
+/** Thread `tid`'s share of C (m x n) under splitRows, as gemmBlock's row and column ranges. */
+function gemmShare(
+  k: i32, a: usize, lda: i32, transA: bool, b: usize, ldb: i32, transB: bool, c: usize, ldc: i32,
+  accumulate: bool, s: usize, m: i32, n: i32, tid: i32, nt: i32,
+): void {
+  if (splitRows(m, n, nt, transA)) {
+    const units = (m + MR - 1) / MR;
+    const per = (units + nt - 1) / nt;
+    const r0 = min(m, tid * per * MR);
+    const r1 = min(m, r0 + per * MR);
+    gemmBlock(k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, s, r0, r1, 0, n);
+  } else {
+    const units = (n + NR - 1) / NR;
+    const per = (units + nt - 1) / nt;
+    const c0 = min(n, tid * per * NR);
+    const c1 = min(n, c0 + per * NR);
+    gemmBlock(k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, s, 0, m, c0, c1);
+  }
+}
+
+/**
+ * C = op(A) . op(B) (+ C), the part of thread `tid` of `nt` (see splitRows).
  */
 export function gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
   c: usize, ldc: i32, accumulate: i32, scratch: usize, scratchStride: i32, tid: i32, nt: i32,
 ): void {
   const s = scratch + <usize>tid * <usize>scratchStride;
-  if (m >= n) {
-    const units = (m + MR - 1) / MR;
-    const per = (units + nt - 1) / nt;
-    const r0 = min(m, tid * per * MR);
-    const r1 = min(m, r0 + per * MR);
-    gemmBlock(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, r0, r1, 0, n);
-  } else {
-    const units = (n + NR - 1) / NR;
-    const per = (units + nt - 1) / nt;
-    const c0 = min(n, tid * per * NR);
-    const c1 = min(n, c0 + per * NR);
-    gemmBlock(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, 0, m, c0, c1);
-  }
+  gemmShare(k, a, lda, transA != 0, b, ldb, transB != 0, c, ldc, accumulate != 0, s, m, n, tid, nt);
 }
 
 /**
@@ -421,7 +446,8 @@ function convKernel6x8(
  * Indirect convolution (no im2col): y[p, :] = sum over window cells and input
  * channels of x[pixel(p, cell), ci] * filter[cell, ci, :], with the filter
  * packed by packPanels into 8-column panels of kh * kw * cin rows. `zeros`
- * points at `cin` zero floats (padding). Threads split the output pixels.
+ * points at `cin` zero floats (padding). Threads claim blocks of output
+ * pixels (nextChunk).
  * With `transposed` (stride 1 only) it is the input gradient of a stride-1
  * convolution: `x` is dy [n, h, w, cin] (h, w, cin the forward output's
  * sizes), the output pixel (oy, ox) reads dy at (oy + padTop - ky,
@@ -433,17 +459,16 @@ export function convForward(
   scratchStride: i32, transposed: i32, tid: i32, nt: i32,
 ): void {
   const pixels = n * oh * ow;
-  const units = (pixels + MR - 1) / MR;
-  const per = (units + nt - 1) / nt;
-  const p0 = min(pixels, tid * per * MR);
-  const p1 = min(pixels, p0 + per * MR);
+  const blocks = (pixels + CONV_MC - 1) / CONV_MC;
   const taps = kh * kw;
   const kdim = taps * cin;
   const ind = (scratch + <usize>tid * <usize>scratchStride + 15) & ~(<usize>15);
   const tile = ind + (<usize>(CONV_MC * taps) << 2) + 64;
   const ldcBytes = <usize>cout << 2;
-  for (let ic = p0; ic < p1; ic += CONV_MC) {
-    const mc = min(CONV_MC, p1 - ic);
+  // Blocks of CONV_MC output pixels, claimed one at a time (nextChunk).
+  for (let block = nextChunk(); block < blocks; block = nextChunk()) {
+    const ic = block * CONV_MC;
+    const mc = min(CONV_MC, pixels - ic);
     // Indirection: for each 6-pixel tile, for each tap, six row pointers.
     for (let ir = 0; ir < mc; ir += MR) {
       const rows = min(MR, mc - ir);
@@ -518,12 +543,17 @@ export function packPanelsTransposed(
 /**
  * The filter gradient of a convolution, dw[kh * kw * cin, cout] =
  * cols(x)^T . dy, as a GEMM whose A panels are gathered from the input
- * (no im2col buffer). Threads split like gemm.
+ * (no im2col buffer). The sum over the k = n * oh * ow output pixels is cut
+ * into slices of `sliceK` pixels (chosen from the sizes alone, never from the
+ * thread count): slice s writes its partial product to out + s * m * cout
+ * floats, and threads claim slices one at a time (nextChunk), so no thread
+ * packs or gathers what another also does. sumSlices adds the partials in
+ * slice order; with one slice `out` is dw itself.
  */
 export function convFilterGrad(
-  x: usize, dy: usize, dw: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32, kw: i32, stride: i32,
-  padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, scratch: usize, scratchStride: i32,
-  tid: i32, nt: i32,
+  x: usize, dy: usize, out: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32, kw: i32, stride: i32,
+  padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, sliceK: i32, scratch: usize,
+  scratchStride: i32, tid: i32, _nt: i32,
 ): void {
   gX = x;
   gH = h;
@@ -538,19 +568,39 @@ export function convFilterGrad(
   gatherA = true;
   const m = kh * kw * cin;
   const k = n * oh * ow;
+  const slices = (k + sliceK - 1) / sliceK;
   const s = scratch + <usize>tid * <usize>scratchStride;
-  if (m >= cout) {
-    const units = (m + MR - 1) / MR;
-    const per = (units + nt - 1) / nt;
-    const r0 = min(m, tid * per * MR);
-    const r1 = min(m, r0 + per * MR);
-    gemmBlock(k, 0, 0, true, dy, cout, false, dw, cout, false, s, r0, r1, 0, cout);
-  } else {
-    const units = (cout + NR - 1) / NR;
-    const per = (units + nt - 1) / nt;
-    const c0 = min(cout, tid * per * NR);
-    const c1 = min(cout, c0 + per * NR);
-    gemmBlock(k, 0, 0, true, dy, cout, false, dw, cout, false, s, 0, m, c0, c1);
+  for (let slice = nextChunk(); slice < slices; slice = nextChunk()) {
+    const k0 = slice * sliceK;
+    gK0 = k0;
+    gemmBlock(
+      min(sliceK, k - k0), 0, 0, true, dy + (<usize>k0 * <usize>cout << 2), cout, false,
+      out + (<usize>slice * <usize>m * <usize>cout << 2), cout, false, s, 0, m, 0, cout,
+    );
   }
+  gK0 = 0;
   gatherA = false;
+}
+
+/**
+ * dst[i] = partial[0][i] + partial[1][i] + ... in slice order, for i in
+ * thread `tid`'s share of [0, count).
+ */
+export function sumSlices(partial: usize, slices: i32, count: i32, dst: usize, tid: i32, nt: i32): void {
+  const i0 = rangeStart(count, tid, nt, 4);
+  const i1 = rangeEnd(count, tid, nt, 4);
+  const stride = <usize>count << 2;
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const at = <usize>i << 2;
+    let acc = v128.load(partial + at);
+    for (let sl = 1; sl < slices; sl++) acc = f32x4.add(acc, v128.load(partial + <usize>sl * stride + at));
+    v128.store(dst + at, acc);
+  }
+  for (; i < i1; i++) {
+    const at = <usize>i << 2;
+    let acc = load<f32>(partial + at);
+    for (let sl = 1; sl < slices; sl++) acc += load<f32>(partial + <usize>sl * stride + at);
+    store<f32>(dst + at, acc);
+  }
 }

@@ -3,7 +3,15 @@
 // run on the thread pool take `(…, tid, nt)` as their last two arguments.
 
 export { debugTrap } from "./common";
-export { convFilterGrad, convForward, gemm, gemmScratchBytes, packPanels, packPanelsTransposed } from "./gemm";
+export {
+  convFilterGrad,
+  convForward,
+  gemm,
+  gemmScratchBytes,
+  packPanels,
+  packPanelsTransposed,
+  sumSlices,
+} from "./gemm";
 export {
   addScaled,
   channelAffine,

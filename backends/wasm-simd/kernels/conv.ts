@@ -18,6 +18,20 @@ import {
   type WasmTensor,
 } from "./context.ts";
 
+/** The GEMM's depth block (assembly/gemm.ts KC). */
+const GEMM_KC = 256;
+/** Slices of a filter gradient's sum that the threads share out (see filterGradSlice). */
+const FILTER_GRAD_SLICES = 16;
+
+/**
+ * Output pixels per slice of a filter gradient's sum: about 1/16 of them, a
+ * multiple of the GEMM's depth block. It depends on the sizes alone, so the
+ * sum, and the result, are the same for every thread count.
+ */
+function filterGradSlice(pixels: number): number {
+  return Math.max(GEMM_KC, Math.ceil(pixels / FILTER_GRAD_SLICES / GEMM_KC) * GEMM_KC);
+}
+
 /**
  * The conv kernels on a kernel context.
  *
@@ -235,17 +249,30 @@ export function convKernels(
         gemm(g.cin, g.cout, g.n * g.h * g.w, x.ptr, dy.ptr, dw.ptr, { transA: true });
         return dw;
       }
-      // A GEMM whose column panels are gathered from x (no im2col buffer).
+      // A GEMM whose column panels are gathered from x (no im2col buffer), its
+      // sum over output pixels cut into slices that depend on the sizes only.
+      const pixels = g.n * g.oh * g.ow;
+      const sliceK = filterGradSlice(pixels);
+      const slices = Math.ceil(pixels / sliceK);
+      const partial = slices === 1 ? dw.ptr : rt.alloc(slices * k * g.cout * 4);
       const { base, stride } = rt.scratch;
-      run("convFilterGrad", [
-        x.ptr,
-        dy.ptr,
-        dw.ptr,
-        ...colArgs(g, g.n),
-        g.cout,
-        base,
-        stride,
-      ], dy.size * k / 16);
+      try {
+        run("convFilterGrad", [
+          x.ptr,
+          dy.ptr,
+          partial,
+          ...colArgs(g, g.n),
+          g.cout,
+          sliceK,
+          base,
+          stride,
+        ], dy.size * k / 16);
+        if (slices > 1) {
+          run("sumSlices", [partial, slices, k * g.cout, dw.ptr], slices * k * g.cout);
+        }
+      } finally {
+        if (slices > 1) rt.free(partial);
+      }
       return dw;
     },
   };
