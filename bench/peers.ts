@@ -111,18 +111,6 @@ async function timeOurs(backend: Backend, e: Matrix, reps: number): Promise<numb
   return times;
 }
 
-function table(times: Record<string, number[]>, base: string, label: string): void {
-  const b = median(times[base]!);
-  console.log(`| contender | median ms | best ms | ${label} |`);
-  console.log("| --- | ---: | ---: | ---: |");
-  for (const [name, ts] of Object.entries(times)) {
-    const m = median(ts);
-    console.log(
-      `| ${name} | ${m.toFixed(1)} | ${Math.min(...ts).toFixed(1)} | ${(b / m).toFixed(2)}x |`,
-    );
-  }
-}
-
 /**
  * One PyTorch process for the whole comparison (bench/peer_nano_torch.py
  * serve): each request runs a warm-up and `reps` timed runs at a thread count.
