@@ -151,3 +151,29 @@ Deno.test("createWasmSimdRuntime() rejects a thread count that is not a positive
   await assert.rejects(() => createWasmSimdRuntime({ threads: 0 }), RangeError);
   await assert.rejects(() => createWasmSimdRuntime({ threads: 1.5 }), RangeError);
 });
+
+Deno.test("createWasmSimdRuntime() pools that sleep at once or poll give the same GEMM, and a bad poll time is rejected", async () => {
+  await assert.rejects(
+    () => createWasmSimdRuntime({ threads: 2, pollMicroseconds: -1 }),
+    /Poll time -1 us/,
+  );
+  await assert.rejects(
+    () => createWasmSimdRuntime({ threads: 2, pollMicroseconds: NaN }),
+    RangeError,
+  );
+  const c = { m: 37, n: 29, k: 41, transA: false, transB: true, accumulate: false, seed: 4 };
+  const results: Float32Array[] = [];
+  for (const pollMicroseconds of [0, 50, 5000]) {
+    const rt = await createWasmSimdRuntime({ threads: 2, pollMicroseconds });
+    try {
+      // Many dispatches back to back, then one after the workers have gone to sleep.
+      for (let i = 0; i < 50; i++) runCase(rt, c, 2);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      results.push(runCase(rt, c, 2).got);
+    } finally {
+      rt.dispose();
+    }
+  }
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(results[2], results[0]);
+});

@@ -39,12 +39,11 @@ export const INITIAL_PAGES = 32;
 /** Maximum pages (2 GiB). */
 export const MAXIMUM_PAGES = 32768;
 /**
- * Milliseconds an idle pool worker polls for the next job before it sleeps in
- * `Atomics.wait` (waking a sleeping thread costs tens of microseconds, more
- * on a virtual machine whose idle CPU halted). Short, because a poller that
- * shares a core with the caller (an oversubscribed machine) delays the
- * caller's work by as long as it polls.
+ * Microseconds a waiting thread (an idle worker, or the caller waiting for
+ * the workers' shares) polls the control block before it sleeps in
+ * `Atomics.wait`: waking a sleeping thread cost ~47 us a dispatch here (more
+ * on a virtual machine whose idle CPU halted), a polling one ~1 us
+ * (bench/dispatch_bench.ts). Short, because a poller that shares a core with
+ * another busy process delays it by as long as it polls.
  */
-export const WORKER_SPIN_MS = 0.05;
-/** Milliseconds the caller polls for the workers' shares before it sleeps. */
-export const CALLER_SPIN_MS = 0.05;
+export const DEFAULT_POLL_MICROSECONDS = 50;

@@ -42,6 +42,8 @@ export interface WasmSimdBackendOptions {
   readonly threads?: number;
   /** Kernel build; default "auto" (relaxed SIMD where supported). */
   readonly flavor?: SimdFlavor;
+  /** Microseconds a waiting pool thread polls before sleeping (default 50; see the runtime's option). */
+  readonly pollMicroseconds?: number;
 }
 
 /**

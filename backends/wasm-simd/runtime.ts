@@ -9,7 +9,6 @@
 
 import {
   ARGS_OFFSET,
-  CALLER_SPIN_MS,
   CTL_CHUNK,
   CTL_ERROR,
   CTL_ERROR_LENGTH,
@@ -20,6 +19,7 @@ import {
   CTL_SHUTDOWN,
   CTL_SLOTS,
   CTL_THREADS,
+  DEFAULT_POLL_MICROSECONDS,
   ERROR_OFFSET,
   HEAP_BASE,
   INITIAL_PAGES,
@@ -140,6 +140,13 @@ export interface WasmSimdRuntimeOptions {
   readonly threads?: number;
   /** Kernel build; default "auto" (relaxed SIMD where the runtime supports it). */
   readonly flavor?: SimdFlavor;
+  /**
+   * Microseconds a waiting thread polls before it sleeps in `Atomics.wait`
+   * (default 50; 0 sleeps at once). Longer polls save the wake-up of a
+   * sleeping thread between kernels dispatched back to back; on a machine
+   * where other processes keep the cores busy they delay those processes.
+   */
+  readonly pollMicroseconds?: number;
 }
 
 type KernelFunction = (...args: number[]) => number | void;
@@ -174,6 +181,7 @@ export class WasmSimdRuntime {
   readonly #workers: Worker[];
   readonly #ctl: Int32Array;
   readonly #args: Float64Array;
+  readonly #pollMs: number;
   readonly #scratchStride: number;
   #scratch = 0;
   #top = HEAP_BASE;
@@ -189,8 +197,10 @@ export class WasmSimdRuntime {
     instance: WebAssembly.Instance,
     workers: Worker[],
     relaxed: boolean,
+    pollMicroseconds = DEFAULT_POLL_MICROSECONDS,
   ) {
     this.memory = memory;
+    this.#pollMs = pollMicroseconds / 1000;
     this.#exports = instance.exports as unknown as Record<string, KernelFunction>;
     this.#workers = workers;
     this.threads = workers.length + 1;
@@ -363,7 +373,7 @@ export class WasmSimdRuntime {
     } catch (error) {
       mainError = error;
     }
-    const spinUntil = performance.now() + CALLER_SPIN_MS;
+    const spinUntil = performance.now() + this.#pollMs;
     for (let i = 0;; i++) {
       const pending = Atomics.load(ctl, CTL_PENDING);
       if (pending === 0) break;
@@ -472,6 +482,10 @@ export async function createWasmSimdRuntime(
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`Thread count ${threads} is not a positive integer.`);
   }
+  const poll = options.pollMicroseconds ?? DEFAULT_POLL_MICROSECONDS;
+  if (!(poll >= 0 && poll <= 1e6)) {
+    throw new RangeError(`Poll time ${poll} us is not between 0 and 1000000.`);
+  }
   const { module, relaxed } = await loadKernels(options.flavor ?? "auto");
   const memory = new WebAssembly.Memory({
     initial: INITIAL_PAGES,
@@ -497,12 +511,12 @@ export async function createWasmSimdRuntime(
           };
         }),
       );
-      worker.postMessage({ module, memory, names: POOL_KERNELS, tid });
+      worker.postMessage({ module, memory, names: POOL_KERNELS, tid, pollMs: poll / 1000 });
     }
     await Promise.all(ready);
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw error;
   }
-  return new WasmSimdRuntime(memory, instance, workers, relaxed);
+  return new WasmSimdRuntime(memory, instance, workers, relaxed, poll);
 }

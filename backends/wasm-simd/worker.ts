@@ -4,9 +4,10 @@
 // A pool worker of the wasm-simd backend: instantiates the kernels over the
 // shared memory, then loops: wait for a new job generation, run its share of
 // the kernel, report errors through the control block, count down. Waiting
-// spins for up to WORKER_SPIN_MS before it sleeps in Atomics.wait: a training step
-// dispatches a kernel every few hundred microseconds, and waking a sleeping
-// thread costs tens of microseconds each time (bench/dispatch_bench.ts).
+// polls for `pollMs` (WasmSimdRuntimeOptions.pollMicroseconds) before it
+// sleeps in Atomics.wait: a training step dispatches kernels back to back,
+// and waking a sleeping thread costs tens of microseconds each time
+// (bench/dispatch_bench.ts).
 
 import {
   ARGS_OFFSET,
@@ -22,7 +23,6 @@ import {
   ERROR_CAPACITY,
   ERROR_OFFSET,
   MAX_ARGS,
-  WORKER_SPIN_MS,
 } from "./_control.ts";
 
 interface InitMessage {
@@ -30,6 +30,8 @@ interface InitMessage {
   readonly memory: WebAssembly.Memory;
   readonly names: readonly string[];
   readonly tid: number;
+  /** Milliseconds to poll for the next job before sleeping. */
+  readonly pollMs: number;
 }
 
 function serve(init: InitMessage): void {
@@ -43,7 +45,7 @@ function serve(init: InitMessage): void {
   let seen = Atomics.load(ctl, CTL_GENERATION);
   self.postMessage({ ready: true });
   for (;;) {
-    const spinUntil = performance.now() + WORKER_SPIN_MS;
+    const spinUntil = performance.now() + init.pollMs;
     let generation = Atomics.load(ctl, CTL_GENERATION);
     for (let i = 0; generation === seen; i++) {
       if ((i & 63) === 63 && performance.now() > spinUntil) {
