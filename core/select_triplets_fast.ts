@@ -17,6 +17,13 @@
  * agree; otherwise the few negatives inside the band are decided with the
  * specification's own distances.
  *
+ * How it is fast: per anchor the compacted distances are grouped into bins
+ * (a counting sort) and the positives taken in ascending distance, so their
+ * thresholds ascend; a count below a threshold reads one bin, whole bins
+ * enter per-block candidate counts once per anchor, and the drawn candidate
+ * (the `floor(u * count)`-th in row order) is found by skipping whole blocks
+ * of 16. "hard" needs only the two nearest negatives.
+ *
  * @module
  */
 
@@ -216,7 +223,8 @@ export function gramSelectionBand(
  * triplets, same order, same RNG state, same errors), fast: distances from a
  * Gram matrix, per-pair candidate counts, and the specification's exact
  * distances only inside {@link gramSelectionBand} of a decision boundary.
- * The mean distances agree with the specification's to float32 rounding.
+ * The mean distances are the Gram matrix's: each distance within half of
+ * {@link gramSelectionBand} of the specification's.
  * Rows whose largest squared norm lies outside `[1e-18, 1e18]` (float32
  * products could underflow or overflow) run the specification itself.
  *
@@ -302,29 +310,8 @@ export function selectTripletsFast(
   if (pairs > 0) {
     const gram = options.gram?.data ?? gramMatrix(embeddings);
     const band = gramSelectionBand(cols, maxNorm, alpha, options.gram?.accumulation ?? "float64");
-    const scan: AnchorScan = {
-      x,
-      cols,
-      alpha,
-      band,
-      facenet: strategy === "facenet",
-      anchor: -1,
-      positives: new Float32Array(n),
-      len: 0,
-      vals: new Float32Array(n),
-      idxs: new Int32Array(n),
-      list: new Int32Array(n),
-      minAt: -1,
-      secondMin: Infinity,
-      grouped: new Float32Array(n),
-      binStart: new Int32Array(n + 2),
-      bins: 0,
-      binLow: 0,
-      binHigh: 0,
-      binScale: 0,
-      exactRow: new Float32Array(n),
-      exactStamp: new Int32Array(n).fill(-1),
-    };
+    const scan = createScan(x, cols, alpha, band, strategy === "facenet");
+    const cap = strategy === "all" ? maxTriplets : Infinity;
     let pairIndex = 0;
     let start = 0;
     for (let c = 0; c < anchorClasses; c++) {
@@ -335,11 +322,10 @@ export function selectTripletsFast(
         posSum += sums.pos;
         negSum += sums.neg;
         negCount += n - size;
+        if (strategy !== "hard") countPairs(scan, end, us, pairIndex);
         for (let p = a + 1; p < end; p++, pairIndex++) {
-          const u = us[pairIndex] ?? 0;
           const before = triplets.length;
-          const cap = strategy === "all" ? maxTriplets : Infinity;
-          if (!selectPair(scan, strategy, p, u, cap, triplets)) {
+          if (!selectPair(scan, strategy, p, us[pairIndex] ?? 0, cap, triplets)) {
             throw new RangeError(
               `Batch-all selection exceeds ${maxTriplets} triplets at pair ${pairIndex} of ` +
                 `${pairs}; use smaller batches (fewer people or images per person) or another ` +
@@ -365,6 +351,9 @@ export function selectTripletsFast(
   };
 }
 
+/** Positions per block of the compacted negatives in {@link AnchorScan.blockCount}. */
+const BLOCK_SHIFT = 4;
+
 /** The working state of one anchor's scan (typed arrays reused across anchors). */
 interface AnchorScan {
   readonly x: Float32Array;
@@ -380,32 +369,79 @@ interface AnchorScan {
   len: number;
   readonly vals: Float32Array;
   readonly idxs: Int32Array;
-  /** Scratch: positions in `vals` of one pair's exact candidates. */
-  readonly list: Int32Array;
   /** Position in `vals` of the smallest distance, and the second smallest distance. */
   minAt: number;
   secondMin: number;
+  /** The range `[low, high)` of the compacted distances. */
+  low: number;
+  high: number;
   /**
-   * The compacted distances grouped by bin (`bins` equal bins over
-   * `[binLow, binHigh)`; bin `b` is `grouped[binStart[b] .. binStart[b + 1])`),
-   * so a count below a threshold reads one bin.
+   * Positions in `vals` grouped into `bins` equal bins of distance (`scale`
+   * bins per unit): bin `b` is `sorted[binStart[b] .. binStart[b + 1])`.
    */
-  readonly grouped: Float32Array;
+  readonly sorted: Int32Array;
   readonly binStart: Int32Array;
   bins: number;
-  binLow: number;
-  binHigh: number;
-  binScale: number;
+  scale: number;
+  /** The anchor's positives in ascending order of distance. */
+  readonly order: Int32Array;
+  /** Per block of `2^BLOCK_SHIFT` positions in `vals`: how many are candidates of the current pair. */
+  readonly blockCount: Int32Array;
+  /**
+   * Per positive row: its number of candidates, or -1 when a comparison lies
+   * inside the band; and for drawing strategies the drawn negative's position.
+   */
+  readonly pairCount: Int32Array;
+  readonly pairChoice: Int32Array;
+  /** Scratch: positions in `vals` of one pair's exact candidates. */
+  readonly list: Int32Array;
   /** The specification's distances from the anchor, valid where `exactStamp` is the anchor. */
   readonly exactRow: Float32Array;
   readonly exactStamp: Int32Array;
 }
 
+function createScan(
+  x: Float32Array,
+  cols: number,
+  alpha: number,
+  band: number,
+  facenet: boolean,
+): AnchorScan {
+  const n = x.length / cols;
+  return {
+    x,
+    cols,
+    alpha,
+    band,
+    facenet,
+    anchor: -1,
+    positives: new Float32Array(n),
+    len: 0,
+    vals: new Float32Array(n),
+    idxs: new Int32Array(n),
+    minAt: -1,
+    secondMin: Infinity,
+    low: 0,
+    high: 0,
+    sorted: new Int32Array(n),
+    binStart: new Int32Array(n + 2),
+    bins: 0,
+    scale: 0,
+    order: new Int32Array(n),
+    blockCount: new Int32Array((n >> BLOCK_SHIFT) + 1),
+    pairCount: new Int32Array(n),
+    pairChoice: new Int32Array(n),
+    list: new Int32Array(n),
+    exactRow: new Float32Array(n),
+    exactStamp: new Int32Array(n).fill(-1),
+  };
+}
+
 /**
  * Loads anchor `a` of the class `[start, end)`: the approximate distances of
  * its positives, and the negatives below its largest threshold (any pair's
- * candidate is among them), compacted in row order. Returns the sums of the
- * approximate positive and negative distances.
+ * candidate is among them), compacted in row order and sorted by distance.
+ * Returns the sums of the approximate positive and negative distances.
  */
 function loadAnchor(
   scan: AnchorScan,
@@ -433,71 +469,191 @@ function loadAnchor(
   let min = Infinity;
   let minAt = -1;
   let second = Infinity;
-  for (let r = 0; r < n; r++) {
-    if (r === start) {
-      r = end - 1;
-      continue;
-    }
-    const v = Math.fround(na + norms[r]! - 2 * gram[base + r]!);
-    neg += v;
-    if (v < maxHi) {
-      vals[len] = v;
-      idxs[len] = r;
-      if (v < min) {
-        second = min;
-        min = v;
-        minAt = len;
-      } else if (v < second) {
-        second = v;
+  // The rows before the anchor's class, then those after it.
+  for (let segment = 0; segment < 2; segment++) {
+    const to = segment === 0 ? start : n;
+    for (let r = segment === 0 ? 0 : end; r < to; r++) {
+      const v = Math.fround(na + norms[r]! - 2 * gram[base + r]!);
+      neg += v;
+      if (v < maxHi) {
+        vals[len] = v;
+        idxs[len] = r;
+        if (v < second) {
+          if (v < min) {
+            second = min;
+            min = v;
+            minAt = len;
+          } else {
+            second = v;
+          }
+        }
+        len++;
       }
-      len++;
     }
   }
   scan.len = len;
   scan.minAt = minAt;
   scan.secondMin = second;
-  groupByBin(scan, min, maxHi);
+  scan.low = min;
+  scan.high = maxHi;
   return { pos, neg };
 }
 
-/** Groups the compacted distances into about `len / 4` equal bins over `[low, high)` (a counting sort). */
-function groupByBin(scan: AnchorScan, low: number, high: number): void {
-  const { vals, grouped, binStart, len } = scan;
-  const bins = Math.max(1, Math.min(len >> 2, binStart.length - 2));
+/**
+ * Groups the positions of the compacted distances (all in `[low, high)`) by
+ * distance into about `len / 4` equal bins (a counting sort): afterwards bin
+ * `b` is `sorted[binStart[b] .. binStart[b + 1])`, and every distance of a
+ * lower bin is lower.
+ */
+function groupByBin(scan: AnchorScan): void {
+  const { vals, sorted, binStart, len, low, high } = scan;
+  const bins = Math.max(1, len >> 2);
   const scale = high > low ? bins / (high - low) : 0;
   scan.bins = bins;
-  scan.binLow = low;
-  scan.binHigh = high;
-  scan.binScale = scale;
+  scan.scale = scale;
   binStart.fill(0, 0, bins + 2);
-  for (let q = 0; q < len; q++) binStart[binOf(vals[q]!, low, scale, bins) + 2]!++;
-  for (let b = 2; b <= bins + 1; b++) binStart[b]! += binStart[b - 1]!;
-  // binStart[b + 1] is now where bin b starts; placing shifts it to bin b + 1's start.
   for (let q = 0; q < len; q++) {
-    const v = vals[q]!;
-    grouped[binStart[binOf(v, low, scale, bins) + 1]!++] = v;
+    binStart[Math.min(bins - 1, Math.floor((vals[q]! - low) * scale)) + 2]!++;
+  }
+  for (let b = 2; b <= bins + 1; b++) binStart[b]! += binStart[b - 1]!;
+  // binStart[b + 1] is where bin b starts; placing moves it to bin b + 1's start.
+  for (let q = 0; q < len; q++) {
+    sorted[binStart[Math.min(bins - 1, Math.floor((vals[q]! - low) * scale)) + 1]!++] = q;
   }
 }
 
-/** The bin of a value in `[low, high)`: non-decreasing in `v`, so lower bins hold lower values. */
-function binOf(v: number, low: number, scale: number, bins: number): number {
-  return Math.min(bins - 1, Math.floor((v - low) * scale));
+/**
+ * The bin that holds the threshold `t`: every distance of a lower bin is
+ * below `t`, of a higher bin above it. `bins` when `t` is above them all.
+ */
+function binOf(scan: AnchorScan, t: number): number {
+  if (t < scan.low) return 0;
+  if (t >= scan.high) return scan.bins;
+  return Math.min(scan.bins - 1, Math.floor((t - scan.low) * scan.scale));
 }
 
 /** The number of compacted distances below `t` (or at most `t` when `inclusive`). */
 function countBelow(scan: AnchorScan, t: number, inclusive: boolean): number {
-  if (t < scan.binLow) return 0;
-  if (t >= scan.binHigh) return scan.len;
-  const b = binOf(t, scan.binLow, scan.binScale, scan.bins);
-  const { grouped, binStart } = scan;
+  const b = binOf(scan, t);
+  const { vals, sorted, binStart } = scan;
   let count = binStart[b]!;
+  if (b === scan.bins) return count;
   const end = binStart[b + 1]!;
-  if (inclusive) {
-    for (let i = count; i < end; i++) count += grouped[i]! <= t ? 1 : 0;
-  } else {
-    for (let i = count; i < end; i++) count += grouped[i]! < t ? 1 : 0;
+  for (let i = count; i < end; i++) {
+    const v = vals[sorted[i]!]!;
+    count += (inclusive ? v <= t : v < t) ? 1 : 0;
   }
   return count;
+}
+
+/**
+ * Adds `sign` to the block counts of the distances of bin `b` that are
+ * below `t` (at most `t` when `inclusive`; a whole bin with `t` infinite).
+ * Returns how many it counted.
+ */
+function addToBlocks(
+  scan: AnchorScan,
+  b: number,
+  t: number,
+  inclusive: boolean,
+  sign: number,
+): number {
+  if (b >= scan.bins) return 0;
+  const { vals, sorted, binStart, blockCount } = scan;
+  let added = 0;
+  for (let i = binStart[b]!, end = binStart[b + 1]!; i < end; i++) {
+    const q = sorted[i]!;
+    const v = vals[q]!;
+    if (inclusive ? v <= t : v < t) {
+      blockCount[q >> BLOCK_SHIFT]! += sign;
+      added++;
+    }
+  }
+  return added;
+}
+
+/**
+ * The candidate counts of every pair of the loaded anchor (positives up to
+ * `end`; `firstPair` is the first pair's index), and for drawing strategies
+ * the drawn candidate. The positives in ascending distance give ascending
+ * thresholds: whole bins of distances enter the per-block candidate counts
+ * once, the bin holding a threshold for its pair only, and the drawn
+ * candidate (in row order) is found by skipping whole blocks.
+ */
+function countPairs(scan: AnchorScan, end: number, us: Float64Array, firstPair: number): void {
+  const { alpha, band, facenet, positives, order, blockCount, binStart, len } = scan;
+  const a = scan.anchor;
+  const size = end - a - 1;
+  groupByBin(scan);
+  for (let i = 0; i < size; i++) order[i] = a + 1 + i;
+  order.subarray(0, size).sort((p, q) => positives[p]! - positives[q]!);
+  blockCount.fill(0, 0, (len >> BLOCK_SHIFT) + 1);
+  // Bins [0, entered) are in the block counts; facenet: bins [0, left) are out again.
+  let entered = 0;
+  let left = 0;
+  for (let i = 0; i < size; i++) {
+    const p = order[i]!;
+    const ap = positives[p]!;
+    const lo = ap + alpha - band;
+    const hi = ap + alpha + band;
+    const semiHi = facenet ? ap + band : -Infinity;
+    const semiLo = facenet ? ap - band : -Infinity;
+    // Candidates surely: semiHi < d < lo; maybe: semiLo < d < hi.
+    const maybe = countBelow(scan, hi, false) - (facenet ? countBelow(scan, semiLo, true) : 0);
+    const binLo = binOf(scan, lo);
+    for (; entered < binLo; entered++) addToBlocks(scan, entered, Infinity, false, 1);
+    let sure: number = binStart[binLo]! + addToBlocks(scan, binLo, lo, false, 1);
+    const binSemi = facenet ? binOf(scan, semiHi) : 0;
+    if (facenet) {
+      for (; left < binSemi; left++) addToBlocks(scan, left, Infinity, false, -1);
+      sure -= binStart[binSemi]! + addToBlocks(scan, binSemi, semiHi, true, -1);
+    }
+    // Below zero when semiHi >= lo: then no candidate is sure.
+    sure = Math.max(0, sure);
+    if (sure !== maybe) {
+      scan.pairCount[p] = -1;
+    } else {
+      scan.pairCount[p] = sure;
+      if (sure > 0 && us.length > 0) {
+        // u < 1 so u * count < count; the min guards the invariant, it never binds.
+        const k = Math.min(Math.floor(us[firstPair + p - a - 1]! * sure), sure - 1);
+        scan.pairChoice[p] = nthCandidate(scan, semiHi, lo, k, sure);
+      }
+    }
+    // The bins holding this pair's thresholds enter (or leave) for this pair only.
+    addToBlocks(scan, binLo, lo, false, -1);
+    if (facenet) addToBlocks(scan, binSemi, semiHi, true, 1);
+  }
+}
+
+/**
+ * The position in `vals` of the `k`-th (0-based, row order) of the `count`
+ * current candidates (distances strictly between `low` and `high`, counted
+ * per block in `blockCount`): whole blocks are skipped from the nearer end.
+ */
+function nthCandidate(
+  scan: AnchorScan,
+  low: number,
+  high: number,
+  k: number,
+  count: number,
+): number {
+  const { vals, blockCount, len } = scan;
+  let b = 0;
+  let before = 0;
+  if (k < count - k) {
+    while (before + blockCount[b]! <= k) before += blockCount[b++]!;
+  } else {
+    b = len >> BLOCK_SHIFT;
+    before = count - blockCount[b]!;
+    while (before > k) before -= blockCount[--b]!;
+  }
+  const to = Math.min(len, (b + 1) << BLOCK_SHIFT);
+  for (let q = b << BLOCK_SHIFT; q < to; q++) {
+    const v = vals[q]!;
+    if (v < high && v > low && before++ === k) return q;
+  }
+  return -1;
 }
 
 /**
@@ -551,10 +707,8 @@ function selectPair(
     return true;
   }
 
-  const sure = Math.max(0, countBelow(scan, lo, false) - countBelow(scan, semiHi, true));
-  const maybe = countBelow(scan, hi, false) - countBelow(scan, semiLo, true);
-  const resolved = sure !== maybe;
-  const count = resolved ? exactCandidates(scan, p, lo, hi, semiHi, semiLo) : sure;
+  const resolved = scan.pairCount[p] === -1;
+  const count = resolved ? exactCandidates(scan, p, lo, hi, semiHi, semiLo) : scan.pairCount[p]!;
   if (count === 0) return true;
   if (strategy === "all") {
     if (triplets.length + count > cap) return false;
@@ -565,14 +719,13 @@ function selectPair(
     }
     return true;
   }
+  if (!resolved) {
+    triplets.push([a, p, idxs[scan.pairChoice[p]!]!]);
+    return true;
+  }
   // u < 1 so u * count < count; the min guards the invariant, it never binds.
   const k = Math.min(Math.floor(u * count), count - 1);
-  const q = resolved
-    ? scan.list[k]!
-    : scan.facenet
-    ? nthBetween(vals, len, semiHi, lo, k, count)
-    : nthBelow(vals, len, lo, k, count);
-  triplets.push([a, p, idxs[q]!]);
+  triplets.push([a, p, idxs[scan.list[k]!]!]);
   return true;
 }
 
@@ -618,56 +771,4 @@ function exactDistance(scan: AnchorScan, r: number): number {
     scan.exactStamp[r] = scan.anchor;
   }
   return scan.exactRow[r]!;
-}
-
-/**
- * The position of the `k`-th (0-based) of the `count` values of
- * `vals[0 .. len)` below `high`, searched from the nearer end.
- */
-function nthBelow(vals: Float32Array, len: number, high: number, k: number, count: number): number {
-  if (k < count - k) {
-    let seen = -1;
-    for (let q = 0; q < len; q++) {
-      seen += vals[q]! < high ? 1 : 0;
-      if (seen === k) return q;
-    }
-  } else {
-    let seen = count;
-    for (let q = len - 1; q >= 0; q--) {
-      seen -= vals[q]! < high ? 1 : 0;
-      if (seen === k) return q;
-    }
-  }
-  return -1;
-}
-
-/**
- * The position of the `k`-th (0-based) of the `count` values of
- * `vals[0 .. len)` strictly between `low` and `high`, searched from the
- * nearer end.
- */
-function nthBetween(
-  vals: Float32Array,
-  len: number,
-  low: number,
-  high: number,
-  k: number,
-  count: number,
-): number {
-  if (k < count - k) {
-    let seen = -1;
-    for (let q = 0; q < len; q++) {
-      const v = vals[q]!;
-      seen += (v < high ? 1 : 0) & (v > low ? 1 : 0);
-      if (seen === k) return q;
-    }
-  } else {
-    let seen = count;
-    for (let q = len - 1; q >= 0; q--) {
-      const v = vals[q]!;
-      seen -= (v < high ? 1 : 0) & (v > low ? 1 : 0);
-      if (seen === k) return q;
-    }
-  }
-  return -1;
 }

@@ -38,7 +38,8 @@ import { gramSelectionBand, selectTripletsFast } from "../../core/select_triplet
  * Selects triplets on tfjs's `cpu` or `wasm` device (the active tfjs
  * backend); the result equals `selectTriplets` of
  * core/pure/select_triplets.ts, margin ties included; the diagnostics (mean
- * distances) agree to float32 rounding. On `wasm` the Gram matrix comes from
+ * distances) agree to within the Gram matrix's rounding (see the core's
+ * `gramSelectionBand`). On `wasm` the Gram matrix comes from
  * tfjs's matrix product (float32, XNNPACK); on `cpu`, whose matrix product
  * is slower than a JavaScript loop, from the core's `gramMatrix`.
  *
