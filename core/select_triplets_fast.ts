@@ -395,6 +395,9 @@ interface AnchorScan {
   readonly pairChoice: Int32Array;
   /** Scratch: positions in `vals` of one pair's exact candidates. */
   readonly list: Int32Array;
+  /** Positions in `vals` admitted from the band for the current pair: `marks[q] === stamp`. */
+  readonly marks: Int32Array;
+  stamp: number;
   /** The specification's distances from the anchor, valid where `exactStamp` is the anchor. */
   readonly exactRow: Float32Array;
   readonly exactStamp: Int32Array;
@@ -432,6 +435,8 @@ function createScan(
     pairCount: new Int32Array(n),
     pairChoice: new Int32Array(n),
     list: new Int32Array(n),
+    marks: new Int32Array(n),
+    stamp: 1,
     exactRow: new Float32Array(n),
     exactStamp: new Int32Array(n).fill(-1),
   };
@@ -608,18 +613,32 @@ function countPairs(scan: AnchorScan, end: number, us: Float64Array, firstPair: 
       for (; left < binSemi; left++) addToBlocks(scan, left, Infinity, false, -1);
       sure -= binStart[binSemi]! + addToBlocks(scan, binSemi, semiHi, true, -1);
     }
-    // Below zero when semiHi >= lo: then no candidate is sure.
-    sure = Math.max(0, sure);
+    let count = sure;
+    let admitted = 0;
     if (sure !== maybe) {
-      scan.pairCount[p] = -1;
-    } else {
-      scan.pairCount[p] = sure;
-      if (sure > 0 && us.length > 0) {
-        // u < 1 so u * count < count; the min guards the invariant, it never binds.
-        const k = Math.min(Math.floor(us[firstPair + p - a - 1]! * sure), sure - 1);
-        scan.pairChoice[p] = nthCandidate(scan, semiHi, lo, k, sure);
+      // A comparison inside the band. Drawing strategies decide those
+      // negatives here, with the specification's distances (unless semiHi >=
+      // lo, where the block counts do not hold the sure candidates); the rest
+      // resolve the whole pair in selectPair.
+      if (us.length === 0 || sure < 0) {
+        scan.pairCount[p] = -1;
+        addToBlocks(scan, binLo, lo, false, -1);
+        if (facenet) addToBlocks(scan, binSemi, semiHi, true, 1);
+        continue;
       }
+      admitted = admitBand(scan, p, lo, hi, semiHi, semiLo);
+      count = sure + admitted;
     }
+    count = Math.max(0, count);
+    scan.pairCount[p] = count;
+    if (count > 0 && us.length > 0) {
+      // u < 1 so u * count < count; the min guards the invariant, it never binds.
+      const k = Math.min(Math.floor(us[firstPair + p - a - 1]! * count), count - 1);
+      scan.pairChoice[p] = nthCandidate(scan, semiHi, lo, k, count);
+    }
+    // The admitted ones leave again, and their marks go stale.
+    for (let j = 0; j < admitted; j++) blockCount[scan.list[j]! >> BLOCK_SHIFT]!--;
+    if (admitted > 0) scan.stamp++;
     // The bins holding this pair's thresholds enter (or leave) for this pair only.
     addToBlocks(scan, binLo, lo, false, -1);
     if (facenet) addToBlocks(scan, binSemi, semiHi, true, 1);
@@ -627,9 +646,50 @@ function countPairs(scan: AnchorScan, end: number, us: Float64Array, firstPair: 
 }
 
 /**
+ * Decides a pair's negatives inside the band (maybe but not surely
+ * candidates) with the specification's distances: the admitted ones join the
+ * block counts, are marked with the current stamp and listed in `list`. Only the
+ * bins holding `[lo, hi)` and `(semiLo, semiHi]` are read. Returns how many
+ * were admitted.
+ */
+function admitBand(
+  scan: AnchorScan,
+  p: number,
+  lo: number,
+  hi: number,
+  semiHi: number,
+  semiLo: number,
+): number {
+  const { alpha, facenet, vals, idxs, sorted, binStart, blockCount, marks, list, bins } = scan;
+  const stamp = scan.stamp;
+  const dp = exactDistance(scan, p);
+  const marginFirst = binOf(scan, lo);
+  const marginLast = Math.min(bins - 1, binOf(scan, hi));
+  const semiFirst = facenet ? binOf(scan, semiLo) : bins;
+  const semiLast = facenet ? Math.min(bins - 1, binOf(scan, semiHi)) : -1;
+  let admitted = 0;
+  for (let b = Math.min(marginFirst, semiFirst); b <= Math.max(marginLast, semiLast); b++) {
+    if ((b < marginFirst || b > marginLast) && (b < semiFirst || b > semiLast)) continue;
+    for (let i = binStart[b]!, end = binStart[b + 1]!; i < end; i++) {
+      const q = sorted[i]!;
+      const v = vals[q]!;
+      if (!(v < hi && v > semiLo) || (v < lo && v > semiHi)) continue;
+      const dn = exactDistance(scan, idxs[q]!);
+      if (dn - dp < alpha && (!facenet || dp < dn)) {
+        blockCount[q >> BLOCK_SHIFT]!++;
+        marks[q] = stamp;
+        list[admitted++] = q;
+      }
+    }
+  }
+  return admitted;
+}
+
+/**
  * The position in `vals` of the `k`-th (0-based, row order) of the `count`
- * current candidates (distances strictly between `low` and `high`, counted
- * per block in `blockCount`): whole blocks are skipped from the nearer end.
+ * current candidates (distances strictly between `low` and `high`, and the
+ * band's admitted ones, marked with the current stamp; counted per block in
+ * `blockCount`): whole blocks are skipped from the nearer end.
  */
 function nthCandidate(
   scan: AnchorScan,
@@ -638,7 +698,7 @@ function nthCandidate(
   k: number,
   count: number,
 ): number {
-  const { vals, blockCount, len } = scan;
+  const { vals, blockCount, len, marks, stamp } = scan;
   let b = 0;
   let before = 0;
   if (k < count - k) {
@@ -651,7 +711,7 @@ function nthCandidate(
   const to = Math.min(len, (b + 1) << BLOCK_SHIFT);
   for (let q = b << BLOCK_SHIFT; q < to; q++) {
     const v = vals[q]!;
-    if (v < high && v > low && before++ === k) return q;
+    if (((v < high && v > low) || marks[q] === stamp) && before++ === k) return q;
   }
   return -1;
 }
