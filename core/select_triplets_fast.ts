@@ -381,6 +381,7 @@ interface AnchorScan {
    */
   readonly sorted: Int32Array;
   readonly binStart: Int32Array;
+  readonly binOfPosition: Int32Array;
   bins: number;
   scale: number;
   /** The anchor's positives in ascending order of distance. */
@@ -428,6 +429,7 @@ function createScan(
     high: 0,
     sorted: new Int32Array(n),
     binStart: new Int32Array(n + 2),
+    binOfPosition: new Int32Array(n),
     bins: 0,
     scale: 0,
     order: new Int32Array(n),
@@ -511,20 +513,20 @@ function loadAnchor(
  * lower bin is lower.
  */
 function groupByBin(scan: AnchorScan): void {
-  const { vals, sorted, binStart, len, low, high } = scan;
+  const { vals, sorted, binOfPosition, binStart, len, low, high } = scan;
   const bins = Math.max(1, len >> 2);
   const scale = high > low ? bins / (high - low) : 0;
   scan.bins = bins;
   scan.scale = scale;
   binStart.fill(0, 0, bins + 2);
   for (let q = 0; q < len; q++) {
-    binStart[Math.min(bins - 1, Math.floor((vals[q]! - low) * scale)) + 2]!++;
+    const b = Math.min(bins - 1, Math.floor((vals[q]! - low) * scale));
+    binOfPosition[q] = b;
+    binStart[b + 2]!++;
   }
   for (let b = 2; b <= bins + 1; b++) binStart[b]! += binStart[b - 1]!;
   // binStart[b + 1] is where bin b starts; placing moves it to bin b + 1's start.
-  for (let q = 0; q < len; q++) {
-    sorted[binStart[Math.min(bins - 1, Math.floor((vals[q]! - low) * scale)) + 1]!++] = q;
-  }
+  for (let q = 0; q < len; q++) sorted[binStart[binOfPosition[q]! + 1]!++] = q;
 }
 
 /**
@@ -551,10 +553,17 @@ function countBelow(scan: AnchorScan, t: number, inclusive: boolean): number {
   return count;
 }
 
+/** Adds `sign` to the block counts of every distance of bin `b`. */
+function addBinToBlocks(scan: AnchorScan, b: number, sign: number): void {
+  const { sorted, binStart, blockCount } = scan;
+  for (let i = binStart[b]!, end = binStart[b + 1]!; i < end; i++) {
+    blockCount[sorted[i]! >> BLOCK_SHIFT]! += sign;
+  }
+}
+
 /**
  * Adds `sign` to the block counts of the distances of bin `b` that are
- * below `t` (at most `t` when `inclusive`; a whole bin with `t` infinite).
- * Returns how many it counted.
+ * below `t` (at most `t` when `inclusive`). Returns how many it counted.
  */
 function addToBlocks(
   scan: AnchorScan,
@@ -606,11 +615,11 @@ function countPairs(scan: AnchorScan, end: number, us: Float64Array, firstPair: 
     // Candidates surely: semiHi < d < lo; maybe: semiLo < d < hi.
     const maybe = countBelow(scan, hi, false) - (facenet ? countBelow(scan, semiLo, true) : 0);
     const binLo = binOf(scan, lo);
-    for (; entered < binLo; entered++) addToBlocks(scan, entered, Infinity, false, 1);
+    for (; entered < binLo; entered++) addBinToBlocks(scan, entered, 1);
     let sure: number = binStart[binLo]! + addToBlocks(scan, binLo, lo, false, 1);
     const binSemi = facenet ? binOf(scan, semiHi) : 0;
     if (facenet) {
-      for (; left < binSemi; left++) addToBlocks(scan, left, Infinity, false, -1);
+      for (; left < binSemi; left++) addBinToBlocks(scan, left, -1);
       sure -= binStart[binSemi]! + addToBlocks(scan, binSemi, semiHi, true, -1);
     }
     let count = sure;
