@@ -64,7 +64,7 @@ await benchGroup<TripletSelection>(
   backends.map((b) => ({
     name: b.label,
     // tfjs on a software WebGPU adapter selects on the device in ~20 s here: report-only.
-    // (tfjs cpu and wasm run the core specification, about 0.5 s.)
+    // (tfjs cpu and wasm run the core's fast selection, selectTripletsFast.)
     slow: b.software,
     n: 2,
     warmup: 0,
