@@ -315,8 +315,9 @@ are downloaded with \`await tensor.data()\`, so GPU work is complete.
 - \`FACENET_BENCH_WEBGPU=0\` drops the tfjs webgpu members. Where the only
   WebGPU adapter is a software one (llvmpipe), its members are labelled
   "software": they measure a CPU rasterizer, not a GPU.
-- This table: \`deno bench -A --json > /tmp/bench.json\`, then
-  \`deno run -A bench/table.ts --command "deno bench -A --json" /tmp/bench.json > bench/README.md\`
+- This table: \`deno bench -A --json > /tmp/bench.json\` and
+  \`deno task bench:peers > /tmp/peers.md\`, then
+  \`deno run -A bench/table.ts --command "deno bench -A --json" --peers /tmp/peers.md /tmp/bench.json > bench/README.md\`
   and \`deno fmt bench/README.md\`.
 `;
 
@@ -328,11 +329,14 @@ if (import.meta.main) {
       command: { type: "string", multiple: true },
       date: { type: "string" },
       note: { type: "string", multiple: true },
+      peers: { type: "string" },
+      "peers-command": { type: "string", default: "deno task bench:peers" },
     },
   });
   if (positionals.length === 0) {
     console.error(
-      "usage: deno run -A bench/table.ts [--command CMD]... [--date ISO] [--note TEXT]... BENCH.json...",
+      "usage: deno run -A bench/table.ts [--command CMD]... [--date ISO] [--note TEXT]... " +
+        "[--peers PEERS.md [--peers-command CMD]] BENCH.json...",
     );
     Deno.exit(2);
   }
@@ -348,4 +352,14 @@ if (import.meta.main) {
     preface: [README_PREFACE, ...(values.note ?? []).map((n) => `> ${n}\n`)].join("\n"),
   });
   console.log(text);
+  if (values.peers !== undefined) {
+    // bench/peers.ts prints its own markdown tables, one per comparison.
+    console.log(
+      `\n## Against what users would run instead\n\nThe output of \`${
+        values["peers-command"]
+      }\` (bench/peers.ts: interleaved rounds; ratios are medians of per-round ratios), verbatim:\n\n${
+        Deno.readTextFileSync(values.peers).trim()
+      }`,
+    );
+  }
 }
