@@ -26,7 +26,9 @@ import * as tf from "../../_deps/tfjs.ts";
 export function squaredDistanceMatrix(x: tf.Tensor2D): tf.Tensor2D {
   const n = x.shape[0];
   const sq = tf.sum(tf.square(x), 1);
-  const gram = tf.matMul(x, x, false, true);
+  // An explicit transpose: tfjs wasm's matMul with transposeB is ~10x slower (360 ms against
+  // 30 ms for 1800x128).
+  const gram = tf.matMul(x, tf.transpose(x));
   const d = tf.relu(
     tf.sub(tf.add(tf.reshape(sq, [n, 1]), tf.reshape(sq, [1, n])), tf.mul(gram, tf.scalar(2))),
   );
