@@ -252,6 +252,16 @@ async function torchComparison(): Promise<void> {
             Math.max(...perRound.map((x) => x.gemmGain!)).toFixed(2)
           }x)`,
       );
+      const free = perRound.filter((x) => x.gemmGain! >= 1.9);
+      if (free.length > 0) {
+        const gain = (x: Record<string, number>, who: string) => x[`${who} x1`]! / x[`${who} x2`]!;
+        console.log(
+          `in the ${free.length} of ${perRound.length} rounds whose GEMM check gained >= 1.9x ` +
+            `(both cores free): second thread wasm-simd ${
+              median(free.map((x) => gain(x, "wasm-simd"))).toFixed(2)
+            }x, PyTorch ${median(free.map((x) => gain(x, "PyTorch"))).toFixed(2)}x (medians)`,
+        );
+      }
     }
   } finally {
     await torch.close();
