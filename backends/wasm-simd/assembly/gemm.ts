@@ -198,8 +198,13 @@ let gK0: i32 = 0;
 // Packs op(A) = cols^T, cols being the im2col matrix [pixels, kh * kw * cin]
 // of the input gX, straight from the input (no column buffer): rows
 // [i0, i0 + mc) of cols^T, columns (pixels) [p0, p0 + kc), in MR-row panels.
+// Row i of cols^T is window cell t = i / cin, channel i % cin; the rows of one
+// window row (ky) are contiguous in the input while the whole row is inside
+// it, so they are copied as one run (3 cells of 9 values for a 3-channel
+// input, not 9 of 3).
 function packGather(i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   const cin = gCin;
+  const rowLength = gKw * cin;
   const plane = gOh * gOw;
   let b = p0 / plane;
   const rem = p0 - b * plane;
@@ -210,28 +215,51 @@ function packGather(i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   for (let p = 0; p < kc; p++) {
     let out = dst + (<usize>(p * MR) << 2);
     let lane = 0;
-    let t = i0 / cin;
-    let ci = i0 - t * cin;
     let i = i0;
+    const ix0 = ox * gStride - gPadLeft;
     while (i < iEnd) {
-      const ky = t / gKw;
-      const kx = t - ky * gKw;
+      const ky = i / rowLength;
+      const j = i - ky * rowLength;
       const iy = oy * gStride - gPadTop + ky;
-      const ix = ox * gStride - gPadLeft + kx;
-      const valid = iy >= 0 && iy < gH && ix >= 0 && ix < gW;
-      const src = gX + ((<usize>((b * gH + iy) * gW + ix) * <usize>cin + <usize>ci) << 2);
-      const len = min(cin - ci, iEnd - i);
-      for (let r = 0; r < len; r++) {
-        store<f32>(out + (<usize>lane << 2), valid ? load<f32>(src + (<usize>r << 2)) : 0);
-        lane++;
-        if (lane == MR) {
-          lane = 0;
-          out += panelBytes;
+      const rowInside = iy >= 0 && iy < gH;
+      const rowBase = gX + ((<usize>((b * gH + iy) * gW) * <usize>cin) << 2);
+      // The rest of this window row, or of the rows asked for.
+      const len = min(rowLength - j, iEnd - i);
+      if (rowInside && ix0 >= 0 && ix0 + gKw <= gW) {
+        const src = rowBase + ((<usize>ix0 * <usize>cin + <usize>j) << 2);
+        for (let r = 0; r < len; r++) {
+          store<f32>(out + (<usize>lane << 2), load<f32>(src + (<usize>r << 2)));
+          lane++;
+          if (lane == MR) {
+            lane = 0;
+            out += panelBytes;
+          }
+        }
+      } else {
+        // Cell by cell: a cell left or right of the input (or a row above or
+        // below it) reads zeros.
+        let kx = j / cin;
+        let ci = j - kx * cin;
+        let left = len;
+        while (left > 0) {
+          const ix = ix0 + kx;
+          const valid = rowInside && ix >= 0 && ix < gW;
+          const src = rowBase + ((<usize>ix * <usize>cin + <usize>ci) << 2);
+          const count = min(cin - ci, left);
+          for (let r = 0; r < count; r++) {
+            store<f32>(out + (<usize>lane << 2), valid ? load<f32>(src + (<usize>r << 2)) : 0);
+            lane++;
+            if (lane == MR) {
+              lane = 0;
+              out += panelBytes;
+            }
+          }
+          left -= count;
+          kx++;
+          ci = 0;
         }
       }
       i += len;
-      t++;
-      ci = 0;
     }
     if (lane != 0) {
       for (; lane < MR; lane++) store<f32>(out + (<usize>lane << 2), 0);
@@ -446,30 +474,42 @@ function convKernel6x8(
  * Indirect convolution (no im2col): y[p, :] = sum over window cells and input
  * channels of x[pixel(p, cell), ci] * filter[cell, ci, :], with the filter
  * packed by packPanels into 8-column panels of kh * kw * cin rows. `zeros`
- * points at `cin` zero floats (padding). Threads claim blocks of output
+ * points at `kw * cin` zero floats (padding). Threads claim blocks of output
  * pixels (nextChunk).
  * With `transposed` (stride 1 only) it is the input gradient of a stride-1
  * convolution: `x` is dy [n, h, w, cin] (h, w, cin the forward output's
  * sizes), the output pixel (oy, ox) reads dy at (oy + padTop - ky,
  * ox + padLeft - kx), and `bpacked` comes from packPanelsTransposed.
+ * With `mergeRows` (not transposed) a window row is one cell of kw * cin
+ * channels: x[iy, ix0 .. ix0 + kw - 1, :] is contiguous in memory, so a
+ * 3-channel input gives the micro-kernel 3 cells of 9 channels instead of 9
+ * cells of 3. A window row that crosses the left or right border is copied,
+ * zero-padded, to a per-thread buffer. The products and their order are
+ * unchanged (cells in (ky, kx) order, channels within), so is the result.
  */
 export function convForward(
   x: usize, bpacked: usize, y: usize, zeros: usize, n: i32, h: i32, w: i32, cin: i32, kh: i32,
   kw: i32, stride: i32, padTop: i32, padLeft: i32, oh: i32, ow: i32, cout: i32, scratch: usize,
-  scratchStride: i32, transposed: i32, tid: i32, nt: i32,
+  scratchStride: i32, transposed: i32, mergeRows: i32, tid: i32, _nt: i32,
 ): void {
   const pixels = n * oh * ow;
   const blocks = (pixels + CONV_MC - 1) / CONV_MC;
-  const taps = kh * kw;
-  const kdim = taps * cin;
+  const merged = mergeRows != 0 && transposed == 0;
+  // Cells and channels per cell as the micro-kernel sees them.
+  const taps = merged ? kh : kh * kw;
+  const cells = merged ? kw * cin : cin;
+  const kdim = kh * kw * cin;
   const ind = (scratch + <usize>tid * <usize>scratchStride + 15) & ~(<usize>15);
   const tile = ind + (<usize>(CONV_MC * taps) << 2) + 64;
+  // Zero-padded copies of border window rows (mergeRows): one per (pixel, ky).
+  const border = tile + (<usize>(MR * NR) << 2) + 64;
+  const rowBytes = <usize>cells << 2;
   const ldcBytes = <usize>cout << 2;
   // Blocks of CONV_MC output pixels, claimed one at a time (nextChunk).
   for (let block = nextChunk(); block < blocks; block = nextChunk()) {
     const ic = block * CONV_MC;
     const mc = min(CONV_MC, pixels - ic);
-    // Indirection: for each 6-pixel tile, for each tap, six row pointers.
+    // Indirection: for each 6-pixel tile, for each cell, six row pointers.
     for (let ir = 0; ir < mc; ir += MR) {
       const rows = min(MR, mc - ir);
       for (let ii = 0; ii < MR; ii++) {
@@ -478,6 +518,33 @@ export function convForward(
         const rem = p - b * oh * ow;
         const oy = rem / ow;
         const ox = rem - oy * ow;
+        if (merged) {
+          const ix0 = ox * stride - padLeft;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * stride - padTop + ky;
+            const slot = (ir / MR) * taps * MR + ky * MR + ii;
+            let ptr = zeros;
+            if (iy >= 0 && iy < h) {
+              const row = x + ((<usize>((b * h + iy) * w) * <usize>cin) << 2);
+              if (ix0 >= 0 && ix0 + kw <= w) {
+                ptr = row + ((<usize>ix0 * <usize>cin) << 2);
+              } else {
+                ptr = border + <usize>slot * rowBytes;
+                for (let kx = 0; kx < kw; kx++) {
+                  const ix = ix0 + kx;
+                  const dst = ptr + ((<usize>(kx * cin)) << 2);
+                  if (ix >= 0 && ix < w) {
+                    memory.copy(dst, row + ((<usize>ix * <usize>cin) << 2), <usize>cin << 2);
+                  } else {
+                    memory.fill(dst, 0, <usize>cin << 2);
+                  }
+                }
+              }
+            }
+            store<u32>(ind + (<usize>slot << 2), <u32>ptr);
+          }
+          continue;
+        }
         for (let ky = 0; ky < kh; ky++) {
           const iy = transposed != 0 ? oy + padTop - ky : oy * stride - padTop + ky;
           for (let kx = 0; kx < kw; kx++) {
@@ -498,9 +565,9 @@ export function convForward(
         const ip = ind + (<usize>((ir / MR) * taps * MR) << 2);
         const cp = y + ((<usize>(ic + ir) * <usize>cout + <usize>jr) << 2);
         if (rows == MR && nr == NR) {
-          convKernel6x8(taps, cin, ip, bp, cp, ldcBytes);
+          convKernel6x8(taps, cells, ip, bp, cp, ldcBytes);
         } else {
-          convKernel6x8(taps, cin, ip, bp, tile, <usize>(NR * 4));
+          convKernel6x8(taps, cells, ip, bp, tile, <usize>(NR * 4));
           for (let ii = 0; ii < rows; ii++) {
             memory.copy(cp + <usize>ii * ldcBytes, tile + (<usize>(ii * NR) << 2), <usize>nr << 2);
           }

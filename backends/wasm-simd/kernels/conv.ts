@@ -20,6 +20,11 @@ import {
 
 /** The GEMM's depth block (assembly/gemm.ts KC). */
 const GEMM_KC = 256;
+/**
+ * Forward convolutions with fewer input channels than this read a window row
+ * as one cell (assembly/gemm.ts convForward, mergeRows).
+ */
+const MERGE_ROWS_BELOW_CHANNELS = 8;
 /** Slices of a filter gradient's sum that the threads share out (see filterGradSlice). */
 const FILTER_GRAD_SLICES = 16;
 
@@ -147,11 +152,15 @@ export function convKernels(
         return y;
       }
       // Indirect convolution: the packed filter and per-tile input-row pointers, no im2col.
+      // Few input channels: a window row is one cell of kw * cin channels (mergeRows),
+      // when its zero-padded border copies fit the thread's scratch.
+      const merge = g.cin < MERGE_ROWS_BELOW_CHANNELS && g.kw > 1 &&
+        g.kh * CONV_MC * 4 + 1024 + g.kh * CONV_MC * g.kw * g.cin * 4 <= rt.scratch.stride;
       const panels = Math.ceil(g.cout / 8) * 8;
       const packed = rt.alloc(k * panels * 4);
-      const zeros = rt.alloc(g.cin * 4);
+      const zeros = rt.alloc(g.kw * g.cin * 4);
       try {
-        rt.f32(zeros, g.cin).fill(0);
+        rt.f32(zeros, g.kw * g.cin).fill(0);
         run("packPanels", [filter.ptr, k, g.cout, packed], k * panels);
         const { base, stride } = rt.scratch;
         run("convForward", [
@@ -164,6 +173,7 @@ export function convKernels(
           base,
           stride,
           0,
+          merge ? 1 : 0,
         ], y.size * k / 16);
       } finally {
         rt.free(packed);
@@ -217,6 +227,7 @@ export function convKernels(
             base,
             stride,
             1,
+            0,
           ], dx.size * taps * g.cout / 16);
         } finally {
           rt.free(packed);
