@@ -360,10 +360,15 @@ Deno.test("prelogitsNormLoss() gradient equals finite differences for p = 1, 2, 
   })
     .chain(({ rows, cols }) =>
       fc.record({
-        x: fc.array(fc.float({ min: -3, max: 3, noNaN: true }), {
-          minLength: rows * cols,
-          maxLength: rows * cols,
-        }),
+        // abs() has a kink at 0, and near it the third derivative grows like
+        // 1/|x|^2, so central differences with h = 1e-5 lose accuracy: at
+        // [-0.001, -0.001], p = 3.5 their truncation error reached 1.6e-5
+        // (CI, fast-check seed -651630784). Entries stay 1e-2 away from it.
+        x: fc.array(
+          fc.tuple(fc.boolean(), fc.float({ min: Math.fround(0.01), max: 3, noNaN: true }))
+            .map(([negative, magnitude]) => negative ? -magnitude : magnitude),
+          { minLength: rows * cols, maxLength: rows * cols },
+        ),
         p: fc.constantFrom(1, 2, 3.5),
         rows: fc.constant(rows),
         cols: fc.constant(cols),
@@ -372,8 +377,6 @@ Deno.test("prelogitsNormLoss() gradient equals finite differences for p = 1, 2, 
   fc.assert(
     fc.property(arb, ({ x, p, rows, cols }) => {
       const prelogits = { rows, cols, data: new Float32Array(x) };
-      // abs() has a kink at 0: keep entries 1e-3 away from it.
-      fc.pre(prelogits.data.every((v) => Math.abs(v) > 1e-3));
       const ref = (v: Float64Array) => {
         let s = 0;
         for (let i = 0; i < rows; i++) {
