@@ -28,10 +28,10 @@
  */
 
 import type { Matrix, TripletSelection } from "./types.ts";
-import { shuffle, uniforms } from "./pure/rng.ts";
+import { uniforms } from "./pure/rng.ts";
 import {
   checkSelectionInputs,
-  MAX_TRIPLETS,
+  selectionResult,
   selectTriplets,
   type SelectTripletsLimitOptions,
 } from "./pure/select_triplets.ts";
@@ -261,11 +261,11 @@ export function selectTripletsFast(
   numPerClass: readonly number[],
   options: SelectTripletsFastOptions,
 ): TripletSelection {
-  const { strategy, anchorClasses } = checkSelectionInputs(embeddings, numPerClass, options);
-  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
-  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
-    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
-  }
+  const { strategy, anchorClasses, maxTriplets } = checkSelectionInputs(
+    embeddings,
+    numPerClass,
+    options,
+  );
   const { rows: n, cols, data: x } = embeddings;
   const alpha = options.alpha;
   if (options.gram !== undefined) {
@@ -339,16 +339,7 @@ export function selectTripletsFast(
     }
   }
 
-  let result: readonly (readonly [number, number, number])[] = triplets;
-  if (options.shuffle !== false && rng !== undefined) [result, rng] = shuffle(triplets, rng);
-  return {
-    triplets: result,
-    pairs,
-    meanPosDist: pairs > 0 ? posSum / pairs : 0,
-    meanNegDist: negCount > 0 ? negSum / negCount : 0,
-    noCandidateFraction: pairs > 0 ? noCandidate / pairs : 0,
-    rng,
-  };
+  return selectionResult(triplets, { pairs, posSum, negSum, negCount, noCandidate }, options, rng);
 }
 
 /** Positions per block of the compacted negatives in {@link AnchorScan.blockCount}. */

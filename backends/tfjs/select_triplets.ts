@@ -24,12 +24,12 @@
 
 import * as tf from "../../_deps/tfjs.ts";
 import type { Matrix, TripletSelection } from "../../core/types.ts";
-import { shuffle, uniforms } from "../../core/pure/rng.ts";
+import { uniforms } from "../../core/pure/rng.ts";
 import { squaredDistanceMatrix } from "./distances.ts";
 import { squaredDistanceRows } from "../../core/pure/distances.ts";
 import {
   checkSelectionInputs,
-  MAX_TRIPLETS,
+  selectionResult,
   type SelectTripletsLimitOptions,
 } from "../../core/pure/select_triplets.ts";
 import { gramSelectionBand, selectTripletsFast } from "../../core/select_triplets_fast.ts";
@@ -132,11 +132,11 @@ export async function selectTripletsOnDevice(
   numPerClass: readonly number[],
   options: SelectTripletsLimitOptions,
 ): Promise<TripletSelection> {
-  const { strategy, anchorClasses } = checkSelectionInputs(embeddings, numPerClass, options);
-  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
-  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
-    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
-  }
+  const { strategy, anchorClasses, maxTriplets } = checkSelectionInputs(
+    embeddings,
+    numPerClass,
+    options,
+  );
   const n = embeddings.rows;
   const draws = strategy === "vggface" || strategy === "facenet";
 
@@ -378,14 +378,5 @@ export async function selectTripletsOnDevice(
     }
   }
 
-  let result: readonly (readonly [number, number, number])[] = triplets;
-  if (options.shuffle !== false && rng !== undefined) [result, rng] = shuffle(triplets, rng);
-  return {
-    triplets: result,
-    pairs,
-    meanPosDist: pairs > 0 ? posSum / pairs : 0,
-    meanNegDist: negCount > 0 ? negSum / negCount : 0,
-    noCandidateFraction: pairs > 0 ? noCandidate / pairs : 0,
-    rng,
-  };
+  return selectionResult(triplets, { pairs, posSum, negSum, negCount, noCandidate }, options, rng);
 }

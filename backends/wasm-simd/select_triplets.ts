@@ -20,10 +20,10 @@
 
 import type { Matrix, TripletSelection } from "../../core/types.ts";
 import { squaredDistanceRows } from "../../core/pure/distances.ts";
-import { shuffle, uniforms } from "../../core/pure/rng.ts";
+import { uniforms } from "../../core/pure/rng.ts";
 import {
   checkSelectionInputs,
-  MAX_TRIPLETS,
+  selectionResult,
   selectTriplets,
   type SelectTripletsLimitOptions,
 } from "../../core/pure/select_triplets.ts";
@@ -106,11 +106,11 @@ export function selectTripletsWasm(
   numPerClass: readonly number[],
   options: SelectTripletsLimitOptions,
 ): TripletSelection {
-  const { strategy, anchorClasses } = checkSelectionInputs(embeddings, numPerClass, options);
-  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
-  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
-    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
-  }
+  const { strategy, anchorClasses, maxTriplets } = checkSelectionInputs(
+    embeddings,
+    numPerClass,
+    options,
+  );
   const { rows: n, cols, data: x } = embeddings;
   const alpha = options.alpha;
 
@@ -150,9 +150,8 @@ export function selectTripletsWasm(
   if (draws && rng !== undefined) [us, rng] = uniforms(rng, pairs);
 
   if (pairs === 0) {
-    let result: readonly (readonly [number, number, number])[] = [];
-    if (options.shuffle !== false && rng !== undefined) [result, rng] = shuffle([], rng);
-    return { triplets: result, pairs, meanPosDist: 0, meanNegDist: 0, noCandidateFraction: 0, rng };
+    const none = { pairs, posSum: 0, negSum: 0, negCount: 0, noCandidate: 0 };
+    return selectionResult([], none, options, rng);
   }
 
   // Gram matrix by the GEMM kernel (upper strips only: it is symmetric), then the scan.
@@ -347,15 +346,11 @@ export function selectTripletsWasm(
       }
     }
 
-    let result: readonly (readonly [number, number, number])[] = triplets;
-    if (options.shuffle !== false && rng !== undefined) [result, rng] = shuffle(triplets, rng);
-    return {
-      triplets: result,
-      pairs,
-      meanPosDist: posSum / pairs,
-      meanNegDist: negCount > 0 ? negSum / negCount : 0,
-      noCandidateFraction: noCandidate / pairs,
+    return selectionResult(
+      triplets,
+      { pairs, posSum, negSum, negCount, noCandidate },
+      options,
       rng,
-    };
+    );
   }
 }

@@ -33,6 +33,7 @@
 
 import type {
   Matrix,
+  RngState,
   SelectionStrategy,
   SelectTripletsOptions,
   TripletSelection,
@@ -125,7 +126,7 @@ export function selectTriplets(
  * @param embeddings The embeddings, rows grouped by class.
  * @param numPerClass Rows per class.
  * @param options Selection options.
- * @returns The resolved strategy and number of anchor classes.
+ * @returns The resolved strategy, number of anchor classes and triplet limit.
  * @throws {TypeError} For a malformed matrix or options, or a missing rng.
  * @throws {RangeError} For a non-finite embedding, a bad alpha, strategy or class sizes.
  * @example
@@ -140,8 +141,8 @@ export function selectTriplets(
 export function checkSelectionInputs(
   embeddings: Matrix,
   numPerClass: readonly number[],
-  options: SelectTripletsOptions,
-): { strategy: SelectionStrategy; anchorClasses: number } {
+  options: SelectTripletsLimitOptions,
+): { strategy: SelectionStrategy; anchorClasses: number; maxTriplets: number } {
   if (
     typeof embeddings !== "object" || embeddings === null ||
     !(embeddings.data instanceof Float32Array)
@@ -160,18 +161,14 @@ export function checkSelectionInputs(
       );
     }
   }
-  checkOptions(rows, numPerClass, options);
-  return {
-    strategy: options.strategy ?? "vggface",
-    anchorClasses: options.anchorClasses ?? numPerClass.length,
-  };
+  return checkOptions(rows, numPerClass, options);
 }
 
 function checkOptions(
   rows: number,
   numPerClass: readonly number[],
-  options: SelectTripletsOptions,
-): void {
+  options: SelectTripletsLimitOptions,
+): { strategy: SelectionStrategy; anchorClasses: number; maxTriplets: number } {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Options must be an object with at least alpha");
   }
@@ -217,6 +214,68 @@ function checkOptions(
         : `Shuffling the triplets needs an rng; pass one or set shuffle: false`,
     );
   }
+  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
+  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
+    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
+  }
+  return { strategy, anchorClasses, maxTriplets };
+}
+
+/** Sums a selection's diagnostics are made of (see {@link selectionResult}). */
+export interface SelectionSums {
+  /** (anchor, positive) pairs. */
+  readonly pairs: number;
+  /** Sum of the pairs' anchor-positive distances. */
+  readonly posSum: number;
+  /** Sum of the candidate negatives' anchor-negative distances. */
+  readonly negSum: number;
+  /** Number of candidate negatives summed in `negSum`. */
+  readonly negCount: number;
+  /** Pairs without any candidate negative. */
+  readonly noCandidate: number;
+}
+
+/**
+ * A selection's result, as every implementation returns it: the triplets,
+ * shuffled by the rng unless `options.shuffle` is false, and the diagnostics
+ * (mean distances, the fraction of pairs without a candidate; 0 where there
+ * is nothing to average).
+ *
+ * @param triplets The triplets in canonical order.
+ * @param sums The diagnostics' sums.
+ * @param options The selection's options (`shuffle`).
+ * @param rng The rng after the negative draws, if any.
+ * @returns The selection.
+ * @example
+ * ```ts
+ * import { selectionResult } from "./select_triplets.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sums = { pairs: 2, posSum: 1, negSum: 3, negCount: 2, noCandidate: 1 };
+ * const r = selectionResult([[0, 1, 2]], sums, { alpha: 0.2, shuffle: false }, undefined);
+ * assert.deepEqual(r.triplets, [[0, 1, 2]]);
+ * assert.equal(r.meanPosDist, 0.5);
+ * assert.equal(r.meanNegDist, 1.5);
+ * assert.equal(r.noCandidateFraction, 0.5);
+ * ```
+ */
+export function selectionResult(
+  triplets: readonly (readonly [number, number, number])[],
+  sums: SelectionSums,
+  options: SelectTripletsOptions,
+  rng: RngState | undefined,
+): TripletSelection {
+  let result = triplets;
+  if (options.shuffle !== false && rng !== undefined) [result, rng] = shuffle(triplets, rng);
+  const { pairs, posSum, negSum, negCount, noCandidate } = sums;
+  return {
+    triplets: result,
+    pairs,
+    meanPosDist: pairs > 0 ? posSum / pairs : 0,
+    meanNegDist: negCount > 0 ? negSum / negCount : 0,
+    noCandidateFraction: pairs > 0 ? noCandidate / pairs : 0,
+    rng,
+  };
 }
 
 /**
@@ -271,15 +330,9 @@ export function selectTripletsFromDistances(
       );
     }
   }
-  checkOptions(n, numPerClass, options);
+  const { strategy, anchorClasses, maxTriplets } = checkOptions(n, numPerClass, options);
   const alpha = options.alpha;
-  const strategy = options.strategy ?? "vggface";
-  const anchorClasses = options.anchorClasses ?? numPerClass.length;
   const draws = strategy === "vggface" || strategy === "facenet";
-  const maxTriplets = options.maxTriplets ?? MAX_TRIPLETS;
-  if (!Number.isSafeInteger(maxTriplets) || maxTriplets < 0) {
-    throw new RangeError(`maxTriplets must be a non-negative integer, got ${maxTriplets}`);
-  }
 
   let pairs = 0;
   for (let c = 0; c < anchorClasses; c++) {
@@ -352,16 +405,5 @@ export function selectTripletsFromDistances(
     start = end;
   }
 
-  let result: readonly (readonly [number, number, number])[] = triplets;
-  if (options.shuffle !== false && rng !== undefined) {
-    [result, rng] = shuffle(triplets, rng);
-  }
-  return {
-    triplets: result,
-    pairs,
-    meanPosDist: pairs > 0 ? posSum / pairs : 0,
-    meanNegDist: negCount > 0 ? negSum / negCount : 0,
-    noCandidateFraction: pairs > 0 ? noCandidate / pairs : 0,
-    rng,
-  };
+  return selectionResult(triplets, { pairs, posSum, negSum, negCount, noCandidate }, options, rng);
 }
