@@ -250,6 +250,48 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 }
 
 /**
+ * Removes the temporary files that killed {@linkcode writeFileAtomic} calls
+ * left next to `path` (`.<name>.tmp-<id>`). Only for a file with a single
+ * writer (a run folder's own files): another process's write in progress
+ * would lose its temporary file.
+ *
+ * @param path The file whose leftovers to remove.
+ * @returns How many were removed.
+ * @example
+ * ```ts
+ * import { removeWriteLeftovers } from "./atomic.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/.a.json.tmp-0123456789abcdef`, "{");
+ * await Deno.writeTextFile(`${dir}/a.json`, "{}");
+ * assert.equal(await removeWriteLeftovers(`${dir}/a.json`), 1);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.json"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeWriteLeftovers(path: string): Promise<number> {
+  checkPath(path, "Output path");
+  const folder = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (
+        entry.isFile && entry.name.startsWith(prefix) &&
+        /^[0-9a-f]{16}$/.test(entry.name.slice(prefix.length))
+      ) {
+        await Deno.remove(join(folder, entry.name)).catch(() => {});
+        removed++;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed;
+}
+
+/**
  * Builds a folder atomically: `fill` writes into a fresh temporary sibling
  * (`.<name>.tmp-<id>`), which is then renamed to `path`; an existing `path`
  * (a folder, a file or a symlink, which is not followed) is moved aside first

@@ -12,7 +12,12 @@
  * @module
  */
 
-import { appendJsonLines, readTextFileBounded, writeFileAtomic } from "./atomic.ts";
+import {
+  appendJsonLines,
+  readTextFileBounded,
+  removeWriteLeftovers,
+  writeFileAtomic,
+} from "./atomic.ts";
 import { basename, dirname, join } from "node:path";
 import type { PairValidation, RefPair } from "../core/validate.ts";
 import { pca } from "../core/pure/pca.ts";
@@ -305,7 +310,11 @@ export async function appendSteps(dir: string, records: readonly StepRecord[]): 
  * @category Reports
  */
 export async function writeValidation(dir: string, record: ValidationRecord): Promise<void> {
-  await writeFileAtomic(join(dir, VALIDATION_FILE), JSON.stringify(record) + "\n");
+  const path = join(dir, VALIDATION_FILE);
+  // A run killed inside this write left its hidden temporary file; the run
+  // folder has one writer, so a resumed run removes it.
+  await removeWriteLeftovers(path);
+  await writeFileAtomic(path, JSON.stringify(record) + "\n");
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 import { loadDatasetFolder } from "../io/dataset.ts";
 import { parsePairs, resolvePairs } from "../io/pairs.ts";
 import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { VALIDATION_FILE, writeValidation } from "../io/run_log.ts";
 import { retrievalMetrics } from "../core/pure/retrieval.ts";
 import { parseSchedule } from "../core/pure/schedule.ts";
 import { fixedImageStandardization } from "../core/pure/preprocess.ts";
@@ -388,4 +389,39 @@ Deno.test("saveCheckpoint() cleans up what a killed save left, restoring a check
     assert.deepEqual(await names(dir), ["ckpt-1", "ckpt-3"]);
     assert.equal((await loadCheckpoint(join(dir, "ckpt-1"))).meta.step, 1);
   });
+});
+
+Deno.test("writeValidation() removes the temporary file a run killed inside the previous write left behind", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // What a kill between writing the temporary file and renaming it leaves.
+    const stale = join(dir, `.${VALIDATION_FILE}.tmp-00112233aabbccdd`);
+    await Deno.writeTextFile(stale, '{"epoch": 1, "st');
+    // Another program's hidden file and a look-alike name stay.
+    await Deno.writeTextFile(join(dir, ".keep"), "x");
+    await Deno.writeTextFile(join(dir, `.${VALIDATION_FILE}.tmp-notahexid`), "x");
+    const empty = { labels: [], x: [], y: [], explainedVariance: [0, 0], totalVariance: 0 };
+    await writeValidation(dir, {
+      format: 1,
+      epoch: 2,
+      step: 20,
+      thresholds: [0, 1],
+      tpr: [0, 1],
+      fpr: [0, 1],
+      thresholdsChosen: [0.5],
+      valThresholds: [0.4],
+      accuracy: 0.5,
+      val: 0,
+      farTarget: 1e-3,
+      auc: 0.5,
+      eer: 0.5,
+      pairs: { distance: [], same: [] },
+      map: empty,
+    });
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [".keep", `.${VALIDATION_FILE}.tmp-notahexid`, VALIDATION_FILE].sort());
+    assert.equal(JSON.parse(await Deno.readTextFile(join(dir, VALIDATION_FILE))).step, 20);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
