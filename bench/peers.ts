@@ -18,7 +18,11 @@
  *   oneDNN): one triplet training step (forward, triplet loss, weight decay,
  *   backward, Adagrad, moving average) and inference, batch 90 of 64x64x3,
  *   against wasm-simd; both at 2 threads, and at 1 thread to show what the
- *   second thread gives.
+ *   second thread gives. One PyTorch process serves the whole run; each round
+ *   times every contender after a warm-up, and the ratios are medians of the
+ *   per-round ratios. Every round also times a 512^3 GEMM on one and two
+ *   threads: what the machine's second core gave at that moment (on a
+ *   virtual machine whose host shares its cores, anywhere from 1x to 2x).
  *
  * Run: deno task bench:peers [--only selection|torch] [--rounds 5] [--reps 3] (PYTHON=... picks another
  * interpreter than Debian's /usr/bin/python3)
