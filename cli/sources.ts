@@ -30,19 +30,21 @@ export interface SyntheticSourceOptions {
 }
 
 /**
- * The default budget of cached training images: 128 MiB, about 2,700 images
+ * The default budget of cached training images: 64 MiB, about 1,365 images
  * of 64 px. Caching all of the default run's 12,000 training images took
- * 590 MB; rendering one again costs a few milliseconds.
+ * 590 MB; rendering one again costs a few milliseconds. The default run
+ * peaked at 496-512 MiB with this budget against 562-592 MiB with 128 MiB, in
+ * the same wall time (`/usr/bin/time -v deno task train`, 2026-11-29).
  *
  * @example
  * ```ts
  * import { TRAINING_CACHE_BYTES } from "./sources.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(TRAINING_CACHE_BYTES / (64 * 64 * 3 * 4) | 0, 2730); // 64 px images
+ * assert.equal(TRAINING_CACHE_BYTES / (64 * 64 * 3 * 4) | 0, 1365); // 64 px images
  * ```
  */
-export const TRAINING_CACHE_BYTES = 128 * 2 ** 20;
+export const TRAINING_CACHE_BYTES = 64 * 2 ** 20;
 
 /** A map that keeps at most `budget` bytes of arrays, dropping the least recently used. */
 class LruCache {
