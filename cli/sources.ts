@@ -46,8 +46,31 @@ export interface SyntheticSourceOptions {
  */
 export const TRAINING_CACHE_BYTES = 64 * 2 ** 20;
 
-/** A map that keeps at most `budget` bytes of arrays, dropping the least recently used. */
-class LruCache {
+/**
+ * A map that keeps at most `budget` bytes of arrays, dropping the least
+ * recently used (a read counts as a use); an array larger than the whole
+ * budget is not kept.
+ *
+ * @example
+ * ```ts
+ * import { LruCache } from "./sources.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const cache = new LruCache(32); // bytes: two arrays of 4 floats
+ * cache.set("a", new Float32Array(4));
+ * cache.set("b", new Float32Array(4));
+ * cache.get("a"); // "a" is now the most recently used
+ * cache.set("c", new Float32Array(4));
+ * assert.equal(cache.get("b"), undefined);
+ * assert.ok(cache.get("a") !== undefined && cache.get("c") !== undefined);
+ * cache.set("huge", new Float32Array(9));
+ * assert.equal(cache.get("huge"), undefined);
+ * // Setting a key again replaces its array (and its bytes), evicting nothing.
+ * cache.set("a", new Float32Array(4));
+ * assert.ok(cache.get("a") !== undefined && cache.get("c") !== undefined);
+ * ```
+ */
+export class LruCache {
   readonly #map = new Map<string, Float32Array>();
   readonly #budget: number;
   #bytes = 0;
@@ -66,6 +89,11 @@ class LruCache {
   }
 
   set(key: string, value: Float32Array): void {
+    const previous = this.#map.get(key);
+    if (previous !== undefined) {
+      this.#map.delete(key);
+      this.#bytes -= previous.byteLength;
+    }
     if (value.byteLength > this.#budget) return;
     this.#map.set(key, value);
     this.#bytes += value.byteLength;
